@@ -1,0 +1,25 @@
+"""The noise injector, defined once: LFSR, lane seeding, threshold <-> p, modes, lane layout."""
+
+from noisybnn.hw.injector import (
+    InjectorConfig,
+    Mode,
+    check_probability,
+    flip_mask_for_vectors,
+    inject_stream,
+    lane_initial_states,
+    lane_samples,
+    p_from_threshold,
+    threshold_from_p,
+)
+
+__all__ = [
+    "InjectorConfig",
+    "Mode",
+    "check_probability",
+    "flip_mask_for_vectors",
+    "inject_stream",
+    "lane_initial_states",
+    "lane_samples",
+    "p_from_threshold",
+    "threshold_from_p",
+]

@@ -1,0 +1,254 @@
+"""Bit-exact reference of the noise injector: configuration, lane seeding, and the stream it produces.
+
+The injector sits in a FINN AXI stream. A beat carries `pe` neurons of `bits` bits each, packed
+with PE 0 in the least significant bits, exactly as FINN packs a folded stream; beat `b` of a run
+carries neurons `(b mod nf) * pe + lane`. Every bit position of the beat is a *bit lane* with its
+own LFSR (`lfsr.py`), so for binary layers a lane is a neuron's PE slot.
+
+Every beat, each lane draws a 16-bit sample `u`; in ``flip`` mode the lane's bit is inverted when
+``u < threshold`` (so p = threshold / 2^16). In ``stuck0``/``stuck1`` mode every bit of each neuron
+selected by the fault mask is forced to 0/1 (a crashed neuron). LFSRs advance on every beat in every
+mode, so the flips of a run depend only on the seed and the beat index, never on the mode history.
+The registers are reloaded from the seed at the start of every run (the reseed strobe).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from enum import IntEnum
+
+import numpy as np
+
+from noisybnn.hw import lfsr
+
+THRESHOLD_BITS = lfsr.SAMPLE_BITS
+THRESHOLD_FULL = 1 << THRESHOLD_BITS  # threshold that flips every bit (p = 1)
+SEED_BITS = 64
+
+
+class Mode(IntEnum):
+    """Injector modes, with the values written to the mode register."""
+
+    OFF = 0
+    FLIP = 1
+    STUCK0 = 2
+    STUCK1 = 3
+
+    @classmethod
+    def parse(cls, value: "Mode | str | int") -> "Mode":
+        if isinstance(value, Mode):
+            return value
+        if isinstance(value, str):
+            try:
+                return cls[value.strip().upper()]
+            except KeyError:
+                names = ", ".join(m.name.lower() for m in cls)
+                raise ValueError(f"unknown injector mode {value!r}; expected one of {names}") from None
+        try:
+            return cls(int(value))
+        except ValueError:
+            raise ValueError(f"unknown injector mode value {value!r}; expected 0..3") from None
+
+
+def check_probability(p: float, name: str = "p") -> float:
+    """Return p as float, or raise ValueError naming the problem (NaN, not in [0, 1])."""
+    try:
+        value = float(p)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a number in [0, 1], got {p!r}") from None
+    if math.isnan(value) or not 0.0 <= value <= 1.0:
+        raise ValueError(f"{name} must be in [0, 1], got {p!r}")
+    return value
+
+
+def threshold_from_p(p: float) -> int:
+    """Threshold register value for flip probability p: round(p * 2^16), in [0, 2^16]."""
+    return int(round(check_probability(p) * THRESHOLD_FULL))
+
+
+def p_from_threshold(threshold: int) -> float:
+    """Exact flip probability realised by a threshold."""
+    return threshold / THRESHOLD_FULL
+
+
+def splitmix64(x: int) -> int:
+    """SplitMix64 finaliser (Steele, Lea, Flood 2014): a bijective 64-bit mixer."""
+    x = (x + 0x9E3779B97F4A7C15) & lfsr.MASK64
+    x = ((x ^ (x >> 30)) * 0xBF58476D1CE4E5B9) & lfsr.MASK64
+    x = ((x ^ (x >> 27)) * 0x94D049BB133111EB) & lfsr.MASK64
+    return x ^ (x >> 31)
+
+
+def lane_constant(lane: int) -> int:
+    """Per-lane decorrelation constant C_lane = splitmix64(lane); an elaboration-time constant in RTL."""
+    return splitmix64(lane)
+
+
+def lane_initial_states(seed: int, lanes: int) -> np.ndarray:
+    """Registers of all lanes after a reseed: C_lane XOR seed, with 0 replaced by 1.
+
+    Distinct lanes start at points of the one m-sequence that are about 2^64 / lanes steps apart
+    (the constants are pseudo-random), so no lane replays another within any feasible run.
+    """
+    check_seed(seed)
+    if lanes < 1:
+        raise ValueError(f"lane count must be >= 1, got {lanes}")
+    out = np.empty(lanes, dtype=np.uint64)
+    for i in range(lanes):
+        s = lane_constant(i) ^ seed
+        out[i] = s if s else lfsr.ZERO_STATE_SUBSTITUTE
+    return out
+
+
+def check_seed(seed: int) -> int:
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
+        raise ValueError(f"seed must be an integer in [0, 2^64), got {seed!r}")
+    if not 0 <= int(seed) < (1 << SEED_BITS):
+        raise ValueError(f"seed must be in [0, 2^64), got {seed}")
+    return int(seed)
+
+
+@dataclass(frozen=True)
+class InjectorConfig:
+    """Everything that fixes an injector's output stream.
+
+    Attributes:
+        neurons: neurons (channels) of the layer it follows.
+        pe: neurons per beat (the producer's PE); must divide `neurons`.
+        bits: bits per neuron in the stream (1 for binary layers).
+        mode: off, flip, stuck0 or stuck1.
+        threshold: flip threshold, p = threshold / 2^16, in [0, 2^16].
+        seed: master seed, 64 bits.
+        fault_mask: neurons affected (flip: eligible to flip; stuck: crashed); None = all.
+    """
+
+    neurons: int
+    pe: int = 1
+    bits: int = 1
+    mode: Mode = Mode.FLIP
+    threshold: int = 0
+    seed: int = 1
+    fault_mask: tuple[bool, ...] | None = field(default=None)
+
+    def __post_init__(self) -> None:
+        if self.neurons < 1:
+            raise ValueError(f"neurons must be >= 1, got {self.neurons}")
+        if self.pe < 1:
+            raise ValueError(f"lane count (pe) must be >= 1, got {self.pe}")
+        if self.neurons % self.pe:
+            raise ValueError(f"pe={self.pe} must divide the layer width {self.neurons}")
+        if not 1 <= self.bits <= 32:
+            raise ValueError(f"bits per neuron must be in 1..32, got {self.bits}")
+        object.__setattr__(self, "mode", Mode.parse(self.mode))
+        if not 0 <= int(self.threshold) <= THRESHOLD_FULL:
+            raise ValueError(f"threshold must be in [0, {THRESHOLD_FULL}], got {self.threshold}")
+        check_seed(self.seed)
+        if self.fault_mask is not None:
+            mask = tuple(bool(m) for m in self.fault_mask)
+            if len(mask) != self.neurons:
+                raise ValueError(
+                    f"fault mask has {len(mask)} entries but the layer has {self.neurons} neurons"
+                )
+            object.__setattr__(self, "fault_mask", mask)
+
+    @classmethod
+    def from_p(cls, neurons: int, p: float, **kw) -> "InjectorConfig":
+        return cls(neurons=neurons, threshold=threshold_from_p(p), **kw)
+
+    @property
+    def p(self) -> float:
+        return p_from_threshold(self.threshold)
+
+    @property
+    def nf(self) -> int:
+        """Beats per vector (neuron fold)."""
+        return self.neurons // self.pe
+
+    @property
+    def lanes(self) -> int:
+        """Bit lanes, one LFSR each."""
+        return self.pe * self.bits
+
+    def mask_array(self) -> np.ndarray:
+        if self.fault_mask is None:
+            return np.ones(self.neurons, dtype=bool)
+        return np.asarray(self.fault_mask, dtype=bool)
+
+
+def lane_samples(cfg: InjectorConfig, n_beats: int, start_beat: int = 0) -> np.ndarray:
+    """uint16 samples, shape (n_beats, lanes), lane index = pe * bits + bit."""
+    return lfsr.samples(lane_initial_states(cfg.seed, cfg.lanes), n_beats, start_beat)
+
+
+def flip_bits(cfg: InjectorConfig, n_beats: int, start_beat: int = 0) -> np.ndarray:
+    """Bool (n_beats, pe, bits): which stream bits `flip` mode would invert (mask applied)."""
+    u = lane_samples(cfg, n_beats, start_beat).reshape(n_beats, cfg.pe, cfg.bits)
+    flips = u < cfg.threshold
+    if cfg.fault_mask is not None:
+        flips &= _beat_neuron_mask(cfg, n_beats, start_beat)[:, :, None]
+    return flips
+
+
+def _beat_neuron_mask(cfg: InjectorConfig, n_beats: int, start_beat: int) -> np.ndarray:
+    """Bool (n_beats, pe): whether the neuron on each lane of each beat is in the fault mask."""
+    folds = (np.arange(start_beat, start_beat + n_beats) % cfg.nf)[:, None]
+    neuron = folds * cfg.pe + np.arange(cfg.pe)[None, :]
+    return cfg.mask_array()[neuron]
+
+
+def inject_stream(
+    cfg: InjectorConfig, codes: np.ndarray, start_beat: int = 0
+) -> tuple[np.ndarray, int]:
+    """Apply the injector to a stream of beats.
+
+    Args:
+        codes: unsigned codes, shape (n_beats, pe), each < 2^bits (the packed beat, lane by lane).
+        start_beat: index of the first beat since the last reseed.
+    Returns:
+        (output codes, number of bits changed), as the hardware's output and flip counter.
+    """
+    codes = np.asarray(codes)
+    if codes.ndim != 2 or codes.shape[1] != cfg.pe:
+        raise ValueError(f"stream must have shape (beats, {cfg.pe}), got {codes.shape}")
+    if codes.size and (codes.min() < 0 or codes.max() >= (1 << cfg.bits)):
+        raise ValueError(f"stream codes must be in [0, 2^{cfg.bits})")
+    n = codes.shape[0]
+    codes = codes.astype(np.int64)
+    if cfg.mode is Mode.OFF:
+        return codes.copy(), 0
+    weights = (1 << np.arange(cfg.bits, dtype=np.int64))
+    if cfg.mode is Mode.FLIP:
+        xor = (flip_bits(cfg, n, start_beat) * weights).sum(axis=2)
+        out = codes ^ xor
+    else:
+        hit = _beat_neuron_mask(cfg, n, start_beat)
+        forced = 0 if cfg.mode is Mode.STUCK0 else (1 << cfg.bits) - 1
+        out = np.where(hit, forced, codes)
+    changed = int(_popcount(out ^ codes).sum())
+    return out, changed
+
+
+def _popcount(x: np.ndarray) -> np.ndarray:
+    return np.bitwise_count(x.astype(np.uint64)).astype(np.int64)
+
+
+def flip_mask_for_vectors(cfg: InjectorConfig, n_vectors: int, start_vector: int = 0) -> np.ndarray:
+    """Bool (n_vectors, neurons, bits): flips laid out per vector and neuron (flip mode).
+
+    A vector is one pass over all neurons (one image of an MLP layer, one pixel of a conv layer).
+    This is how framework-side code (Brevitas, the software accelerator) consumes the stream.
+    """
+    beats = flip_bits(cfg, n_vectors * cfg.nf, start_vector * cfg.nf)
+    return beats.reshape(n_vectors, cfg.neurons, cfg.bits)
+
+
+def stream_from_vectors(values: np.ndarray, pe: int) -> np.ndarray:
+    """(vectors, neurons) -> (beats, pe): the order in which FINN folds a layer's output."""
+    v = np.asarray(values)
+    return v.reshape(v.shape[0] * (v.shape[1] // pe), pe)
+
+
+def vectors_from_stream(beats: np.ndarray, neurons: int) -> np.ndarray:
+    b = np.asarray(beats)
+    return b.reshape(-1, neurons)

@@ -1,0 +1,166 @@
+"""The per-lane random number generator of the noise injector.
+
+Each lane owns a 64-bit Fibonacci LFSR with the recurrence
+
+    s[n] = s[n-60] ^ s[n-61] ^ s[n-63] ^ s[n-64]
+
+(characteristic polynomial x^64 + x^4 + x^3 + x + 1, the reciprocal of the maximal-length
+x^64 + x^63 + x^61 + x^60 + 1 of Xilinx XAPP052; primitivity is checked in the tests).
+The register holds the last 64 bits, bit 0 the newest. Every beat the LFSR advances 16 steps at
+once; because every tap lags by 60 or more, the 16 new bits depend only on the old register and
+are 16 independent 4-input XORs in hardware ("leap-forward", II=1). The 16 new bits, read as an
+unsigned integer, are the lane's uniform sample for that beat.
+
+This module is the single source of truth for those bits: the HLS C++, the Verilog RTL, the FINN
+op, the software accelerator and the Brevitas noise module all take them from here or are tested
+against it.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+STATE_BITS = 64
+SAMPLE_BITS = 16
+MASK64 = (1 << 64) - 1
+SAMPLE_MASK = (1 << SAMPLE_BITS) - 1
+#: Lags of the recurrence s[n] = XOR of s[n - lag].
+TAP_LAGS = (60, 61, 63, 64)
+#: Period of one lane's register sequence, in LFSR steps (and in beats, as 2^64-1 is odd).
+PERIOD = (1 << 64) - 1
+#: Replaces an all-zero initial state, the one state from which an LFSR never leaves.
+ZERO_STATE_SUBSTITUTE = 1
+
+_U64 = np.uint64
+
+
+def step_beat(state: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Advance registers by one beat (16 LFSR steps); return (new_state, 16-bit samples).
+
+    Works elementwise on an array of uint64 registers of any shape.
+    """
+    s = np.asarray(state, dtype=_U64)
+    new_bits = ((s >> _U64(44)) ^ (s >> _U64(45)) ^ (s >> _U64(47)) ^ (s >> _U64(48))) & _U64(
+        SAMPLE_MASK
+    )
+    return (s << _U64(SAMPLE_BITS)) | new_bits, new_bits
+
+
+def step_bit_reference(state: int) -> int:
+    """One single LFSR step on a Python int: the textbook form, used to check `step_beat`."""
+    fb = 0
+    for lag in TAP_LAGS:
+        fb ^= (state >> (lag - 1)) & 1
+    return ((state << 1) | fb) & MASK64
+
+
+# --- GF(2) jump-ahead, so that long streams can be produced in parallel chunks ---------------
+
+
+def _beat_matrix_columns() -> list[int]:
+    """Columns of the 64x64 GF(2) matrix of one beat: column i = image of basis vector e_i."""
+    cols = []
+    for i in range(64):
+        v = np.array([1 << i], dtype=_U64)
+        cols.append(int(step_beat(v)[0][0]))
+    return cols
+
+
+def _apply_columns(cols: list[int], v: int) -> int:
+    out = 0
+    i = 0
+    while v:
+        if v & 1:
+            out ^= cols[i]
+        v >>= 1
+        i += 1
+    return out
+
+
+def _compose(a: list[int], b: list[int]) -> list[int]:
+    """Columns of A @ B (apply B first)."""
+    return [_apply_columns(a, c) for c in b]
+
+
+_BEAT_COLS = _beat_matrix_columns()
+
+
+def jump_columns(beats: int) -> list[int]:
+    """Columns of the matrix that advances a register by `beats` beats (square-and-multiply)."""
+    if beats < 0:
+        raise ValueError(f"beats must be >= 0, got {beats}")
+    result = [1 << i for i in range(64)]
+    base = _BEAT_COLS
+    while beats:
+        if beats & 1:
+            result = _compose(base, result)
+        beats >>= 1
+        if beats:
+            base = _compose(base, base)
+    return result
+
+
+def _byte_tables(cols: list[int]) -> np.ndarray:
+    """8 lookup tables of 256 entries so that a matrix applies with 8 gathers per register."""
+    tables = np.zeros((8, 256), dtype=_U64)
+    for byte in range(8):
+        for value in range(256):
+            acc = 0
+            for bit in range(8):
+                if value >> bit & 1:
+                    acc ^= cols[byte * 8 + bit]
+            tables[byte, value] = acc
+    return tables
+
+
+def apply_jump(tables: np.ndarray, state: np.ndarray) -> np.ndarray:
+    """Apply a jump matrix (given by its byte tables) to every register in `state`."""
+    s = np.asarray(state, dtype=_U64)
+    out = np.zeros_like(s)
+    for byte in range(8):
+        out ^= tables[byte][((s >> _U64(8 * byte)) & _U64(0xFF)).astype(np.intp)]
+    return out
+
+
+_JUMP_CACHE: dict[int, np.ndarray] = {}
+
+
+def jump_tables(beats: int) -> np.ndarray:
+    """Byte tables of the `beats`-beat jump matrix, cached."""
+    tabs = _JUMP_CACHE.get(beats)
+    if tabs is None:
+        tabs = _byte_tables(jump_columns(beats))
+        _JUMP_CACHE[beats] = tabs
+    return tabs
+
+
+def samples(initial: np.ndarray, n_beats: int, start_beat: int = 0, chunk: int = 512) -> np.ndarray:
+    """16-bit samples of every lane for beats [start_beat, start_beat + n_beats).
+
+    `initial` holds the lanes' registers at beat 0, shape (lanes,). Returns uint16 of shape
+    (n_beats, lanes). The time axis is cut into chunks whose start registers come from GF(2)
+    jump-ahead, and all chunks run side by side, so the cost is O(n_beats * lanes) vector work
+    with only O(sqrt) Python steps.
+    """
+    init = np.asarray(initial, dtype=_U64).reshape(-1)
+    if n_beats < 0 or start_beat < 0:
+        raise ValueError("n_beats and start_beat must be >= 0")
+    lanes = init.size
+    if n_beats == 0:
+        return np.zeros((0, lanes), dtype=np.uint16)
+    state = init if start_beat == 0 else apply_jump(jump_tables(start_beat), init)
+    chunk = max(1, min(chunk, n_beats))
+    n_chunks = -(-n_beats // chunk)
+    starts = np.empty((n_chunks, lanes), dtype=_U64)
+    starts[0] = state
+    if n_chunks > 1:
+        jump = jump_tables(chunk)
+        for c in range(1, n_chunks):
+            starts[c] = apply_jump(jump, starts[c - 1])
+    out = np.empty((chunk, n_chunks, lanes), dtype=np.uint16)
+    s = starts
+    for t in range(chunk):
+        s, u = step_beat(s)
+        out[t] = u
+    # out[t, c] is beat c*chunk + t: reorder to beat-major.
+    return out.transpose(1, 0, 2).reshape(n_chunks * chunk, lanes)[:n_beats]
