@@ -101,6 +101,18 @@ def lane_initial_states(seed: int, lanes: int) -> np.ndarray:
     return out
 
 
+def derive_layer_seed(seed: int, layer: int) -> int:
+    """Seed of the injector after hidden layer `layer`, from the run's master seed.
+
+    Each injector gets its own seed so that layers never share a flip pattern; the host driver
+    writes these derived seeds to the injectors' seed registers.
+    """
+    check_seed(seed)
+    if layer < 0:
+        raise ValueError(f"layer index must be >= 0, got {layer}")
+    return splitmix64((seed + (layer + 1) * 0x9E3779B97F4A7C15) & lfsr.MASK64) >> 1
+
+
 def check_seed(seed: int) -> int:
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
         raise ValueError(f"seed must be an integer in [0, 2^64), got {seed!r}")

@@ -122,25 +122,43 @@ def apply_jump(tables: np.ndarray, state: np.ndarray) -> np.ndarray:
     return out
 
 
-_JUMP_CACHE: dict[int, np.ndarray] = {}
+_POW2_COLUMNS: list[list[int]] = [_BEAT_COLS]
+_POW2_TABLES: dict[int, np.ndarray] = {}
 
 
-def jump_tables(beats: int) -> np.ndarray:
-    """Byte tables of the `beats`-beat jump matrix, cached."""
-    tabs = _JUMP_CACHE.get(beats)
+def _pow2_tables(k: int) -> np.ndarray:
+    """Byte tables of the jump by 2^k beats (built once, by repeated squaring)."""
+    while len(_POW2_COLUMNS) <= k:
+        last = _POW2_COLUMNS[-1]
+        _POW2_COLUMNS.append(_compose(last, last))
+    tabs = _POW2_TABLES.get(k)
     if tabs is None:
-        tabs = _byte_tables(jump_columns(beats))
-        _JUMP_CACHE[beats] = tabs
+        tabs = _byte_tables(_POW2_COLUMNS[k])
+        _POW2_TABLES[k] = tabs
     return tabs
 
 
-def samples(initial: np.ndarray, n_beats: int, start_beat: int = 0, chunk: int = 512) -> np.ndarray:
+def advance(state: np.ndarray, beats: int) -> np.ndarray:
+    """Registers after `beats` beats, by at most 64 table-driven jumps (one per set bit)."""
+    if beats < 0:
+        raise ValueError(f"beats must be >= 0, got {beats}")
+    s = np.asarray(state, dtype=_U64)
+    k = 0
+    while beats:
+        if beats & 1:
+            s = apply_jump(_pow2_tables(k), s)
+        beats >>= 1
+        k += 1
+    return s
+
+
+def samples(initial: np.ndarray, n_beats: int, start_beat: int = 0) -> np.ndarray:
     """16-bit samples of every lane for beats [start_beat, start_beat + n_beats).
 
     `initial` holds the lanes' registers at beat 0, shape (lanes,). Returns uint16 of shape
-    (n_beats, lanes). The time axis is cut into chunks whose start registers come from GF(2)
-    jump-ahead, and all chunks run side by side, so the cost is O(n_beats * lanes) vector work
-    with only O(sqrt) Python steps.
+    (n_beats, lanes). The time axis is cut into 2^c-beat chunks whose start registers come from
+    GF(2) jump-ahead (doubling: log2(chunks) vector steps), then all chunks step side by side,
+    so the cost is O(n_beats * lanes) vector work with O(sqrt(n_beats)) Python steps.
     """
     init = np.asarray(initial, dtype=_U64).reshape(-1)
     if n_beats < 0 or start_beat < 0:
@@ -148,19 +166,24 @@ def samples(initial: np.ndarray, n_beats: int, start_beat: int = 0, chunk: int =
     lanes = init.size
     if n_beats == 0:
         return np.zeros((0, lanes), dtype=np.uint16)
-    state = init if start_beat == 0 else apply_jump(jump_tables(start_beat), init)
-    chunk = max(1, min(chunk, n_beats))
+    state = advance(init, start_beat)
+    c = max(0, (max(n_beats, 1).bit_length() + 1) // 2)  # chunk = 2^c ~ sqrt(n_beats)
+    chunk = 1 << c
     n_chunks = -(-n_beats // chunk)
-    starts = np.empty((n_chunks, lanes), dtype=_U64)
-    starts[0] = state
-    if n_chunks > 1:
-        jump = jump_tables(chunk)
-        for c in range(1, n_chunks):
-            starts[c] = apply_jump(jump, starts[c - 1])
+    starts = state[None, :]
+    k = 0
+    while starts.shape[0] < n_chunks:  # starts[i] = jump(i * chunk) state, by doubling
+        starts = np.concatenate([starts, apply_jump(_pow2_tables(c + k), starts)])
+        k += 1
+    s = starts[:n_chunks]
     out = np.empty((chunk, n_chunks, lanes), dtype=np.uint16)
-    s = starts
     for t in range(chunk):
         s, u = step_beat(s)
         out[t] = u
     # out[t, c] is beat c*chunk + t: reorder to beat-major.
     return out.transpose(1, 0, 2).reshape(n_chunks * chunk, lanes)[:n_beats]
+
+
+def jump_tables(beats: int) -> np.ndarray:
+    """Byte tables of the `beats`-beat jump matrix (for tests and one-off use)."""
+    return _byte_tables(jump_columns(beats))

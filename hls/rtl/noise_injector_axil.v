@@ -1,0 +1,220 @@
+// noise_injector_axil: AXI-Lite register file + noise_injector_core, with byte-aligned streams.
+//
+// Register map (byte offsets, 32-bit registers; the same map is src/noisybnn/hw/registers.py
+// and docs/injector.md):
+//   0x000 ID          RO  0x4E424E49 ("NBNI")
+//   0x004 PARAMS      RO  [31:24] map version (1), [23:16] BITS, [15:0] PE
+//   0x008 NEURONS     RO  neurons of the layer
+//   0x00C CAPS        RO  [0] counters present
+//   0x010 CONTROL     RW  [0] enable, [2:1] mode (0 off, 1 flip, 2 stuck0, 3 stuck1);
+//                         enable = 0 forces pass-through (the LFSRs still advance)
+//   0x014 THRESHOLD   RW  [16:0] flip threshold, p = threshold / 2^16 (0..65536)
+//   0x018 SEED_LO     RW  seed[31:0]
+//   0x01C SEED_HI     RW  seed[63:32]
+//   0x020 RESEED      WO  writing 1 to bit 0 pulses reseed for one cycle (reads 0): reload the
+//                         LFSRs from SEED, clear the fold counter and both counters
+//   0x030 BEATS_LO    RO  beats accepted since reseed [31:0]; reading it latches BEATS_HI
+//   0x034 BEATS_HI    RO  [63:32], as latched by the last BEATS_LO read
+//   0x038 CHANGES_LO  RO  bits changed since reseed [31:0]; reading it latches CHANGES_HI
+//   0x03C CHANGES_HI  RO  [63:32], as latched by the last CHANGES_LO read
+//   0x100 + 4k MASK_k RW  fault mask, bit j = neuron 32k + j (bits >= NEURONS read 0)
+// Reset: CONTROL 0 (disabled), THRESHOLD 0, SEED 0, MASK all ones, and the core reseeds.
+// Writes honour WSTRB. Unmapped reads return 0, unmapped writes are ignored; BRESP/RRESP OKAY.
+//
+// Streams are padded to whole bytes as FINN does at IP boundaries: the core sees the low
+// PE*BITS bits; the pad bits of the output are 0, those of the input are ignored.
+`default_nettype none
+
+module noise_injector_axil #(
+    parameter integer PE       = 1,
+    parameter integer BITS     = 1,
+    parameter integer NEURONS  = 1,
+    parameter integer COUNTERS = 1,
+    parameter integer ADDR_W   = 12   // 4 KiB: masks up to (4096 - 256) * 8 = 30720 neurons
+) (
+    input  wire                 ap_clk,
+    input  wire                 ap_rst_n,
+    // AXI-Lite slave
+    input  wire [ADDR_W-1:0]    s_axil_awaddr,
+    input  wire                 s_axil_awvalid,
+    output wire                 s_axil_awready,
+    input  wire [31:0]          s_axil_wdata,
+    input  wire [3:0]           s_axil_wstrb,
+    input  wire                 s_axil_wvalid,
+    output wire                 s_axil_wready,
+    output wire [1:0]           s_axil_bresp,
+    output reg                  s_axil_bvalid,
+    input  wire                 s_axil_bready,
+    input  wire [ADDR_W-1:0]    s_axil_araddr,
+    input  wire                 s_axil_arvalid,
+    output wire                 s_axil_arready,
+    output reg  [31:0]          s_axil_rdata,
+    output wire [1:0]           s_axil_rresp,
+    output reg                  s_axil_rvalid,
+    input  wire                 s_axil_rready,
+    // AXI-Stream in / out, byte aligned
+    input  wire [((PE*BITS+7)/8)*8-1:0] s_axis_tdata,   // PE*BITS bits padded to bytes
+    input  wire                 s_axis_tvalid,
+    output wire                 s_axis_tready,
+    output wire [((PE*BITS+7)/8)*8-1:0] m_axis_tdata,
+    output wire                 m_axis_tvalid,
+    input  wire                 m_axis_tready
+);
+
+    localparam integer LANES      = PE * BITS;
+    localparam integer AXIS_W     = ((LANES + 7) / 8) * 8;
+    localparam [31:0]  MASK_WORD0 = 32'h40;   // word address of MASK_0 (byte 0x100)
+    localparam [7:0]   BITS_B     = BITS[7:0];
+    localparam [15:0]  PE_H       = PE[15:0];
+    localparam [31:0]  ID_VALUE   = 32'h4E424E49;
+    localparam [7:0]   MAP_VERSION = 8'd1;
+
+    // word addresses (byte offset / 4)
+    localparam [ADDR_W-3:0] A_ID = 'h00, A_PARAMS = 'h01, A_NEURONS = 'h02, A_CAPS = 'h03,
+                            A_CONTROL = 'h04, A_THRESHOLD = 'h05, A_SEED_LO = 'h06,
+                            A_SEED_HI = 'h07, A_RESEED = 'h08, A_BEATS_LO = 'h0C,
+                            A_BEATS_HI = 'h0D, A_CHANGES_LO = 'h0E, A_CHANGES_HI = 'h0F;
+
+    // ---------------------------------------------------------------- registers
+    reg  [2:0]         control_q;
+    reg  [16:0]        threshold_q;
+    reg  [63:0]        seed_q;
+    reg                reseed_q;
+    reg  [NEURONS-1:0] mask_q;
+    reg  [31:0]        beats_hi_q, changes_hi_q;
+    wire [63:0]        beat_count, change_count;
+
+    // ---------------------------------------------------------------- write channel
+    // AW and W are taken together, one write per response.
+    wire        wr_en   = s_axil_awvalid & s_axil_wvalid & ~s_axil_bvalid;
+    wire [ADDR_W-3:0] wr_word   = s_axil_awaddr[ADDR_W-1:2];
+    wire [31:0]       wr_word32 = {{(34 - ADDR_W){1'b0}}, wr_word};
+    wire [3:0]        wstrb     = s_axil_wstrb;
+    wire [31:0]       wdata     = s_axil_wdata;
+    assign s_axil_awready = wr_en;
+    assign s_axil_wready  = wr_en;
+    assign s_axil_bresp   = 2'b00;
+    wire unused_addr_lsbs = ^{s_axil_awaddr[1:0], s_axil_araddr[1:0]};
+
+    integer n;
+    always @(posedge ap_clk) begin
+        if (!ap_rst_n) begin
+            control_q     <= 3'd0;
+            threshold_q   <= 17'd0;
+            seed_q        <= 64'd0;
+            reseed_q      <= 1'b0;
+            mask_q        <= {NEURONS{1'b1}};
+            s_axil_bvalid <= 1'b0;
+        end else begin
+            reseed_q <= 1'b0;
+            if (s_axil_bvalid && s_axil_bready) s_axil_bvalid <= 1'b0;
+            if (wr_en) begin
+                s_axil_bvalid <= 1'b1;
+                case (wr_word)
+                    A_CONTROL: if (wstrb[0]) control_q <= wdata[2:0];
+                    A_THRESHOLD: begin
+                        if (wstrb[0]) threshold_q[7:0]  <= wdata[7:0];
+                        if (wstrb[1]) threshold_q[15:8] <= wdata[15:8];
+                        if (wstrb[2]) threshold_q[16]   <= wdata[16];
+                    end
+                    A_SEED_LO: begin
+                        if (wstrb[0]) seed_q[7:0]   <= wdata[7:0];
+                        if (wstrb[1]) seed_q[15:8]  <= wdata[15:8];
+                        if (wstrb[2]) seed_q[23:16] <= wdata[23:16];
+                        if (wstrb[3]) seed_q[31:24] <= wdata[31:24];
+                    end
+                    A_SEED_HI: begin
+                        if (wstrb[0]) seed_q[39:32] <= wdata[7:0];
+                        if (wstrb[1]) seed_q[47:40] <= wdata[15:8];
+                        if (wstrb[2]) seed_q[55:48] <= wdata[23:16];
+                        if (wstrb[3]) seed_q[63:56] <= wdata[31:24];
+                    end
+                    A_RESEED: reseed_q <= wdata[0] & wstrb[0];
+                    default: ;
+                endcase
+                for (n = 0; n < NEURONS; n = n + 1) begin
+                    if (wr_word32 == MASK_WORD0 + n / 32 && wstrb[(n % 32) / 8])
+                        mask_q[n] <= wdata[n % 32];
+                end
+            end
+        end
+    end
+
+    // ---------------------------------------------------------------- read channel
+    wire              rd_en     = s_axil_arvalid & ~s_axil_rvalid;
+    wire [ADDR_W-3:0] rd_word   = s_axil_araddr[ADDR_W-1:2];
+    wire [31:0]       rd_word32 = {{(34 - ADDR_W){1'b0}}, rd_word};
+    assign s_axil_arready = rd_en;
+    assign s_axil_rresp   = 2'b00;
+
+    reg [31:0] rd_data;
+    integer m;
+    always @(*) begin
+        rd_data = 32'd0;
+        case (rd_word)
+            A_ID:         rd_data = ID_VALUE;
+            A_PARAMS:     rd_data = {MAP_VERSION, BITS_B, PE_H};
+            A_NEURONS:    rd_data = NEURONS;
+            A_CAPS:       rd_data = {31'd0, COUNTERS != 0};
+            A_CONTROL:    rd_data = {29'd0, control_q};
+            A_THRESHOLD:  rd_data = {15'd0, threshold_q};
+            A_SEED_LO:    rd_data = seed_q[31:0];
+            A_SEED_HI:    rd_data = seed_q[63:32];
+            A_BEATS_LO:   rd_data = beat_count[31:0];
+            A_BEATS_HI:   rd_data = beats_hi_q;
+            A_CHANGES_LO: rd_data = change_count[31:0];
+            A_CHANGES_HI: rd_data = changes_hi_q;
+            default: begin
+                for (m = 0; m < NEURONS; m = m + 1) begin
+                    if (rd_word32 == MASK_WORD0 + m / 32) rd_data[m % 32] = mask_q[m];
+                end
+            end
+        endcase
+    end
+
+    always @(posedge ap_clk) begin
+        if (!ap_rst_n) begin
+            s_axil_rvalid <= 1'b0;
+            s_axil_rdata  <= 32'd0;
+            beats_hi_q    <= 32'd0;
+            changes_hi_q  <= 32'd0;
+        end else begin
+            if (s_axil_rvalid && s_axil_rready) s_axil_rvalid <= 1'b0;
+            if (rd_en) begin
+                s_axil_rvalid <= 1'b1;
+                s_axil_rdata  <= rd_data;
+                if (rd_word == A_BEATS_LO)   beats_hi_q   <= beat_count[63:32];
+                if (rd_word == A_CHANGES_LO) changes_hi_q <= change_count[63:32];
+            end
+        end
+    end
+
+    // ---------------------------------------------------------------- core
+    wire [LANES-1:0] core_out;
+    wire [1:0]       mode = control_q[0] ? control_q[2:1] : 2'd0;
+
+    noise_injector_core #(
+        .PE(PE), .BITS(BITS), .NEURONS(NEURONS), .COUNTERS(COUNTERS)
+    ) u_core (
+        .clk(ap_clk), .rst_n(ap_rst_n),
+        .mode(mode), .threshold(threshold_q), .seed(seed_q), .reseed(reseed_q),
+        .fault_mask(mask_q),
+        .s_axis_tdata(s_axis_tdata[LANES-1:0]), .s_axis_tvalid(s_axis_tvalid),
+        .s_axis_tready(s_axis_tready),
+        .m_axis_tdata(core_out), .m_axis_tvalid(m_axis_tvalid), .m_axis_tready(m_axis_tready),
+        .beat_count(beat_count), .change_count(change_count)
+    );
+
+    generate
+        if (AXIS_W > LANES) begin : g_pad
+            assign m_axis_tdata = {{(AXIS_W - LANES){1'b0}}, core_out};
+            // the input pad bits carry nothing
+            wire unused_pad = ^s_axis_tdata[AXIS_W-1:LANES];
+        end else begin : g_nopad
+            assign m_axis_tdata = core_out;
+        end
+    endgenerate
+
+endmodule
+
+`default_nettype wire

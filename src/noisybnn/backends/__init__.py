@@ -1,0 +1,28 @@
+"""Backends that run a compiled accelerator: `sim` (bit-exact software model, the default) and
+`pynq` (a PYNQ board or Alveo card). Both implement `base.Accelerator`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from noisybnn.backends.base import Accelerator, NoiseSetting, check_images, predict
+
+BACKENDS = ("sim", "pynq")
+
+
+def load(backend: str, build_dir: str | Path, **kw) -> Accelerator:
+    """Open the accelerator of a build directory on the given backend."""
+    build_dir = Path(build_dir)
+    if backend == "sim":
+        from noisybnn.backends.sim import SimAccelerator
+        from noisybnn.compile_paths import python_model_path
+
+        return SimAccelerator(python_model_path(build_dir), **kw)
+    if backend == "pynq":
+        from noisybnn.backends.pynq import PynqAccelerator
+
+        return PynqAccelerator.from_build(build_dir, **kw)
+    raise ValueError(f"unknown backend {backend!r}; choose one of: {', '.join(BACKENDS)}")
+
+
+__all__ = ["BACKENDS", "Accelerator", "NoiseSetting", "check_images", "load", "predict"]

@@ -1,0 +1,310 @@
+"""The software accelerator: a bit-exact, fast model of the FINN dataflow accelerator.
+
+It reads the executable twin of a build (`dataflow_python.onnx`: weights, thresholds, injector
+configuration) and runs it in numpy, layer by layer on whole batches:
+
+* binary layers (FINN's XNOR-popcount MVAU) as bit-packed XNOR + popcount on uint64 words, or
+  as an exact float32 GEMM (every partial sum is an integer below 2^24, so float32 is exact);
+  both kernels are tested equal, the faster one is the default;
+* integer layers (e.g. w2a2) as exact float64 GEMM;
+* thresholds as FINN's MultiThreshold: count of thresholds met, plus the activation bias;
+* injectors from the one reference in `noisybnn.hw` — the same lane samples, cached per seed so a
+  sweep over p with a fixed seed draws the stream once.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import onnx
+from onnx import helper, numpy_helper
+
+from noisybnn.backends.base import NoiseSetting, check_images
+from noisybnn.hw import InjectorConfig, Mode, threshold_from_p
+from noisybnn.hw.injector import derive_layer_seed, lane_samples
+
+_INJECTOR_OPS = ("NoiseInjector", "NoiseInjector_rtl")
+
+
+class ModelFormatError(ValueError):
+    """The ONNX file is not an executable noisybnn/FINN dataflow graph."""
+
+
+def _attrs(node) -> dict:
+    out = {}
+    for a in node.attribute:
+        v = helper.get_attribute_value(a)
+        out[a.name] = v.decode() if isinstance(v, bytes) else v
+    return out
+
+
+@dataclass
+class _Stage:
+    kind: str
+    params: dict
+
+
+def _thresholds_apply(acc: np.ndarray, thresholds: np.ndarray, act_val: float) -> np.ndarray:
+    """FINN MultiThreshold on (N, C): number of thresholds <= acc per channel, plus the bias."""
+    t = thresholds
+    if t.shape[0] == 1:
+        t = np.broadcast_to(t, (acc.shape[1], t.shape[1]))
+    if t.shape[1] == 1:
+        out = (acc >= t[:, 0][None, :]).astype(np.float32)
+    else:
+        out = np.zeros(acc.shape, dtype=np.float32)
+        for k in range(t.shape[1]):
+            out += acc >= t[:, k][None, :]
+    return out + np.float32(act_val) if act_val else out
+
+
+def pack_bits(bits: np.ndarray) -> np.ndarray:
+    """(N, K) of 0/1 -> (N, ceil(K/64)) uint64, bit k of the row in word k // 64."""
+    n, k = bits.shape
+    words = -(-k // 64)
+    padded = np.zeros((n, words * 64), dtype=np.uint8)
+    padded[:, :k] = bits
+    return np.packbits(padded.reshape(n, words, 64)[:, :, ::-1], axis=2).view(">u8")[
+        :, :, 0
+    ].astype(np.uint64)
+
+
+class SimAccelerator:
+    """Runs a dataflow twin in numpy. Implements the `Accelerator` interface.
+
+    Args:
+        model: path of `dataflow_python.onnx` (or any FINN graph of supported layers).
+        kernel: "xnor" (bit-packed popcount), "gemm", or "auto" (gemm: measured faster here).
+        batch_size: images per internal block.
+    """
+
+    def __init__(self, model: str | Path, kernel: str = "auto", batch_size: int = 2000):
+        if kernel not in ("auto", "xnor", "gemm"):
+            raise ValueError(f"kernel must be 'auto', 'xnor' or 'gemm', got {kernel!r}")
+        self.path = Path(model)
+        self.kernel = "gemm" if kernel == "auto" else kernel
+        self.batch_size = batch_size
+        self.stages = self._parse(self.path)
+        self.injector_stages = [s for s in self.stages if s.kind == "inject"]
+        self.injector_widths = [s.params["neurons"] for s in self.injector_stages]
+        self.num_classes = int(self._out_width)
+        self._setting = NoiseSetting(mode="off")
+        self._sample_cache: dict[tuple, np.ndarray] = {}
+        self._vectors_done = 0
+        self._flips = [0] * len(self.injector_stages)
+
+    # --- loading -----------------------------------------------------------------------------
+    def _parse(self, path: Path) -> list[_Stage]:
+        if not path.is_file():
+            raise FileNotFoundError(f"model not found: {path}")
+        try:
+            model = onnx.load(str(path))
+        except Exception as exc:
+            raise ModelFormatError(f"{path} is not a readable ONNX file ({exc})") from None
+        graph = model.graph
+        inits = {t.name: numpy_helper.to_array(t) for t in graph.initializer}
+        stages: list[_Stage] = []
+        width = None
+        for node in graph.node:
+            a = _attrs(node)
+            op = node.op_type
+            if op in ("Reshape", "Reshape_rtl", "Flatten"):
+                continue
+            if op in ("Thresholding", "MultiThreshold"):
+                thr = inits[node.input[1]].astype(np.float32)
+                act = a.get("ActVal", a.get("out_bias", 0))
+                stages.append(_Stage("threshold", {"t": thr, "act": act}))
+            elif op == "MVAU":
+                w = inits[node.input[1]]
+                xnor = a.get("binaryXnorMode", 0) == 1
+                params = {"xnor": xnor, "mw": w.shape[0], "w": w.astype(np.float32),
+                          "wsum": w.sum(axis=0).astype(np.float32)}
+                if xnor:
+                    params["wpacked"] = pack_bits(w.T.astype(np.uint8))
+                if a.get("noActivation", 0) == 0:
+                    params["t"] = inits[node.input[2]].astype(np.float32)
+                    params["act"] = a.get("ActVal", 0)
+                stages.append(_Stage("mvau", params))
+                width = w.shape[1]
+            elif op in _INJECTOR_OPS:
+                bits = _bitwidth(a["dataType"])
+                mask = a.get("fault_mask", [])
+                stages.append(_Stage("inject", {
+                    "neurons": a["NumChannels"], "pe": a["PE"], "bits": bits,
+                    "dtype": a["dataType"], "layer": a.get("layer_index", len(
+                        [s for s in stages if s.kind == "inject"])),
+                    "mask": np.asarray(mask, dtype=bool) if len(mask) else None,
+                }))
+            elif op in ("ElementwiseMul", "Mul"):
+                stages.append(_Stage("mul", {"c": inits[node.input[1]].astype(np.float32)}))
+            elif op in ("ElementwiseAdd", "Add"):
+                stages.append(_Stage("add", {"c": inits[node.input[1]].astype(np.float32)}))
+            else:
+                raise ModelFormatError(
+                    f"{path}: layer type {op!r} (node {node.name}) is not supported by the software "
+                    "accelerator (supported: Thresholding, MVAU, NoiseInjector, Mul/Add, Reshape)"
+                )
+        if width is None:
+            raise ModelFormatError(f"{path}: no MVAU layer found; is this a FINN dataflow twin?")
+        self._out_width = width
+        self._input_pixels = int(np.prod([d.dim_value for d in
+                                          graph.input[0].type.tensor_type.shape.dim][1:]))
+        return stages
+
+    # --- the Accelerator interface -----------------------------------------------------------
+    def configure_noise(self, setting: NoiseSetting) -> None:
+        for layer in setting.layers or ():
+            if not 0 <= layer < len(self.injector_stages):
+                raise ValueError(
+                    f"layer {layer} has no injector: this accelerator has "
+                    f"{len(self.injector_stages)} (layers 0..{len(self.injector_stages) - 1})"
+                )
+        for layer, mask in setting.fault_masks.items():
+            if len(mask) != self.injector_widths[layer]:
+                raise ValueError(f"fault mask for layer {layer} has {len(mask)} entries, the "
+                                 f"layer has {self.injector_widths[layer]} neurons")
+        self._setting = setting
+        self.reset_noise()
+
+    def reset_noise(self) -> None:
+        self._vectors_done = 0
+        self._flips = [0] * len(self.injector_stages)
+
+    def flip_counts(self) -> list[int]:
+        return list(self._flips)
+
+    def execute(self, images: np.ndarray) -> np.ndarray:
+        x = check_images(images, self._input_pixels)
+        outs = []
+        self._call_start = self._vectors_done
+        self._call_samples = {}
+        for start in range(0, len(x), self.batch_size):
+            outs.append(self._run(x[start : start + self.batch_size], len(x)))
+        return np.concatenate(outs) if outs else np.zeros((0, self.num_classes), np.int64)
+
+    def throughput_test(self, n_images: int = 10000) -> dict:
+        rng = np.random.default_rng(0)
+        imgs = rng.integers(0, 256, size=(n_images, self._input_pixels), dtype=np.uint8)
+        self.reset_noise()
+        t0 = time.perf_counter()
+        self.execute(imgs)
+        dt = time.perf_counter() - t0
+        self.reset_noise()
+        return {"backend": "sim", "kernel": self.kernel, "images": n_images, "runtime_s": dt,
+                "images_per_s": n_images / dt}
+
+    # --- execution ---------------------------------------------------------------------------
+    def _run(self, x: np.ndarray, call_size: int) -> np.ndarray:
+        n = len(x)
+        v = x.astype(np.float32)
+        inj = 0
+        for stage in self.stages:
+            p = stage.params
+            if stage.kind == "threshold":
+                v = _thresholds_apply(v, p["t"], p["act"])
+            elif stage.kind == "mvau":
+                acc = self._matmul(v, p)
+                v = _thresholds_apply(acc, p["t"], p["act"]) if "t" in p else acc
+            elif stage.kind == "inject":
+                v = self._inject(inj, v, n, call_size)
+                inj += 1
+            elif stage.kind == "mul":
+                v = v * p["c"]
+            elif stage.kind == "add":
+                v = v + p["c"]
+        self._vectors_done += n
+        return np.rint(v).astype(np.int64)
+
+    def _matmul(self, v: np.ndarray, p: dict) -> np.ndarray:
+        if not p["xnor"]:
+            return v @ p["w"]
+        if self.kernel == "xnor":
+            xp = pack_bits(v.astype(np.uint8))
+            mismatches = np.zeros((len(v), p["wpacked"].shape[0]), dtype=np.int32)
+            for word in range(xp.shape[1]):
+                mismatches += np.bitwise_count(xp[:, word, None] ^ p["wpacked"][None, :, word])
+            return (p["mw"] - mismatches).astype(np.float32)
+        # matches = sum x*w + (1-x)(1-w) = MW - sum(x) - sum(w) + 2 x.w; every term is an
+        # integer below 2^24, so float32 arithmetic is exact.
+        dot = v @ p["w"]
+        return (p["mw"] - v.sum(axis=1, keepdims=True)) - p["wsum"][None, :] + 2 * dot
+
+    def _inject(self, index: int, v: np.ndarray, n: int, call_size: int) -> np.ndarray:
+        p = self.injector_stages[index].params
+        s = self._setting
+        active = s.mode != "off" and (s.layers is None or p["layer"] in s.layers)
+        if not active:
+            return v
+        bits, neurons, pe = p["bits"], p["neurons"], p["pe"]
+        codes = _to_codes(v, p["dtype"], bits)
+        mode = Mode.parse(s.mode)
+        if mode is Mode.FLIP:
+            threshold = threshold_from_p(s.p)
+            if threshold == 0:
+                return v
+            nf = neurons // pe
+            u_call = self._call_samples.get(index)
+            if u_call is None:
+                u_call = self._samples(p, derive_layer_seed(s.seed, p["layer"]), call_size)
+                self._call_samples[index] = u_call
+            offset = (self._vectors_done - self._call_start) * nf
+            u = u_call[offset : offset + n * nf]
+            flips = u < threshold  # (n*nf, pe*bits) -> (n, neurons, bits)
+            flips = flips.reshape(n, neurons, bits)
+            mask = s.fault_masks.get(p["layer"])
+            if mask is not None:
+                flips &= np.asarray(mask, dtype=bool)[None, :, None]
+            xor = (flips.astype(np.int64) << np.arange(bits)).sum(axis=2)
+            out = codes ^ xor
+        else:
+            mask = s.fault_masks.get(p["layer"])
+            hit = np.ones(neurons, bool) if mask is None else np.asarray(mask, dtype=bool)
+            forced = 0 if mode is Mode.STUCK0 else (1 << bits) - 1
+            out = np.where(hit[None, :], forced, codes)
+        self._flips[index] += int(np.bitwise_count((out ^ codes).astype(np.uint64)).sum())
+        return _from_codes(out, p["dtype"], bits)
+
+    def _samples(self, p: dict, seed: int, n: int) -> np.ndarray:
+        """Lane samples for vectors [done, done + n) of this injector; cached per seed.
+
+        A sweep over p at a fixed seed sees the same samples (only the threshold changes), so
+        the stream is drawn once per seed and reused."""
+        nf = p["neurons"] // p["pe"]
+        start = self._vectors_done * nf
+        key = (p["layer"], seed, p["pe"], p["bits"], start, n * nf)
+        cached = self._sample_cache.get(key)
+        if cached is None:
+            cfg = InjectorConfig(neurons=p["neurons"], pe=p["pe"], bits=p["bits"], seed=seed)
+            cached = lane_samples(cfg, n * nf, start)
+            if sum(a.nbytes for a in self._sample_cache.values()) > 512 * 2**20:
+                self._sample_cache.clear()
+            self._sample_cache[key] = cached
+        return cached
+
+
+def _bitwidth(dtype: str) -> int:
+    if dtype in ("BINARY", "BIPOLAR"):
+        return 1
+    digits = "".join(ch for ch in dtype if ch.isdigit())
+    if not digits:
+        raise ModelFormatError(f"injector data type {dtype!r} is not an integer type")
+    return int(digits)
+
+
+def _to_codes(v: np.ndarray, dtype: str, bits: int) -> np.ndarray:
+    iv = np.rint(v).astype(np.int64)
+    if dtype == "BIPOLAR":
+        return (iv + 1) // 2
+    return iv & ((1 << bits) - 1)
+
+
+def _from_codes(codes: np.ndarray, dtype: str, bits: int) -> np.ndarray:
+    if dtype == "BIPOLAR":
+        return (2 * codes - 1).astype(np.float32)
+    if dtype.startswith("INT"):
+        half = 1 << (bits - 1)
+        codes = np.where(codes >= half, codes - (1 << bits), codes)
+    return codes.astype(np.float32)

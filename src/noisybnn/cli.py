@@ -1,0 +1,336 @@
+"""`noisybnn`: one command for the whole flow. Thin: it parses arguments and calls the library.
+
+Every subcommand exits 0 on success; on a user error (bad argument, missing file or tool) it prints
+one line `noisybnn: error: ...` and exits 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import warnings
+from pathlib import Path
+
+DESCRIPTION = """\
+noisybnn: binarized neural networks on FPGAs with hardware noise injection.
+
+The flow, one subcommand per stage (each reads the previous stage's files):
+  data      fetch and verify MNIST / Fashion-MNIST into the local cache
+  train     train a model (noise-aware with --eps-train); zoo: the shipped checkpoints
+  eval      accuracy under neuron flips (Brevitas, on CPU)
+  export    write a checkpoint as QONNX
+  estimate  FINN dataflow graph with noise injectors -> resource / FPS estimates (no Vivado)
+  build     the same up to the bitstream (needs Vivado or Vitis)
+  deploy    copy the board bundle and bitstream to a PYNQ board
+  sweep     accuracy vs eps / mode / layers / seeds on the accelerator (sim or pynq)
+  bench     speed of the software accelerator vs FINN python execution vs Brevitas
+  report    HTML report with plots: measurements beside the theoretical bounds
+  explore   design-space exploration: accuracy under noise vs LUTs and FPS
+  demo      the full flow on the default (software) backend
+
+Models: a shipped name (see `noisybnn zoo list`) or a checkpoint file (.pt).
+Architectures for `train`: tfc|sfc|lfc|cnn-w1a1|w1a2|w2a2, or mlp-<width>x<depth>-w<b>a<b>.
+"""
+
+
+class UserError(Exception):
+    """An error to show as one line."""
+
+
+def _quiet() -> None:
+    warnings.filterwarnings("ignore")
+    os.environ.setdefault("PYTHONWARNINGS", "ignore")
+    import logging
+
+    logging.getLogger("torch.onnx").setLevel(logging.ERROR)
+
+
+# --- handlers ----------------------------------------------------------------------------------
+
+
+def cmd_data(args) -> int:
+    from noisybnn import data
+
+    for name in args.datasets:
+        path = data.ensure(name, args.cache_dir)
+        print(f"{name}: ok ({path})")
+    return 0
+
+
+def cmd_train(args) -> int:
+    from dataclasses import replace
+
+    from noisybnn.models import from_name
+    from noisybnn.train import TrainConfig, ship_checkpoint, train
+
+    spec = from_name(args.arch, eps_train=args.eps_train, dropout=args.dropout)
+    if args.name:
+        spec = replace(spec, name=args.name)
+    cfg = TrainConfig(dataset=args.dataset, epochs=args.epochs, batch_size=args.batch_size,
+                      lr=args.lr, seed=args.seed)
+    out = Path(args.out) / spec.name
+    metrics = train(spec, cfg, out, resume=args.resume, progress=not args.quiet)
+    print(f"{spec.name}: test accuracy {metrics['final_test_acc']:.2f} % after "
+          f"{len(metrics['history'])} epochs ({metrics['train_seconds']:.0f} s); checkpoint "
+          f"{out / 'last.pt'}")
+    if args.ship:
+        dst = ship_checkpoint(out / "last.pt", args.ship)
+        print(f"shipped as {dst}")
+    return 0
+
+
+def cmd_zoo(args) -> int:
+    from noisybnn import zoo
+
+    if args.action == "list":
+        for name, recipe in zoo.RECIPES.items():
+            path = zoo.checkpoint_path(name)
+            card = path.with_suffix(".json")
+            acc = ""
+            if card.is_file():
+                import json
+
+                acc = f"{json.loads(card.read_text())['test_accuracy']:.2f} %"
+            print(f"{name:22s} {recipe.cfg.dataset:14s} {acc:>8s}  "
+                  f"{'shipped' if path.is_file() else 'missing'}")
+        return 0
+    for name in args.names:
+        print(f"trained {zoo.train_recipe(name, args.work_dir, progress=not args.quiet)}")
+    return 0
+
+
+def _load_net(model: str):
+    from noisybnn.train import load_checkpoint
+    from noisybnn.zoo import resolve
+
+    return load_checkpoint(resolve(model))
+
+
+def cmd_eval(args) -> int:
+    from noisybnn import data
+    from noisybnn.evaluate import format_table, noise_table, parse_eps_list
+
+    eps = parse_eps_list(args.eps)
+    net, payload = _load_net(args.model)
+    dataset = args.dataset or payload["record"]["config"]["dataset"]
+    x, y = data.load(dataset, "test")
+    if args.n_images:
+        x, y = x[: args.n_images], y[: args.n_images]
+    layers = _parse_layers(args.layers)
+    rows = noise_table(net, x, y, eps, args.seeds, args.source, layers)
+    print(format_table(rows, f"{payload['spec']['name']} on {dataset} test ({len(x)} images), "
+                             f"flips from {args.source}, layers {args.layers}"))
+    return 0
+
+
+def cmd_export(args) -> int:
+    from noisybnn.export import export_qonnx
+
+    net, payload = _load_net(args.model)
+    out = Path(args.out or f"{payload['spec']['name']}.onnx")
+    export_qonnx(net, out)
+    print(f"wrote {out}")
+    return 0
+
+
+def _compile(args, estimates_only: bool) -> Path:
+    from noisybnn.pipeline import compile_model
+
+    return compile_model(args.model, board=args.board, target_fps=args.target_fps,
+                         folding_file=args.folding, noise_layers=_parse_layers(args.noise_layers),
+                         estimates_only=estimates_only, out_dir=args.out, force=args.force)
+
+
+def cmd_estimate(args) -> int:
+    import json
+
+    from noisybnn.compile_paths import ESTIMATES
+    from noisybnn.pipeline import format_estimates
+
+    bdir = _compile(args, estimates_only=True)
+    summary = json.loads((bdir / ESTIMATES).read_text())
+    print(format_estimates(summary))
+    print(f"build directory: {bdir}")
+    return 0
+
+
+def cmd_build(args) -> int:
+    from noisybnn.compile.finn_env import require_vivado
+    from noisybnn.compile.flow import load_target
+
+    target = load_target(args.board)
+    require_vivado(f"a bitstream for {args.board}",
+                   vitis=target["shell_flow_type"] == "vitis_alveo")
+    bdir = _compile(args, estimates_only=False)
+    print(f"bitstream and host bundle in {bdir}")
+    return 0
+
+
+def cmd_deploy(args) -> int:
+    from noisybnn.backends import pynq as pynq_backend
+    from noisybnn.pipeline import build_dir_for
+
+    if not args.host:
+        raise UserError("deploy needs the board's address: HOST=<address> (or --host)")
+    bdir = Path(args.build_dir) if args.build_dir else build_dir_for(args.model, args.board)
+    print(pynq_backend.deploy_build(bdir, args.host, user=args.user))
+    return 0
+
+
+def cmd_sweep(args) -> int:
+    from noisybnn.experiments import cli_sweep
+
+    return cli_sweep(args)
+
+
+def cmd_bench(args) -> int:
+    from noisybnn.experiments.bench import cli_bench
+
+    return cli_bench(args)
+
+
+def cmd_report(args) -> int:
+    from noisybnn.report import cli_report
+
+    return cli_report(args)
+
+
+def cmd_explore(args) -> int:
+    from noisybnn.experiments.explore import cli_explore
+
+    return cli_explore(args)
+
+
+def cmd_demo(args) -> int:
+    from noisybnn.demo import run_demo
+
+    return run_demo(args)
+
+
+def _parse_layers(text: str | None) -> list[int] | None:
+    if text is None or text in ("all", ""):
+        return None
+    if text == "none":
+        return []
+    try:
+        return [int(t) for t in text.split(",") if t.strip()]
+    except ValueError:
+        raise UserError(f"layers must be 'all', 'none' or indices like 0,2; got {text!r}") from None
+
+
+# --- parser ------------------------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="noisybnn", description=DESCRIPTION,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+
+    s = sub.add_parser("data", help="fetch and verify data sets")
+    s.add_argument("datasets", nargs="*", default=["mnist", "fashion-mnist"])
+    s.add_argument("--cache-dir", default=None, help="default: $NOISYBNN_DATA or ~/.cache/noisybnn")
+    s.set_defaults(func=cmd_data)
+
+    s = sub.add_parser("train", help="train a model")
+    s.add_argument("arch", help="tfc-w1a1, sfc-w1a1, lfc-w1a1, cnn-w1a1, mlp-256x3-w1a1, ...")
+    s.add_argument("--dataset", default="mnist", choices=["mnist", "fashion-mnist"])
+    s.add_argument("--epochs", type=int, default=10)
+    s.add_argument("--batch-size", type=int, default=100)
+    s.add_argument("--lr", type=float, default=0.02)
+    s.add_argument("--eps-train", type=float, default=0.0,
+                   help="flip probability of each hidden neuron while training (noise-aware)")
+    s.add_argument("--dropout", type=float, default=0.0)
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--name", default=None, help="name of the run (default: from the architecture)")
+    s.add_argument("--out", default="runs", help="runs directory (checkpoint per epoch)")
+    s.add_argument("--resume", action="store_true", help="continue from <out>/<name>/last.pt")
+    s.add_argument("--ship", default=None, help="also write a slim checkpoint to this path")
+    s.add_argument("--quiet", action="store_true")
+    s.set_defaults(func=cmd_train)
+
+    s = sub.add_parser("zoo", help="the shipped checkpoints: list, or re-make from their recipes")
+    s.add_argument("action", choices=["list", "train"])
+    s.add_argument("names", nargs="*")
+    s.add_argument("--work-dir", default="runs")
+    s.add_argument("--quiet", action="store_true")
+    s.set_defaults(func=cmd_zoo)
+
+    s = sub.add_parser("eval", help="accuracy under neuron flips, mean and spread over seeds")
+    s.add_argument("--model", required=True)
+    s.add_argument("--eps", default="0,0.01,0.05,0.1", help="comma-separated flip probabilities")
+    s.add_argument("--seeds", type=int, default=3)
+    s.add_argument("--source", choices=["torch", "injector"], default="injector",
+                   help="flips from the hardware LFSR stream (injector) or torch's RNG")
+    s.add_argument("--layers", default="all", help="hidden layers to make noisy: all or 0,2")
+    s.add_argument("--dataset", default=None)
+    s.add_argument("--n-images", type=int, default=0, help="first N test images (0: all)")
+    s.set_defaults(func=cmd_eval)
+
+    s = sub.add_parser("export", help="write a checkpoint as QONNX")
+    s.add_argument("--model", required=True)
+    s.add_argument("--out", default=None)
+    s.set_defaults(func=cmd_export)
+
+    for name, func, text in (("estimate", cmd_estimate, "FINN estimates (no Vivado needed)"),
+                             ("build", cmd_build, "full FINN build to bitstream (needs Vivado)")):
+        s = sub.add_parser(name, help=text)
+        s.add_argument("--model", required=True)
+        s.add_argument("--board", default="pynq-z2")
+        s.add_argument("--target-fps", type=int, default=100_000)
+        s.add_argument("--folding", default=None, help="FINN folding JSON instead of target FPS")
+        s.add_argument("--noise-layers", default="all", help="injectors after: all, none, or 0,2")
+        s.add_argument("--out", default=None, help="build dir (default bitstreams/<board>/<model>)")
+        s.add_argument("--force", action="store_true", help="rebuild even if up to date")
+        s.set_defaults(func=func)
+
+    s = sub.add_parser("deploy", help="copy bundle + bitstream to a board")
+    s.add_argument("--model", default="tfc-w1a1")
+    s.add_argument("--board", default="pynq-z2")
+    s.add_argument("--build-dir", default=None)
+    s.add_argument("--host", default=os.environ.get("HOST", ""))
+    s.add_argument("--user", default="xilinx")
+    s.set_defaults(func=cmd_deploy)
+
+    from noisybnn.cli_args import add_bench_args, add_explore_args, add_report_args, add_sweep_args
+
+    add_sweep_args(sub.add_parser("sweep", help="accuracy vs eps/mode/layers/seeds on a backend"))
+    sub.choices["sweep"].set_defaults(func=cmd_sweep)
+    add_bench_args(sub.add_parser("bench", help="sim vs FINN python vs Brevitas speed"))
+    sub.choices["bench"].set_defaults(func=cmd_bench)
+    add_report_args(sub.add_parser("report", help="HTML report from sweep results"))
+    sub.choices["report"].set_defaults(func=cmd_report)
+    add_explore_args(sub.add_parser("explore", help="design-space exploration with Pareto plot"))
+    sub.choices["explore"].set_defaults(func=cmd_explore)
+
+    s = sub.add_parser("demo", help="the full flow on the software backend")
+    s.add_argument("--out", default="results/demo")
+    s.add_argument("--quick", action="store_true", help="fewer images and seeds")
+    s.set_defaults(func=cmd_demo)
+    return p
+
+
+def _user_errors() -> tuple:
+    from noisybnn.compile_errors import user_error_types
+
+    return (UserError, *user_error_types())
+
+
+def main(argv: list[str] | None = None) -> int:
+    _quiet()
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except _user_errors() as exc:
+        msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        print(f"noisybnn: error: {msg}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("noisybnn: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,50 @@
+"""Arguments of the subcommands whose implementations live in experiments/ and report/."""
+
+from __future__ import annotations
+
+
+def add_sweep_args(s) -> None:
+    s.add_argument("--models", default="tfc-w1a1", help="comma-separated model names or build dirs")
+    s.add_argument("--board", default="pynq-z2")
+    s.add_argument("--backend", default="sim", choices=["sim", "pynq"])
+    s.add_argument("--eps", default="0,0.001,0.002,0.005,0.01,0.02,0.05,0.1,0.2",
+                   help="comma-separated flip probabilities")
+    s.add_argument("--modes", default="flip", help="comma-separated: flip, stuck0, stuck1")
+    s.add_argument("--layers", default="all",
+                   help="semicolon-separated layer sets, each 'all' or indices like 0,2")
+    s.add_argument("--seeds", type=int, default=3)
+    s.add_argument("--faults", default="", help="stuck modes: crashed neurons per layer, e.g. 1,4,16")
+    s.add_argument("--dataset", default="mnist")
+    s.add_argument("--n-images", type=int, default=0, help="first N test images (0: all)")
+    s.add_argument("--out", default="results/sweep.csv")
+    s.add_argument("--workers", type=int, default=0, help="Dask local cluster workers (0: serial)")
+    s.add_argument("--scheduler", default=None, help="address of an existing Dask scheduler")
+    s.add_argument("--quiet", action="store_true")
+
+
+def add_bench_args(s) -> None:
+    s.add_argument("--model", default="tfc-w1a1")
+    s.add_argument("--board", default="pynq-z2")
+    s.add_argument("--n-images", type=int, default=10000)
+    s.add_argument("--finn-images", type=int, default=1000)
+    s.add_argument("--p", type=float, default=0.01)
+    s.add_argument("--out", default="results/bench.json")
+
+
+def add_report_args(s) -> None:
+    s.add_argument("results", nargs="+", help="sweep CSV file(s)")
+    s.add_argument("--out", default="results/report", help="output directory for HTML and PNGs")
+    s.add_argument("--explore", default=None, help="exploration CSV to include")
+    s.add_argument("--title", default="noisybnn: measured accuracy under noise vs theory")
+
+
+def add_explore_args(s) -> None:
+    s.add_argument("--space", default="default", help="'default', 'small', or a JSON file")
+    s.add_argument("--eps", type=float, default=0.05, help="noise level to rank designs at")
+    s.add_argument("--board", default="pynq-z2")
+    s.add_argument("--out", default="results/explore.csv")
+    s.add_argument("--workers", type=int, default=0)
+    s.add_argument("--scheduler", default=None)
+    s.add_argument("--seeds", type=int, default=2)
+    s.add_argument("--n-images", type=int, default=0)
+    s.add_argument("--quiet", action="store_true")

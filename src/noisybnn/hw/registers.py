@@ -1,0 +1,181 @@
+"""AXI-Lite register map of the noise injector (`hls/rtl/noise_injector_axil.v`).
+
+The host driver configures an injector with the writes of `encode(cfg)`, in that order, at the
+start of every run, and reads the counters with `read_counters`. Offsets are byte offsets of
+32-bit registers; docs/injector.md has the same table.
+
+==========  ======  ==  =================================================================
+offset      name    rw  meaning
+==========  ======  ==  =================================================================
+0x000       ID      ro  `ID_VALUE` (ASCII "NBNI")
+0x004       PARAMS  ro  [31:24] map version, [23:16] BITS, [15:0] PE
+0x008       NEURONS ro  neurons of the layer
+0x00C       CAPS    ro  [0] counters present
+0x010       CONTROL rw  [0] enable, [2:1] mode; enable = 0 forces pass-through
+0x014       THRESH  rw  [16:0] flip threshold, p = threshold / 2^16
+0x018/01C   SEED    rw  seed [31:0] / [63:32]
+0x020       RESEED  wo  write 1: reload the LFSRs from SEED, clear fold counter and counters
+0x030/034   BEATS   ro  beats accepted since reseed; reading LO latches HI
+0x038/03C   CHANGES ro  bits changed since reseed; reading LO latches HI
+0x100+4k    MASK_k  rw  fault mask, bit j = neuron 32k + j
+==========  ======  ==  =================================================================
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from noisybnn.hw.injector import InjectorConfig, Mode
+
+ID = 0x000
+PARAMS = 0x004
+NEURONS = 0x008
+CAPS = 0x00C
+CONTROL = 0x010
+THRESHOLD = 0x014
+SEED_LO = 0x018
+SEED_HI = 0x01C
+RESEED = 0x020
+BEATS_LO = 0x030
+BEATS_HI = 0x034
+CHANGES_LO = 0x038
+CHANGES_HI = 0x03C
+MASK_BASE = 0x100
+
+#: Value of the ID register.
+ID_VALUE = 0x4E424E49
+#: Version of this register map, PARAMS[31:24].
+MAP_VERSION = 1
+#: CONTROL bits.
+CONTROL_ENABLE = 1 << 0
+CONTROL_MODE_SHIFT = 1
+#: Bytes of address space with the default ADDR_W = 12 of the RTL.
+ADDR_SPACE = 0x1000
+#: Largest layer whose mask fits the default address space.
+MAX_NEURONS = (ADDR_SPACE - MASK_BASE) * 8
+#: Order in which `read_counters` reads, so that each HI word is the one latched by its LO read.
+COUNTER_READ_ORDER = (BEATS_LO, BEATS_HI, CHANGES_LO, CHANGES_HI)
+
+_WORD = 0xFFFFFFFF
+
+
+def mask_words(neurons: int) -> int:
+    """Number of 32-bit MASK registers of a layer with `neurons` neurons."""
+    if neurons < 1:
+        raise ValueError(f"neurons must be >= 1, got {neurons}")
+    return (neurons + 31) // 32
+
+
+def mask_offset(word: int) -> int:
+    """Byte offset of MASK register `word`."""
+    return MASK_BASE + 4 * word
+
+
+def control_value(mode: Mode | str | int, enable: bool = True) -> int:
+    """CONTROL register value for a mode."""
+    return (CONTROL_ENABLE if enable else 0) | (int(Mode.parse(mode)) << CONTROL_MODE_SHIFT)
+
+
+def mask_values(cfg: InjectorConfig) -> list[int]:
+    """The MASK register words of a configuration (None = every neuron set)."""
+    if cfg.neurons > MAX_NEURONS:
+        raise ValueError(
+            f"a layer of {cfg.neurons} neurons needs a mask beyond the {ADDR_SPACE:#x}-byte "
+            f"register space (at most {MAX_NEURONS} neurons); build the IP with a larger ADDR_W"
+        )
+    mask = cfg.mask_array()
+    words = []
+    for k in range(mask_words(cfg.neurons)):
+        chunk = mask[32 * k : 32 * k + 32]
+        words.append(sum(1 << j for j, bit in enumerate(chunk) if bit))
+    return words
+
+
+def encode(cfg: InjectorConfig) -> list[tuple[int, int]]:
+    """(offset, value) writes that configure an injector for one run, in the order to issue them.
+
+    1. CONTROL = 0: injection off while the configuration changes (the stream still flows);
+    2. THRESHOLD, SEED_LO, SEED_HI, then every MASK word;
+    3. RESEED = 1: reload all LFSRs from the seed, reset the fold counter and the counters;
+    4. CONTROL = enable | mode.
+
+    Issue them while the stream is idle, before the run's first beat: the run's flips then depend
+    only on (seed, beat index), so identical runs give identical flips.
+    """
+    writes = [
+        (CONTROL, 0),
+        (THRESHOLD, int(cfg.threshold)),
+        (SEED_LO, cfg.seed & _WORD),
+        (SEED_HI, (cfg.seed >> 32) & _WORD),
+    ]
+    writes += [(mask_offset(k), w) for k, w in enumerate(mask_values(cfg))]
+    writes += [(RESEED, 1), (CONTROL, control_value(cfg.mode))]
+    return writes
+
+
+@dataclass(frozen=True)
+class Counters:
+    """Counters since the last reseed."""
+
+    beats: int  #: beats accepted
+    bits_changed: int  #: stream bits changed by the injector (the reference's flip count)
+
+
+def decode_counters(words: Sequence[int]) -> Counters:
+    """Counters from the four words read in `COUNTER_READ_ORDER` (BEATS_LO, BEATS_HI, ...)."""
+    if len(words) != 4:
+        raise ValueError(f"expected 4 counter words in COUNTER_READ_ORDER, got {len(words)}")
+    for w in words:
+        if not 0 <= int(w) <= _WORD:
+            raise ValueError(f"counter words are 32-bit unsigned, got {w!r}")
+    lo_b, hi_b, lo_c, hi_c = (int(w) for w in words)
+    return Counters(beats=lo_b | hi_b << 32, bits_changed=lo_c | hi_c << 32)
+
+
+def read_counters(read: Callable[[int], int]) -> Counters:
+    """Read both counters with `read(offset) -> int` (e.g. a PYNQ MMIO read), LO before HI."""
+    return decode_counters([read(off) for off in COUNTER_READ_ORDER])
+
+
+@dataclass(frozen=True)
+class HardwareParams:
+    """What the read-only registers say about the synthesised injector."""
+
+    pe: int
+    bits: int
+    neurons: int
+    version: int
+    counters: bool
+
+
+def decode_params(id_word: int, params_word: int, neurons_word: int, caps_word: int) -> HardwareParams:
+    """Decode ID, PARAMS, NEURONS, CAPS; raise ValueError if ID or the map version is not ours."""
+    if id_word != ID_VALUE:
+        raise ValueError(
+            f"ID register reads {id_word:#010x}, expected {ID_VALUE:#010x}: the address does not "
+            "point at a noisybnn noise injector"
+        )
+    version = (params_word >> 24) & 0xFF
+    if version != MAP_VERSION:
+        raise ValueError(
+            f"injector register map version {version}, this driver knows version {MAP_VERSION}"
+        )
+    return HardwareParams(
+        pe=params_word & 0xFFFF,
+        bits=(params_word >> 16) & 0xFF,
+        neurons=neurons_word,
+        version=version,
+        counters=bool(caps_word & 1),
+    )
+
+
+def check_config(hw: HardwareParams, cfg: InjectorConfig) -> None:
+    """Raise ValueError if a configuration does not fit the synthesised injector."""
+    got = (cfg.pe, cfg.bits, cfg.neurons)
+    want = (hw.pe, hw.bits, hw.neurons)
+    if got != want:
+        raise ValueError(
+            f"configuration has (pe, bits, neurons) = {got} but the injector was built for "
+            f"{want}; rebuild the bitstream or fix the configuration"
+        )

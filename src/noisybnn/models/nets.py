@@ -1,0 +1,170 @@
+"""Brevitas networks built from a `ModelSpec`, in the FINN-compatible BNN-PYNQ style.
+
+Every hidden layer is QuantLinear/QuantConv2d (no bias) -> BatchNorm -> QuantIdentity -> NeuronNoise,
+so FINN streamlines BatchNorm + activation into thresholds and the noise module marks exactly the
+stream that the hardware injector corrupts. The readout ends at the integer accumulator of the last
+layer; a positive learned temperature (`LogitScale`) is used in training only and never exported,
+since it does not change the argmax.
+"""
+
+from __future__ import annotations
+
+import torch
+from brevitas.nn import QuantConv2d, QuantIdentity, QuantLinear
+from torch import nn
+
+from noisybnn.hw.injector import derive_layer_seed
+from noisybnn.models.noise import NeuronNoise
+from noisybnn.models.quant import ActQuant, WeightQuant
+from noisybnn.models.spec import ModelSpec
+
+IMAGE_SHAPE = (1, 28, 28)
+
+
+class LogitScale(nn.Module):
+    """A positive scalar temperature for the cross-entropy; identity at export."""
+
+    def __init__(self, init: float = 0.1):
+        super().__init__()
+        self.log_scale = nn.Parameter(torch.tensor(float(init)).log())
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * self.log_scale.exp()
+
+
+class BinaryNet(nn.Module):
+    """A quantized network; `forward` returns training logits, `integer_logits` the hardware output."""
+
+    def __init__(self, spec: ModelSpec):
+        super().__init__()
+        self.spec = spec
+        self.input_quant = QuantIdentity(act_quant=ActQuant, bit_width=spec.in_bits)
+        self.features = nn.ModuleList()
+        self.noise_layers: list[NeuronNoise] = []
+        if spec.arch == "cnn":
+            self._build_cnn(spec)
+        else:
+            self._build_mlp(spec)
+        self.readout = QuantLinear(
+            self._fc_in, spec.num_classes, bias=False, weight_quant=WeightQuant,
+            weight_bit_width=spec.weight_bits,
+        )
+        self.logit_scale = LogitScale()
+        for m in self.modules():
+            if isinstance(m, (QuantLinear, QuantConv2d)):
+                nn.init.uniform_(m.weight.data, -1, 1)
+
+    # --- construction ------------------------------------------------------------------------
+    def _act(self, channels: int) -> list[nn.Module]:
+        noise = NeuronNoise(channels, self.spec.act_bits, eps_train=self.spec.eps_train)
+        self.noise_layers.append(noise)
+        return [QuantIdentity(act_quant=ActQuant, bit_width=self.spec.act_bits), noise]
+
+    def _build_mlp(self, spec: ModelSpec) -> None:
+        width_in = IMAGE_SHAPE[1] * IMAGE_SHAPE[2]
+        for width in spec.hidden:
+            block = [
+                QuantLinear(width_in, width, bias=False, weight_quant=WeightQuant,
+                            weight_bit_width=spec.weight_bits),
+                nn.BatchNorm1d(width),
+                *self._act(width),
+            ]
+            if spec.dropout:
+                block.append(nn.Dropout(spec.dropout))
+            self.features.append(nn.Sequential(*block))
+            width_in = width
+        self._fc_in = width_in
+
+    def _build_cnn(self, spec: ModelSpec) -> None:
+        channels_in, size = IMAGE_SHAPE[0], IMAGE_SHAPE[1]
+        for i, channels in enumerate(spec.hidden):
+            block = [
+                QuantConv2d(channels_in, channels, 3, padding=0, bias=False,
+                            weight_quant=WeightQuant, weight_bit_width=spec.weight_bits),
+                nn.BatchNorm2d(channels),
+                *self._act(channels),
+            ]
+            size -= 2
+            if i % 2 == 1:
+                block.append(nn.MaxPool2d(2))
+                size //= 2
+            self.features.append(nn.Sequential(*block))
+            channels_in = channels
+        self.features.append(nn.Flatten())
+        width_in = channels_in * size * size
+        for width in spec.fc_hidden:
+            block = [
+                QuantLinear(width_in, width, bias=False, weight_quant=WeightQuant,
+                            weight_bit_width=spec.weight_bits),
+                nn.BatchNorm1d(width),
+                *self._act(width),
+            ]
+            if spec.dropout:
+                block.append(nn.Dropout(spec.dropout))
+            self.features.append(nn.Sequential(*block))
+            width_in = width
+        self._fc_in = width_in
+
+    # --- forward -----------------------------------------------------------------------------
+    def integer_logits(self, x: torch.Tensor) -> torch.Tensor:
+        """Images in [0, 1] -> integer accumulator of the readout (what the accelerator outputs)."""
+        if self.spec.arch == "mlp":
+            x = x.reshape(x.shape[0], -1)
+        else:
+            x = x.reshape(x.shape[0], *IMAGE_SHAPE)
+        x = self.input_quant(2.0 * x - 1.0)
+        for block in self.features:
+            x = block(x)
+        return self.readout(x)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.logit_scale(self.integer_logits(x))
+
+    def clip_weights(self, bound: float = 1.0) -> None:
+        """Keep latent weights in [-bound, bound] (BinaryConnect)."""
+        for m in self.modules():
+            if isinstance(m, (QuantLinear, QuantConv2d)):
+                m.weight.data.clamp_(-bound, bound)
+
+    # --- noise control -----------------------------------------------------------------------
+    def set_eval_noise(
+        self, eps: float, layers: list[int] | None = None, seed: int = 0, **kw
+    ) -> None:
+        """Set eval-time noise in the given hidden layers (indices; default: all), clean elsewhere.
+
+        Layer i draws from seed `derive_layer_seed(seed, i)`, exactly as the injector after hidden
+        layer i does on the accelerator; other keywords go to `NeuronNoise.set_eval_noise`.
+        """
+        chosen = range(len(self.noise_layers)) if layers is None else layers
+        for idx in chosen:
+            if not 0 <= idx < len(self.noise_layers):
+                raise ValueError(
+                    f"layer index {idx} out of range: the model has {len(self.noise_layers)} "
+                    "noisy layers (0-based)"
+                )
+        for i, layer in enumerate(self.noise_layers):
+            active = i in chosen
+            layer_kw = dict(kw)
+            if not active:
+                layer_kw.pop("mode", None)
+                layer_kw.pop("fault_mask", None)
+            layer.set_eval_noise(eps if active else 0.0, seed=derive_layer_seed(seed, i), **layer_kw)
+
+    def reset_noise(self) -> None:
+        for layer in self.noise_layers:
+            layer.reset()
+
+
+class ExportWrapper(nn.Module):
+    """What is exported to QONNX: the integer-logit path, noise modules inactive."""
+
+    def __init__(self, net: BinaryNet):
+        super().__init__()
+        self.net = net
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net.integer_logits(x)
+
+
+def build(spec: ModelSpec) -> BinaryNet:
+    return BinaryNet(spec)

@@ -1,0 +1,199 @@
+"""Stage glue: checkpoint -> QONNX -> FINN build (estimates | bitstream) -> manifest and summary.
+
+Each stage reads the previous stage's artifact from disk and is skipped when its output exists
+for the same inputs (a hash of checkpoint and config), so a flow resumes where it stopped.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import platform
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+
+from noisybnn.compile_paths import ESTIMATES, MANIFEST, PYTHON_MODEL
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+DEFAULT_OUT = REPO_ROOT / "bitstreams"
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _atomic_json(path: Path, obj) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(obj, indent=2, default=str))
+    os.replace(tmp, path)
+
+
+def build_dir_for(model_name: str, board: str, tag: str = "", out_root: str | Path | None = None) -> Path:
+    root = Path(out_root) if out_root else DEFAULT_OUT
+    return root / board / (model_name + (f"@{tag}" if tag else ""))
+
+
+def compile_model(
+    model: str,
+    board: str = "pynq-z2",
+    target_fps: int = 100_000,
+    folding_file: str | None = None,
+    noise_layers: list[int] | None = None,
+    estimates_only: bool = True,
+    out_dir: str | Path | None = None,
+    tag: str = "",
+    golden_images: int = 4,
+    force: bool = False,
+) -> Path:
+    """Compile a checkpoint (shipped name or .pt path) for `board`; return the build directory.
+
+    Writes in the build directory: model.onnx (QONNX), FINN's outputs, dataflow_python.onnx
+    (the executable twin), estimates.json (summary) and manifest.json (provenance).
+    """
+    from noisybnn import data
+    from noisybnn.compile import flow
+    from noisybnn.export import export_qonnx
+    from noisybnn.train import images_to_tensor, load_checkpoint
+    from noisybnn.zoo import resolve
+
+    ckpt = resolve(model)
+    target = flow.load_target(board)
+    net, payload = load_checkpoint(ckpt)
+    name = payload["spec"]["name"]
+    bdir = Path(out_dir) if out_dir else build_dir_for(name, board, tag)
+    cfg = flow.CompileConfig(board=board, output_dir=str(bdir), target_fps=target_fps,
+                             folding_file=folding_file, noise_layers=noise_layers,
+                             estimates_only=estimates_only)
+    key = {"checkpoint_sha256": _sha256(ckpt), "config": asdict(cfg)}
+    key_hash = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
+    manifest_path = bdir / MANIFEST
+    if not force and manifest_path.is_file() and (bdir / PYTHON_MODEL).is_file():
+        old = json.loads(manifest_path.read_text())
+        if old.get("build_key") == key_hash:
+            return bdir
+    bdir.mkdir(parents=True, exist_ok=True)
+    onnx_path = export_qonnx(net, bdir / "model.onnx")
+    golden = None
+    if golden_images:
+        imgs, _ = data.load(payload["record"]["config"]["dataset"], "test")
+        x = imgs[:golden_images]
+        import torch
+
+        with torch.no_grad():
+            ref = net.integer_logits(images_to_tensor(x)).numpy()
+        # FINN verifies one sample per file: the first one (its golden I/O is batch 1).
+        np.save(bdir / "golden_input.npy", x[:1].reshape(1, 1, 28, 28).astype(np.float32))
+        np.save(bdir / "golden_output.npy", ref[:1].astype(np.float32))
+        golden = (str(bdir / "golden_input.npy"), str(bdir / "golden_output.npy"))
+    t0 = time.time()
+    flow.build(onnx_path, cfg, golden=golden)
+    summary = summarize_estimates(bdir, target)
+    _atomic_json(bdir / ESTIMATES, summary)
+    manifest = {
+        "model": name,
+        "checkpoint": str(ckpt),
+        "checkpoint_sha256": key["checkpoint_sha256"],
+        "model_onnx_sha256": _sha256(onnx_path),
+        "python_model_sha256": _sha256(bdir / PYTHON_MODEL),
+        "board": board,
+        "fpga_part": target["fpga_part"],
+        "compile_config": asdict(cfg),
+        "build_key": key_hash,
+        "build_seconds": round(time.time() - t0, 1),
+        "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "tools": _tool_versions(),
+        "injectors": summary["injectors"],
+        "num_classes": payload["spec"]["num_classes"],
+        "bitfile": None,
+    }
+    _atomic_json(manifest_path, manifest)
+    return bdir
+
+
+def _tool_versions() -> dict:
+    from importlib.metadata import PackageNotFoundError, version
+
+    out = {"python": platform.python_version(),
+           "vivado": os.environ.get("XILINX_VIVADO") or "not installed"}
+    for pkg in ("finn-plus", "qonnx", "brevitas", "torch", "onnx", "numpy"):
+        try:
+            out[pkg] = version(pkg)
+        except PackageNotFoundError:
+            out[pkg] = None
+    return out
+
+
+def summarize_estimates(build_dir: str | Path, target: dict) -> dict:
+    """Per-layer and total resources, the injectors' share, cycles and FPS, fit on the board."""
+    import onnx
+    from onnx import helper
+
+    bdir = Path(build_dir)
+    report = bdir / "report"
+    layers = json.loads((report / "estimate_layer_resources.json").read_text())
+    perf = json.loads((report / "estimate_network_performance.json").read_text())
+    cycles = json.loads((report / "estimate_layer_cycles.json").read_text())
+    total = layers.pop("total")
+    inj = {k: v for k, v in layers.items() if k.startswith("NoiseInjector")}
+    inj_lut = sum(v["LUT"] for v in inj.values())
+    twin = onnx.load(str(bdir / PYTHON_MODEL))
+    injectors = []
+    for node in twin.graph.node:
+        if node.op_type == "NoiseInjector":
+            a = {x.name: helper.get_attribute_value(x) for x in node.attribute}
+            injectors.append({"layer": a.get("layer_index", 0), "name": node.name,
+                              "neurons": a["NumChannels"], "pe": a["PE"],
+                              "dtype": a["dataType"].decode()})
+    from noisybnn.hw.rtl_cost import estimate_resources
+
+    inj_ff = sum(estimate_resources(pe=i["pe"], bits=1 if i["dtype"] in ("BINARY", "BIPOLAR")
+                                    else int("".join(c for c in i["dtype"] if c.isdigit())),
+                                    neurons=i["neurons"])["FF"] for i in injectors)
+    avail = target.get("resources", {})
+    fits = all(total.get(k, 0) <= avail[k] for k in ("LUT", "BRAM_18K", "DSP") if k in avail)
+    return {
+        "board": target["board"],
+        "fpga_part": target["fpga_part"],
+        "clock_ns": target["synth_clk_period_ns"],
+        "layers": layers,
+        "layer_cycles": cycles,
+        "total": total,
+        "injector_LUT": inj_lut,
+        "injector_FF": inj_ff,
+        "injector_LUT_share": inj_lut / total["LUT"] if total["LUT"] else 0.0,
+        "fps": perf["estimated_throughput_fps"],
+        "max_cycles": perf["max_cycles"],
+        "max_cycles_node": perf["max_cycles_node_name"],
+        "latency_ns": perf["estimated_latency_ns"],
+        "available": avail,
+        "fits": fits,
+        "utilization": {k: total.get(k, 0) / avail[k] for k in avail if k in total},
+        "injectors": injectors,
+    }
+
+
+def format_estimates(summary: dict) -> str:
+    """A readable table of a build's estimates."""
+    lines = [f"{'layer':28s} {'LUT':>8s} {'BRAM18':>7s} {'DSP':>5s} {'cycles':>9s}"]
+    for name, res in summary["layers"].items():
+        lines.append(f"{name:28s} {res['LUT']:8.0f} {res['BRAM_18K']:7.1f} {res['DSP']:5.0f} "
+                     f"{summary['layer_cycles'].get(name, 0):9d}")
+    t = summary["total"]
+    lines.append(f"{'total':28s} {t['LUT']:8.0f} {t['BRAM_18K']:7.1f} {t['DSP']:5.0f}")
+    lines.append(
+        f"injectors: {summary['injector_LUT']:.0f} LUT ({100 * summary['injector_LUT_share']:.2f} % "
+        f"of the design), ~{summary['injector_FF']} FF; estimated {summary['fps']:,.0f} FPS at "
+        f"{1000 / summary['clock_ns']:.0f} MHz; fits {summary['board']}: "
+        f"{'yes' if summary['fits'] else 'NO'} "
+        f"(LUT {100 * summary['utilization'].get('LUT', 0):.1f} %, "
+        f"BRAM {100 * summary['utilization'].get('BRAM_18K', 0):.1f} %)"
+    )
+    return "\n".join(lines)

@@ -1,0 +1,228 @@
+"""Training: Adam + cosine schedule, weight clipping (BinaryConnect), checkpoints every epoch, resume.
+
+Checkpoints are plain dicts saved with torch.save: the model spec, the state dict, the optimizer
+and scheduler states, the epoch, the metric history and a record of how the model was made
+(command, data set, seed, versions, wall time), so a shipped checkpoint documents itself.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+from tqdm import tqdm
+
+from noisybnn import data as datasets
+from noisybnn.models import BinaryNet, ModelSpec, build
+
+
+@dataclass
+class TrainConfig:
+    """Hyper-parameters of one training run."""
+
+    dataset: str = "mnist"
+    epochs: int = 10
+    batch_size: int = 100
+    lr: float = 0.02
+    lr_min: float = 1e-4
+    weight_decay: float = 0.0
+    seed: int = 0
+    threads: int = 2
+    val_every: int = 1
+
+
+class CheckpointError(ValueError):
+    """A checkpoint file is missing, unreadable, or not a noisybnn checkpoint."""
+
+
+def set_seed(seed: int) -> None:
+    torch.manual_seed(seed)
+    np.random.seed(seed % (2**32))
+    torch.use_deterministic_algorithms(True, warn_only=True)
+
+
+def images_to_tensor(images: np.ndarray) -> torch.Tensor:
+    """uint8 (N, 28, 28) -> float32 (N, 1, 28, 28) in [0, 1]."""
+    return torch.from_numpy(images.astype(np.float32) / 255.0).unsqueeze(1)
+
+
+def evaluate(net: BinaryNet, images: np.ndarray, labels: np.ndarray, batch_size: int = 1000) -> float:
+    """Top-1 accuracy in percent; argmax ties go to the lowest class index (as the hardware)."""
+    net.eval()
+    correct = 0
+    with torch.no_grad():
+        for start in range(0, len(images), batch_size):
+            x = images_to_tensor(images[start : start + batch_size])
+            pred = net.integer_logits(x).argmax(dim=1).numpy()
+            correct += int((pred == labels[start : start + batch_size]).sum())
+    return 100.0 * correct / len(images)
+
+
+def save_checkpoint(path: Path, payload: dict) -> None:
+    """Write atomically: a crash mid-write never leaves a truncated checkpoint."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save(payload, tmp)
+    os.replace(tmp, path)
+
+
+def load_checkpoint(path: str | Path) -> tuple[BinaryNet, dict]:
+    """Rebuild the network of a checkpoint; raise CheckpointError with the reason if it cannot."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"checkpoint not found: {path}")
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=False)
+    except Exception as exc:  # torch raises many types for a corrupt file
+        raise CheckpointError(f"cannot read checkpoint {path}: {type(exc).__name__}: {exc}") from None
+    if not isinstance(payload, dict) or "spec" not in payload or "state_dict" not in payload:
+        raise CheckpointError(f"{path} is not a noisybnn checkpoint (no 'spec'/'state_dict')")
+    net = build(ModelSpec.from_dict(payload["spec"]))
+    try:
+        net.load_state_dict(payload["state_dict"])
+    except RuntimeError as exc:
+        raise CheckpointError(f"checkpoint {path} does not match its model spec: {exc}") from None
+    net.eval()
+    return net, payload
+
+
+def train(
+    spec: ModelSpec,
+    cfg: TrainConfig,
+    out_dir: str | Path,
+    resume: bool = False,
+    progress: bool = True,
+    cache_dir: str | Path | None = None,
+) -> dict:
+    """Train `spec` on `cfg.dataset`; write `last.pt`, `best.pt` and `metrics.json` in `out_dir`.
+
+    With `resume`, continue from `out_dir/last.pt` (same spec and config required). Returns the
+    metrics dict.
+    """
+    out = Path(out_dir)
+    torch.set_num_threads(cfg.threads)
+    set_seed(cfg.seed)
+    x_train, y_train = datasets.load(cfg.dataset, "train", cache_dir)
+    x_test, y_test = datasets.load(cfg.dataset, "test", cache_dir)
+    net = build(spec)
+    opt = torch.optim.Adam(net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=cfg.epochs, eta_min=cfg.lr_min)
+    history: list[dict] = []
+    start_epoch = 0
+    best = -1.0
+    elapsed = 0.0
+    last = out / "last.pt"
+    if resume and last.is_file():
+        _, payload = load_checkpoint(last)
+        if payload["spec"] != spec.to_dict():
+            raise CheckpointError(f"cannot resume: {last} was trained for another model spec")
+        net.load_state_dict(payload["state_dict"])
+        opt.load_state_dict(payload["optimizer"])
+        sched.load_state_dict(payload["scheduler"])
+        torch.set_rng_state(payload["rng"])
+        history = payload["history"]
+        start_epoch = payload["epoch"]
+        best = max((h["test_acc"] for h in history), default=-1.0)
+        elapsed = payload["record"]["train_seconds"]
+    loss_fn = nn.CrossEntropyLoss()
+    y_train_t = torch.from_numpy(y_train.astype(np.int64))
+    x_train_t = images_to_tensor(x_train)
+    for epoch in range(start_epoch, cfg.epochs):
+        t0 = time.time()
+        net.train()
+        perm = torch.randperm(len(x_train_t))
+        total_loss = 0.0
+        batches = range(0, len(perm), cfg.batch_size)
+        bar = tqdm(batches, desc=f"{spec.name} epoch {epoch + 1}/{cfg.epochs}", disable=not progress,
+                   leave=False)
+        for start in bar:
+            idx = perm[start : start + cfg.batch_size]
+            opt.zero_grad()
+            loss = loss_fn(net(x_train_t[idx]), y_train_t[idx])
+            loss.backward()
+            opt.step()
+            net.clip_weights()
+            total_loss += loss.item() * len(idx)
+        sched.step()
+        elapsed += time.time() - t0
+        test_acc = evaluate(net, x_test, y_test)
+        history.append({"epoch": epoch + 1, "loss": total_loss / len(perm), "test_acc": test_acc,
+                        "lr": opt.param_groups[0]["lr"], "seconds": round(time.time() - t0, 2)})
+        if progress:
+            print(f"{spec.name} epoch {epoch + 1}/{cfg.epochs}: loss {history[-1]['loss']:.4f} "
+                  f"test {test_acc:.2f}% ({history[-1]['seconds']:.0f} s)", flush=True)
+        payload = {
+            "spec": spec.to_dict(),
+            "state_dict": net.state_dict(),
+            "optimizer": opt.state_dict(),
+            "scheduler": sched.state_dict(),
+            "rng": torch.get_rng_state(),
+            "epoch": epoch + 1,
+            "history": history,
+            "record": _record(cfg, elapsed),
+        }
+        save_checkpoint(last, payload)
+        if test_acc > best:
+            best = test_acc
+            save_checkpoint(out / "best.pt", _slim(payload))
+    metrics = {"model": spec.name, "spec": spec.to_dict(), "config": asdict(cfg),
+               "history": history, "final_test_acc": history[-1]["test_acc"] if history else None,
+               "best_test_acc": best, "train_seconds": round(elapsed, 1)}
+    _write_json(out / "metrics.json", metrics)
+    return metrics
+
+
+def _slim(payload: dict) -> dict:
+    """What a shipped checkpoint needs: no optimizer state, weights as their quantized values.
+
+    Latent float weights only matter for further training; the quantizer maps its own output
+    values back to themselves, so storing them (as int8 where they are integers) loses nothing.
+    """
+    from brevitas.nn import QuantConv2d, QuantLinear
+
+    net = build(ModelSpec.from_dict(payload["spec"]))
+    net.load_state_dict(payload["state_dict"])
+    state = dict(payload["state_dict"])
+    with torch.no_grad():
+        for name, module in net.named_modules():
+            if isinstance(module, (QuantLinear, QuantConv2d)):
+                values = module.quant_weight().value.detach()
+                if torch.equal(values, values.round()) and values.abs().max() <= 127:
+                    values = values.to(torch.int8)
+                state[f"{name}.weight"] = values
+    slim = {k: payload[k] for k in ("spec", "epoch", "history", "record")}
+    slim["state_dict"] = state
+    return slim
+
+
+def _record(cfg: TrainConfig, seconds: float) -> dict:
+    import brevitas
+
+    return {
+        "config": asdict(cfg),
+        "train_seconds": round(seconds, 1),
+        "torch": torch.__version__,
+        "brevitas": brevitas.__version__,
+        "python": platform.python_version(),
+        "machine": f"{platform.machine()}, {torch.get_num_threads()} threads",
+    }
+
+
+def _write_json(path: Path, obj: dict) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(obj, indent=2))
+    os.replace(tmp, path)
+
+
+def ship_checkpoint(src: str | Path, dst: str | Path) -> Path:
+    """Copy a trained checkpoint in slim form (no optimizer), with its record, for `models/`."""
+    _, payload = load_checkpoint(src)
+    save_checkpoint(Path(dst), _slim(payload))
+    return Path(dst)

@@ -1,0 +1,95 @@
+"""The checkpoints shipped in `models/`: how each one is made, and where it lies.
+
+Every shipped checkpoint has a recipe here; `noisybnn zoo train NAME` re-makes it and writes
+`models/NAME.pt` (quantized weights, no optimizer state) and `models/NAME.json` (its model card:
+recipe, accuracy per epoch, wall time, versions).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+
+from noisybnn.models import ModelSpec, from_name
+from noisybnn.train import TrainConfig
+
+MODELS_DIR = Path(os.environ.get("NOISYBNN_MODELS", Path(__file__).resolve().parents[2] / "models"))
+
+
+@dataclass(frozen=True)
+class Recipe:
+    spec: ModelSpec
+    cfg: TrainConfig
+
+
+def _r(name: str, base: str, epochs: int, eps_train: float = 0.0, dataset: str = "mnist",
+       dropout: float = 0.0, **cfg) -> tuple[str, Recipe]:
+    spec = from_name(base, eps_train=eps_train, dropout=dropout)
+    spec = replace(spec, name=name)
+    return name, Recipe(spec, TrainConfig(dataset=dataset, epochs=epochs, **cfg))
+
+
+RECIPES: dict[str, Recipe] = dict(
+    [
+        _r("tfc-w1a1", "tfc-w1a1", 20),
+        _r("tfc-w1a1-eps0.05", "tfc-w1a1", 20, eps_train=0.05),
+        _r("tfc-w1a1-eps0.1", "tfc-w1a1", 20, eps_train=0.1),
+        _r("sfc-w1a1", "sfc-w1a1", 15),
+        _r("sfc-w1a1-eps0.05", "sfc-w1a1", 15, eps_train=0.05),
+        _r("sfc-w1a1-eps0.1", "sfc-w1a1", 15, eps_train=0.1),
+        _r("lfc-w1a1", "lfc-w1a1", 15, dropout=0.2),
+        _r("tfc-w2a2", "tfc-w2a2", 10),
+        _r("sfc-w1a1-fashion", "sfc-w1a1", 15, dataset="fashion-mnist"),
+        _r("cnn-w1a1", "cnn-w1a1", 4),
+    ]
+)
+
+
+def checkpoint_path(name: str) -> Path:
+    return MODELS_DIR / f"{name}.pt"
+
+
+def resolve(model: str) -> Path:
+    """A checkpoint path from a shipped name or a file path; clear error if neither exists."""
+    p = Path(model)
+    if p.suffix == ".pt" or os.sep in model:
+        if not p.is_file():
+            raise FileNotFoundError(f"checkpoint not found: {p}")
+        return p
+    if model in RECIPES:
+        path = checkpoint_path(model)
+        if not path.is_file():
+            raise FileNotFoundError(
+                f"shipped checkpoint {path} is missing; re-make it with `noisybnn zoo train {model}`"
+            )
+        return path
+    known = ", ".join(sorted(RECIPES))
+    raise ValueError(f"unknown model {model!r}: give a checkpoint file or one of: {known}")
+
+
+def train_recipe(name: str, work_dir: str | Path = "runs", progress: bool = True) -> Path:
+    """Train a shipped model from its recipe and write models/NAME.pt and NAME.json."""
+    from noisybnn.train import ship_checkpoint, train
+
+    if name not in RECIPES:
+        raise ValueError(f"no recipe named {name!r}; known: {', '.join(sorted(RECIPES))}")
+    recipe = RECIPES[name]
+    run_dir = Path(work_dir) / name
+    metrics = train(recipe.spec, recipe.cfg, run_dir, resume=True, progress=progress)
+    dst = ship_checkpoint(run_dir / "last.pt", checkpoint_path(name))
+    card = {
+        "name": name,
+        "made_with": f"noisybnn zoo train {name}",
+        "spec": recipe.spec.to_dict(),
+        "train_config": asdict(recipe.cfg),
+        "test_accuracy": metrics["final_test_acc"],
+        "best_test_accuracy_seen": metrics["best_test_acc"],
+        "train_seconds": metrics["train_seconds"],
+        "history": metrics["history"],
+    }
+    tmp = dst.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(card, indent=2))
+    tmp.replace(dst.with_suffix(".json"))
+    return dst
