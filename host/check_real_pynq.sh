@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Check the board bundle against the real PyPI pynq in a separate small venv (no board needed).
 #
-#   host/check_real_pynq.sh            # venv in host/.pynq-venv (kept for the next run)
+#   host/check_real_pynq.sh            # venv in build/pynq-venv (kept for the next run)
 #   PYNQ_VENV=/tmp/v host/check_real_pynq.sh
 #
 # pynq 4.0.0 pins numpy<2 (as the board images do), so it cannot live in the project's venv.
@@ -14,17 +14,18 @@ set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 REPO="$(dirname "$HERE")"
-VENV="${PYNQ_VENV:-$HERE/.pynq-venv}"
+VENV="${PYNQ_VENV:-$REPO/build/pynq-venv}"
 PYTHON="${PYTHON:-python3}"
 MAIN_PY="${NOISYBNN_PYTHON:-$REPO/.venv/bin/python}"
 PYNQ_VERSION="${PYNQ_VERSION:-4.0.0}"
 
 if [ ! -x "$VENV/bin/python" ]; then
+  mkdir -p "$(dirname "$VENV")"
   "$PYTHON" -m venv "$VENV"
 fi
 t0=$(date +%s)
-if ! "$VENV/bin/python" -m pip install -q "numpy<2" "pynq==$PYNQ_VERSION"; then
-  echo "SKIP: pip could not install pynq==$PYNQ_VERSION into $VENV"
+if ! "$VENV/bin/python" -m pip install -q "numpy<2" "pynq==$PYNQ_VERSION" >"$VENV/pip.log" 2>&1; then
+  echo "SKIP: pip could not install pynq==$PYNQ_VERSION into $VENV: $(tail -n 1 "$VENV/pip.log")"
   exit 3
 fi
 echo "venv ready in $(( $(date +%s) - t0 )) s: $("$VENV/bin/python" -c 'import numpy, pynq; print("numpy", numpy.__version__, "pynq", pynq.__version__)' 2>/dev/null)"
@@ -43,7 +44,7 @@ bit = src / "check.bit"; bit.write_bytes(b"not a real bitstream")
 bit.with_suffix(".hwh").write_text("<hwh/>")
 manifest = {
     "schema_version": 1,
-    "model": {"name": "tfc-w1a1", "sha256": "0" * 64},
+    "model": "tfc-w1a1", "checkpoint_sha256": "0" * 64,
     "board": "Pynq-Z2", "platform": "zynq-iodma", "bitfile": bit.name,
     "bitfile_sha256": hashlib.sha256(bit.read_bytes()).hexdigest(), "fclk_mhz": 100.0,
     "io": {"idt": "UINT8", "odt": "INT8",

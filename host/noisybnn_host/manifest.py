@@ -1,10 +1,11 @@
 """The manifest: what the build writes next to the bitfile, and what the driver trusts.
 
-The build (``make bitstream``) writes ``manifest.json`` beside ``<model>.bit`` (+ ``.hwh``) or
-``<model>.xclbin``. It names the model the bitstream was built from (and its hash), the board, the
-stream shapes and datatypes of FINN's ``io_shape_dict``, and every noise injector with its
-AXI-Lite base address. docs/hardware.md defines the schema; `Manifest.from_dict` enforces it and
-says which field is wrong.
+Every build directory (bitstreams/<board>/<model>/) has a ``manifest.json``. The compile step
+writes its provenance part (model name, checkpoint SHA-256, board, injectors, classes) with
+``"bitfile": null``; the bitstream step adds the hardware part: the bitfile (``.bit`` + ``.hwh``
+or ``.xclbin``) and its hash, the platform, FINN's ``io_shape_dict`` (stream shapes and
+datatypes) and each injector's AXI-Lite base address. docs/hardware.md defines the schema;
+`Manifest.from_dict` enforces what the board needs and says which field is wrong.
 """
 
 from __future__ import annotations
@@ -104,6 +105,7 @@ class InjectorEntry:
     pe: int  #: neurons per stream beat
     bits: int  #: bits per neuron in the stream
     axilite_base: int  #: physical base address of its AXI-Lite registers
+    dtype: str | None = None  #: FINN datatype of the stream (the compile step writes it)
 
 
 @dataclass(frozen=True)
@@ -127,7 +129,7 @@ class Manifest:
     # --- construction -------------------------------------------------------------------------
 
     @classmethod
-    def from_dict(cls, d: Any, source: str | None = None) -> "Manifest":
+    def from_dict(cls, d: Any, source: str | None = None) -> Manifest:
         where = source or "manifest"
         if not isinstance(d, dict):
             raise ManifestError(f"{where}: expected a JSON object, got {type(d).__name__}")
@@ -138,10 +140,22 @@ class Manifest:
                 f"{where}: schema_version {version!r}, this driver reads version "
                 f"{SCHEMA_VERSION}; rebuild the bitstream or update the board bundle"
             )
-        model = v.obj(d, "model")
-        model_name = v.string(model, "name", "model.name")
-        model_sha = v.sha(model, "sha256", "model.sha256")
+        model_name = v.string(d, "model")
+        model_sha = v.sha(d, "checkpoint_sha256", "checkpoint_sha256")
         board = v.string(d, "board")
+        if d.get("bitfile", None) is None:
+            raise ManifestError(
+                f"{where}: bitfile is null: this is an estimates-only build of {model_name!r}, "
+                f"there is no bitstream to run; build one with `make bitstream MODEL="
+                f"{model_name} BOARD={board}` (needs Vivado/Vitis)"
+            )
+        if "platform" not in d or "io" not in d:
+            missing = [k for k in ("platform", "io") if k not in d]
+            raise ManifestError(
+                f"{where}: {', '.join(missing)} missing: the bitstream step adds the hardware "
+                "fields (platform, io, fclk_mhz, injectors[].axilite_base) to the manifest; "
+                "see docs/hardware.md"
+            )
         platform = v.string(d, "platform")
         if platform not in PLATFORMS:
             raise ManifestError(
@@ -162,8 +176,8 @@ class Manifest:
                 f" holds {out_elems} values per image"
             )
         injectors = _injectors_from_list(v, d.get("injectors"))
-        known = {"schema_version", "model", "board", "platform", "bitfile", "bitfile_sha256",
-                 "fclk_mhz", "io", "num_classes", "injectors"}
+        known = {"schema_version", "model", "checkpoint_sha256", "board", "platform", "bitfile",
+                 "bitfile_sha256", "fclk_mhz", "io", "num_classes", "injectors"}
         extra = {k: val for k, val in d.items() if k not in known}
         return cls(model_name, model_sha, board, platform, bitfile, io, num_classes, injectors,
                    bit_sha, None if fclk is None else float(fclk), extra, source)
@@ -177,15 +191,14 @@ class Manifest:
             io[k] = list(io[k])
         d = {
             "schema_version": SCHEMA_VERSION,
-            "model": {"name": self.model_name, "sha256": self.model_sha256},
+            "model": self.model_name,
+            "checkpoint_sha256": self.model_sha256,
             "board": self.board,
             "platform": self.platform,
             "bitfile": self.bitfile,
             "io": io,
             "num_classes": self.num_classes,
-            "injectors": [
-                dict(asdict(i), axilite_base=f"{i.axilite_base:#010x}") for i in self.injectors
-            ],
+            "injectors": [_injector_dict(i) for i in self.injectors],
         }
         if self.bitfile_sha256:
             d["bitfile_sha256"] = self.bitfile_sha256
@@ -263,6 +276,14 @@ class Manifest:
         return [i.layer for i in self.injectors]
 
 
+def _injector_dict(inj: InjectorEntry) -> dict:
+    d = asdict(inj)
+    d["axilite_base"] = f"{inj.axilite_base:#010x}"
+    if d["dtype"] is None:
+        del d["dtype"]
+    return d
+
+
 def load_manifest(path: str | Path) -> Manifest:
     """Read and validate a manifest file; errors name the file and the field."""
     p = Path(path)
@@ -298,7 +319,7 @@ class _Validator:
     def obj(self, d: dict, key: str, name: str | None = None) -> dict:
         val = d.get(key)
         if not isinstance(val, dict):
-            self.fail(name or key, "missing or not an object")
+            self.fail(name or key, f"expected an object, got {val!r}")
         return val
 
     def string(self, d: dict, key: str, name: str | None = None) -> str:
@@ -364,7 +385,9 @@ def _io_from_dict(v: _Validator, io: dict, platform: str) -> IOSpec:
             v.fail(f"io.{key}", str(exc))
     shapes = {k: v.shape(io, k) for k in _IO_SHAPES}
     for side, dt in (("i", dts["idt"]), ("o", dts["odt"])):
-        normal, folded, packed = (shapes[f"{side}shape_{s}"] for s in ("normal", "folded", "packed"))
+        normal, folded, packed = (
+            shapes[f"{side}shape_{s}"] for s in ("normal", "folded", "packed")
+        )
         if _prod(normal[1:]) != _prod(folded[1:]):
             v.fail(f"io.{side}shape_folded",
                    f"{list(folded)} does not hold the {_prod(normal[1:])} values of "
@@ -391,13 +414,30 @@ def _injectors_from_list(v: _Validator, items) -> tuple[InjectorEntry, ...]:
         name = f"injectors[{k}]"
         if not isinstance(item, dict):
             v.fail(name, "expected an object")
+        dtype = item.get("dtype")
+        if dtype is not None:
+            try:
+                dtype = parse_dtype(dtype).name
+            except ValueError as exc:
+                v.fail(f"{name}.dtype", str(exc))
+        if "bits" in item or dtype is None:
+            bits = v.integer(item, "bits", f"{name}.bits", minimum=1)
+            if dtype is not None and parse_dtype(dtype).bits != bits:
+                v.fail(name, f"bits={bits} disagrees with dtype {dtype}")
+        else:
+            bits = parse_dtype(dtype).bits
+        if "axilite_base" not in item:
+            v.fail(f"{name}.axilite_base",
+                   "missing: the bitstream step must record each injector's AXI-Lite base "
+                   "address (from the block design's address map)")
         entry = InjectorEntry(
             layer=v.integer(item, "layer", f"{name}.layer"),
             name=v.string(item, "name", f"{name}.name"),
             neurons=v.integer(item, "neurons", f"{name}.neurons", minimum=1),
             pe=v.integer(item, "pe", f"{name}.pe", minimum=1),
-            bits=v.integer(item, "bits", f"{name}.bits", minimum=1),
+            bits=bits,
             axilite_base=v.address(item, "axilite_base", f"{name}.axilite_base"),
+            dtype=dtype,
         )
         if entry.neurons % entry.pe:
             v.fail(name, f"pe={entry.pe} does not divide neurons={entry.neurons}")
@@ -415,6 +455,7 @@ def _injectors_from_list(v: _Validator, items) -> tuple[InjectorEntry, ...]:
     spans = sorted((e.axilite_base, e.name) for e in out)
     for (base_a, name_a), (base_b, name_b) in zip(spans, spans[1:]):
         if base_b < base_a + registers.ADDR_SPACE:
-            v.fail("injectors", f"register windows of {name_a} ({base_a:#x}) and {name_b} "
-                                f"({base_b:#x}) overlap; each takes {registers.ADDR_SPACE:#x} bytes")
+            v.fail("injectors",
+                   f"register windows of {name_a} ({base_a:#x}) and {name_b} ({base_b:#x}) "
+                   f"overlap; each takes {registers.ADDR_SPACE:#x} bytes")
     return tuple(out)

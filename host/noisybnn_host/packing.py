@@ -178,7 +178,9 @@ def unpack(packed: np.ndarray, dtype: IntType | str, folded_shape: tuple[int, ..
     shape = (buf.shape[0],) + tuple(int(d) for d in folded_shape[1:])
     want = packed_shape(shape, dt)
     if buf.shape != want:
-        raise ValueError(f"packed data has shape {buf.shape}, expected {want} for {shape} {dt.name}")
+        raise ValueError(
+            f"packed data has shape {buf.shape}, expected {want} for {shape} {dt.name}"
+        )
     n = shape[-1]
     if dt.bits == 8:
         return dt.from_codes(buf.astype(np.uint64)).reshape(shape)

@@ -324,7 +324,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args.func(args) or 0)
     except _user_errors() as exc:
-        msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        msg = " ".join(str(exc).split()) or type(exc).__name__
         print(f"noisybnn: error: {msg}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -115,7 +115,57 @@ def compile_model(
         "bitfile": None,
     }
     _atomic_json(manifest_path, manifest)
+    if not estimates_only:
+        finish_hardware_build(bdir, target)
     return bdir
+
+
+def finish_hardware_build(build_dir: Path, target: dict) -> Path:
+    """After FINN's bitfile steps: record bitfile, I/O shapes and injector addresses, and make
+    the board bundle next to them (bitstreams/<board>/<model>/bundle)."""
+    from qonnx.core.modelwrapper import ModelWrapper
+
+    from noisybnn.backends.pynq import bundle, complete_manifest
+    from noisybnn.compile.flow import _dataflow_models
+
+    bit_dir = build_dir / "bitfile"
+    alveo = target["shell_flow_type"] == "vitis_alveo"
+    bitfile = bit_dir / ("finn-accel.xclbin" if alveo else "finn-accel.bit")
+    if not bitfile.is_file():
+        raise FileNotFoundError(f"the FINN build produced no bitfile at {bitfile}")
+    from finn.util.basic import get_driver_shapes
+
+    final = ModelWrapper(str(build_dir / "intermediate_models" / "step_synthesize_bitfile.onnx"))
+    io = get_driver_shapes(final)
+    names = [n.name for m in _dataflow_models(final) for n in m.graph.node
+             if n.op_type.startswith("NoiseInjector")]
+    bases = {} if alveo else injector_bases_from_hwh(bit_dir / "finn-accel.hwh", names)
+    complete_manifest(build_dir, bitfile, platform="alveo" if alveo else "zynq-iodma",
+                      io_shape_dict=io, axilite_bases=bases,
+                      fclk_mhz=1000.0 / target["synth_clk_period_ns"])
+    bundle(build_dir / "bundle", bitfile, build_dir / MANIFEST)
+    return bitfile
+
+
+def injector_bases_from_hwh(hwh: str | Path, names: list[str]) -> dict[str, int]:
+    """AXI-Lite base address of each injector instance, from Vivado's hardware handoff (.hwh).
+
+    The .hwh lists, per master, MEMRANGE elements with INSTANCE and BASEVALUE; our instances carry
+    the FINN node name (possibly with a path prefix).
+    """
+    import xml.etree.ElementTree as ET
+
+    root = ET.parse(str(hwh)).getroot()
+    found: dict[str, int] = {}
+    for mr in root.iter("MEMRANGE"):
+        inst = mr.get("INSTANCE", "")
+        for name in names:
+            if inst == name or inst.endswith("_" + name) or inst.endswith("/" + name):
+                found[name] = int(mr.get("BASEVALUE", "0"), 0)
+    missing = [n for n in names if n not in found]
+    if missing:
+        raise ValueError(f"{hwh} has no address for injector(s) {', '.join(missing)}")
+    return found
 
 
 def _tool_versions() -> dict:

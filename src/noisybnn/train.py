@@ -35,7 +35,7 @@ class TrainConfig:
     weight_decay: float = 0.0
     seed: int = 0
     threads: int = 2
-    val_every: int = 1
+    train_limit: int = 0  # use only the first N training images (0: all), for smoke runs
 
 
 class CheckpointError(ValueError):
@@ -107,9 +107,11 @@ def train(
     metrics dict.
     """
     out = Path(out_dir)
-    torch.set_num_threads(cfg.threads)
+    torch.set_num_threads(int(os.environ.get("NOISYBNN_THREADS", cfg.threads)))
     set_seed(cfg.seed)
     x_train, y_train = datasets.load(cfg.dataset, "train", cache_dir)
+    if cfg.train_limit:
+        x_train, y_train = x_train[: cfg.train_limit], y_train[: cfg.train_limit]
     x_test, y_test = datasets.load(cfg.dataset, "test", cache_dir)
     net = build(spec)
     opt = torch.optim.Adam(net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)

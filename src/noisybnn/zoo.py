@@ -36,13 +36,13 @@ RECIPES: dict[str, Recipe] = dict(
         _r("tfc-w1a1", "tfc-w1a1", 20),
         _r("tfc-w1a1-eps0.05", "tfc-w1a1", 20, eps_train=0.05),
         _r("tfc-w1a1-eps0.1", "tfc-w1a1", 20, eps_train=0.1),
-        _r("sfc-w1a1", "sfc-w1a1", 15),
-        _r("sfc-w1a1-eps0.05", "sfc-w1a1", 15, eps_train=0.05),
-        _r("sfc-w1a1-eps0.1", "sfc-w1a1", 15, eps_train=0.1),
-        _r("lfc-w1a1", "lfc-w1a1", 15, dropout=0.2),
-        _r("tfc-w2a2", "tfc-w2a2", 10),
-        _r("sfc-w1a1-fashion", "sfc-w1a1", 15, dataset="fashion-mnist"),
-        _r("cnn-w1a1", "cnn-w1a1", 4),
+        _r("sfc-w1a1", "sfc-w1a1", 10),
+        _r("sfc-w1a1-eps0.05", "sfc-w1a1", 10, eps_train=0.05),
+        _r("sfc-w1a1-eps0.1", "sfc-w1a1", 10, eps_train=0.1),
+        _r("lfc-w1a1", "lfc-w1a1", 10, dropout=0.2),
+        _r("tfc-w2a2", "tfc-w2a2", 8),
+        _r("sfc-w1a1-fashion", "sfc-w1a1", 8, dataset="fashion-mnist"),
+        _r("cnn-w1a1", "cnn-w1a1", 3),
     ]
 )
 

@@ -240,7 +240,7 @@ class FakeBoard:
         self.pe_out, self.odt_bits = pe_out, odt_bits
         widths = [784] + [h for h, _ in hidden] + [num_classes]
         self.weights = [rng.choice(np.array([-1, 1]), size=(o, i))
-                        for i, o in zip(widths, widths[1:])]
+                        for i, o in zip(widths[:-1], widths[1:], strict=True)]
         self.in_bytes = 784 // simd * simd          # UINT8: one byte per pixel
         self.out_bytes = num_classes // pe_out * -(-pe_out * odt_bits // 8)
         self.log: list[tuple] = []
@@ -285,7 +285,8 @@ class FakeBoard:
             io["idma_names"] = io["odma_names"] = ["axi_dma_0"]
         d = {
             "schema_version": 1,
-            "model": {"name": "fake-mlp", "sha256": model_sha},
+            "model": "fake-mlp",
+            "checkpoint_sha256": model_sha,
             "board": "Pynq-Z2" if self.platform != "alveo" else "U250",
             "platform": self.platform,
             "bitfile": bitfile,
@@ -293,8 +294,8 @@ class FakeBoard:
             "io": io,
             "num_classes": self.num_classes,
             "injectors": [
-                {"layer": k, "name": inj.name, "neurons": inj.neurons, "pe": inj.pe, "bits": 1,
-                 "axilite_base": hex(inj.base)}
+                {"layer": k, "name": inj.name, "neurons": inj.neurons, "pe": inj.pe,
+                 "dtype": "BINARY", "axilite_base": hex(inj.base)}
                 for k, inj in enumerate(self.injectors.values())
             ],
         }
@@ -323,7 +324,7 @@ class FakeBoard:
         a = np.asarray(images, dtype=np.int64).reshape(-1, 784) - 128
         n = a.shape[0]
         changed = []
-        for layer, (cfg, start) in enumerate(zip(configs, start_beats)):
+        for layer, (cfg, start) in enumerate(zip(configs, start_beats, strict=True)):
             bits = (a @ self.weights[layer].T >= 0).astype(np.int64)
             stream = bits.reshape(n * cfg.nf, cfg.pe)
             out, c = hw.inject_stream(cfg, stream, start_beat=start)
@@ -340,7 +341,7 @@ class FakeBoard:
         injs = list(self.injectors.values())
         configs = [inj.config() for inj in injs]
         logits, changed = self.forward(pixels, configs, [inj.beats for inj in injs])
-        for inj, cfg, c in zip(injs, configs, changed):
+        for inj, cfg, c in zip(injs, configs, changed, strict=True):
             inj.beats += n * cfg.nf
             inj.changes += c
         out = encode_beats(logits.reshape(-1), self.pe_out, self.odt_bits)

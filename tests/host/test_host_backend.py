@@ -8,11 +8,11 @@ import subprocess
 
 import numpy as np
 import pytest
+from noisybnn_host import ManifestError
 from test_host_overlay import reference
 
 from noisybnn.backends import pynq as backend
 from noisybnn.backends.base import Accelerator, NoiseSetting
-from noisybnn_host import ManifestError
 
 
 @pytest.fixture
@@ -26,7 +26,7 @@ def checkpoint(tmp_path):
 def accel(fake_board, checkpoint):
     board, bit, man = fake_board()
     d = json.loads(man.read_text())
-    d["model"]["sha256"] = checkpoint[1]
+    d["checkpoint_sha256"] = checkpoint[1]
     man.write_text(json.dumps(d))
     return board, backend.PynqAccelerator(bit, man, model=checkpoint[0], batch_size=4)
 
@@ -87,7 +87,7 @@ def test_bundle_layout_and_vendored_reference(tmp_path, fake_board, images):
     out = backend.bundle(tmp_path / "b", bit, man, test_set=(images, np.arange(11) % 10))
     names = {p.name for p in out.iterdir()}
     assert names == {"noisybnn_host", "accel.bit", "accel.hwh", "manifest.json",
-                     "requirements.txt", "test_images.npy", "test_labels.npy"}
+                     "requirements.txt", "test_images.npy", "test_labels.npy", "test_board.py"}
     hw = out / "noisybnn_host" / "_hw"
     assert {p.name for p in hw.glob("*.py")} == {p.name for p in backend.HW_DIR.glob("*.py")}
     for p in hw.glob("*.py"):
@@ -185,3 +185,44 @@ def test_deploy_errors(bundle_dir, tools, tmp_path):
     with pytest.raises(RuntimeError, match="needs ssh and rsync or scp"):
         backend.deploy(bundle_dir, "board.local")
     assert len(rec.calls) == 1  # only the refused mkdir ran (recorded, not executed)
+
+
+def test_complete_manifest_adds_hardware_fields(tmp_path, fake_board):
+    board, bit, man = fake_board()
+    full = json.loads(man.read_text())
+    # what pipeline.compile_model writes before the bitstream exists
+    estimate = {k: full[k] for k in ("model", "checkpoint_sha256", "board", "num_classes")}
+    estimate.update(bitfile=None, build_key="k", injectors=[
+        {k: v for k, v in inj.items() if k != "axilite_base"} for inj in full["injectors"]])
+    man.write_text(json.dumps(estimate))
+    with pytest.raises(ManifestError, match="estimates-only"):
+        backend.find_build(tmp_path)
+
+    class DT:  # qonnx DataType stand-in: FINN's io_shape_dict holds objects with .name
+        def __init__(self, name):
+            self.name = name
+
+    io = {k: [tuple(v)] for k, v in full["io"].items() if "shape" in k}
+    io.update(idt=[DT("UINT8")], odt=[DT("INT7")], num_inputs=1, idma_names=["idma0"],
+              odma_names=["odma0"])
+    with pytest.raises(ValueError, match="no AXI-Lite base address given for injector 'noise_1'"):
+        backend.complete_manifest(tmp_path, bit, platform="zynq-iodma", io_shape_dict=io,
+                                  axilite_bases={"noise_0": 0x43C10000})
+    backend.complete_manifest(tmp_path, bit, platform="zynq-iodma", io_shape_dict=io,
+                              axilite_bases={"noise_0": 0x43C10000, "noise_1": 0x43C20000},
+                              fclk_mhz=100)
+    d = json.loads(man.read_text())
+    assert d["bitfile"] == "accel.bit" and d["build_key"] == "k"
+    assert d["injectors"][1]["axilite_base"] == "0x43c20000"
+    acc = backend.PynqAccelerator.from_build(tmp_path, batch_size=2)  # a build directory
+    assert acc.injector_widths == [64, 32]
+
+
+def test_deploy_build_bundles_into_the_build(tmp_path, fake_board, tools):
+    board, bit, man = fake_board()
+    found, rec = tools
+    cmd = backend.deploy_build(tmp_path, "board.local", dataset=None)
+    assert (tmp_path / "bundle" / "noisybnn_host" / "_hw" / "registers.py").is_file()
+    copy = next(c for c in rec.calls if c[0] == "/usr/bin/rsync")
+    assert copy[-2] == f"{tmp_path / 'bundle'}/"
+    assert "--images <images.npy>" in cmd

@@ -1,11 +1,11 @@
 """On a real board: the bundle runs a bitstream, repeatably. Skipped unless asked for.
 
-Run on the board (or an Alveo host), as root in the PYNQ environment, from a checkout or with
-this file next to the bundle:
+Run on the board (or an Alveo host), as root in the PYNQ environment, in the deployed bundle
+(which carries this file as test_board.py) or in a checkout with noisybnn installed:
 
-    NOISYBNN_BOARD_BITFILE=/home/xilinx/noisybnn/tfc-w1a1.bit \\
-    NOISYBNN_BOARD_IMAGES=test_images.npy NOISYBNN_BOARD_LABELS=test_labels.npy \\
-    python3 -m pytest -m board tests/host/test_host_board.py
+    cd /home/xilinx/noisybnn
+    NOISYBNN_BOARD_BITFILE=finn-accel.bit NOISYBNN_BOARD_IMAGES=test_images.npy \\
+    NOISYBNN_BOARD_LABELS=test_labels.npy python3 -m pytest -m board test_board.py
 
 Optional: NOISYBNN_BOARD_MANIFEST (default: manifest.json next to the bitfile),
 NOISYBNN_BOARD_MIN_ACCURACY (percent, checked when labels are given).
@@ -60,7 +60,7 @@ def test_board_runs_are_repeatable_and_counted(board):
     half = len(x) // 2
     split = np.concatenate([ol.execute(x[:half]), ol.execute(x[half:], reseed=False)])
     assert np.array_equal(split, noisy), "a run split over two calls must equal one call"
-    for inj, b, f in zip(ol.manifest.injectors, beats, flips):
+    for inj, b, f in zip(ol.manifest.injectors, beats, flips):  # noqa: B905 (board Python 3.8)
         assert b == len(x) * inj.neurons // inj.pe
         n_bits = len(x) * inj.neurons * inj.bits
         sigma = (n_bits * p * (1 - p)) ** 0.5

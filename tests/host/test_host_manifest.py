@@ -7,7 +7,6 @@ import json
 
 import pytest
 from _fake_pynq import FakeBoard
-
 from noisybnn_host import Manifest, ManifestError, load_manifest
 
 
@@ -54,8 +53,13 @@ _DELETE = object()
 @pytest.mark.parametrize(
     "path, value, match",
     [
-        ("model.sha256", "xyz", "model.sha256"),
+        ("checkpoint_sha256", "xyz", "checkpoint_sha256"),
         ("model", _DELETE, "model"),
+        ("platform", _DELETE, "bitstream step adds the hardware fields"),
+        ("io", _DELETE, "io missing"),
+        ("injectors.0.axilite_base", _DELETE, "AXI-Lite base"),
+        ("injectors.0.dtype", "FLOAT32", r"injectors\[0\]\.dtype"),
+        ("injectors.0.bits", 2, "disagrees with dtype BINARY"),
         ("platform", "zynq", "platform"),
         ("schema_version", 2, "schema_version"),
         ("io.ishape_packed", [1, 49, 8], "ishape_packed"),
@@ -78,6 +82,25 @@ def test_rejects_with_named_field(good, path, value, match):
     _set(d, path, value)
     with pytest.raises(ManifestError, match=match):
         Manifest.from_dict(d, source="m.json")
+
+
+def test_estimates_only_build_has_no_bitstream(good):
+    # what pipeline.compile_model writes before any bitstream exists
+    d = {"model": "tfc-w1a1", "checkpoint_sha256": "ab" * 32, "board": "pynq-z2",
+         "num_classes": 10, "bitfile": None, "build_key": "x",
+         "injectors": [{"layer": 0, "name": "NoiseInjector_0", "neurons": 64, "pe": 16,
+                        "dtype": "BINARY"}]}
+    with pytest.raises(ManifestError, match="estimates-only build of 'tfc-w1a1'.*make bitstream"):
+        Manifest.from_dict(d)
+
+
+def test_bits_from_dtype_or_given(good):
+    d = copy.deepcopy(good)
+    m = Manifest.from_dict(d)
+    assert m.injectors[0].bits == 1 and m.injectors[0].dtype == "BINARY"
+    del d["injectors"][0]["dtype"]
+    d["injectors"][0]["bits"] = 1
+    assert Manifest.from_dict(d).injectors[0].dtype is None
 
 
 def test_two_streams_rejected(good):

@@ -7,12 +7,12 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
+from noisybnn_host import BoardUnavailableError, ManifestError, NoisyBNNOverlay
+from noisybnn_host.validate import main as cli_main
 
 from noisybnn.backends.base import NoiseSetting
 from noisybnn.hw import injector as hw
 from noisybnn.hw import registers as reg
-from noisybnn_host import BoardUnavailableError, ManifestError, NoisyBNNOverlay
-from noisybnn_host.validate import main as cli_main
 
 PLATFORMS = ["zynq-iodma", "zynq-axidma", "alveo"]
 

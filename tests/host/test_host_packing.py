@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from _fake_pynq import decode_beats
-
 from noisybnn_host import packing
 
 # datatype x values per beat (SIMD/PE); widths chosen to hit byte padding and byte crossings

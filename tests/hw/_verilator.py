@@ -118,15 +118,16 @@ def build(
         runner.build_dir = build_dir
         runner.parameters = parameters
         return runner
-    saved = {k: os.environ.get(k) for k in ("MAKEFLAGS", "CXXFLAGS")}
-    # The wheel's verilated.mk leaves the precompiled-header flag empty ("-include" with g++ and
-    # clang), which breaks the model's compile; the wheel's own launcher adds -DVL_TIME_CONTEXT.
+    saved = {"MAKEFLAGS": os.environ.get("MAKEFLAGS")}
+    # The wheel's verilated.mk leaves the precompiled-header flag empty (it is "-include" with
+    # g++ and clang), which breaks the model's compile. (The wheel's own launcher also adds
+    # -DVL_TIME_CONTEXT to CXXFLAGS: wrong for cocotb, whose main loop keeps time in
+    # sc_time_stamp(); with it the clock's timed callbacks never fire and the simulation spins.)
     # Low C++ optimisation: the simulations are bound by cocotb's Python, not by the model, and
     # -O0/-O1 halve the compile time of the (large, fully unrolled) model.
     os.environ["MAKEFLAGS"] = (saved["MAKEFLAGS"] or "") + (
         " CFG_CXXFLAGS_PCH_I=-include OPT_FAST=-O1 OPT_SLOW=-O0 OPT_GLOBAL=-O1"
     )
-    os.environ["CXXFLAGS"] = ((saved["CXXFLAGS"] or "") + " -DVL_TIME_CONTEXT").strip()
     try:
         runner.build(
             sources=[str(s) for s in sources],

@@ -32,12 +32,15 @@ HOST_DIR = REPO_DIR / "host"
 HW_DIR = Path(noisybnn.hw.__file__).resolve().parent
 BITSTREAMS_DIR = REPO_DIR / "bitstreams"
 MODELS_DIR = Path(os.environ.get("NOISYBNN_MODELS", REPO_DIR / "models"))
+#: The board tests; the bundle carries them (pytest -m board test_board.py on the board).
+BOARD_TEST = REPO_DIR / "tests" / "host" / "test_host_board.py"
 PIXELS = 784
 
 __all__ = [
     "PynqAccelerator",
     "bundle",
     "deploy",
+    "complete_manifest",
     "deploy_build",
     "find_build",
     "host_package",
@@ -121,9 +124,9 @@ class PynqAccelerator:
         self.setting = NoiseSetting(mode="off")
 
     @classmethod
-    def from_build(cls, model: str, board: str = "pynq-z2", **kw) -> "PynqAccelerator":
-        """The bitstream of `model` for `board` under bitstreams/<board>/<model>/."""
-        bitfile, manifest = find_build(model, board)
+    def from_build(cls, build: str | Path, board: str = "pynq-z2", **kw) -> PynqAccelerator:
+        """The bitstream of a build directory, or of a model name under bitstreams/<board>/."""
+        bitfile, manifest = find_build(build, board)
         return cls(bitfile, manifest, **kw)
 
     def configure_noise(self, setting: NoiseSetting) -> None:
@@ -149,11 +152,16 @@ class PynqAccelerator:
         return self.overlay.flip_counts()
 
     def throughput_test(self, n_images: int = 10000) -> dict:
-        """FINN's figures for a batch of `n_images`; restarts the noise run afterwards."""
+        """FINN's figures for one DMA batch of `n_images` (plus the keys of the sim backend);
+        restarts the noise run afterwards."""
         try:
-            return self.overlay.throughput_test(n_images)
+            res = self.overlay.throughput_test(n_images)
         finally:
             self.overlay.reseed()
+        runtime = res["runtime[ms]"] / 1e3
+        res.update(backend="pynq", images=n_images, runtime_s=runtime,
+                   images_per_s=res["throughput[images/s]"])
+        return res
 
     def close(self) -> None:
         self.overlay.close()
@@ -177,12 +185,15 @@ def _checkpoint(model: str | Path) -> Path:
     return p
 
 
-def find_build(model: str, board: str = "pynq-z2",
+def find_build(build: str | Path, board: str = "pynq-z2",
                root: str | Path | None = None) -> tuple[Path, Path]:
-    """(bitfile, manifest) of a build under bitstreams/<board>/<model>/, or a clear error."""
-    folder = Path(root or BITSTREAMS_DIR) / board / model
+    """(bitfile, manifest) of a build directory, or of a model name under
+    bitstreams/<board>/<model>/; a clear error if there is no bitstream."""
+    p = Path(build)
+    folder = p if p.is_dir() else Path(root or BITSTREAMS_DIR) / board / str(build)
     manifest = folder / "manifest.json"
     if not manifest.is_file():
+        model = p.name if p.is_dir() else build
         raise FileNotFoundError(
             f"no bitstream of {model} for {board}: {manifest} is missing; build it with "
             f"`make bitstream MODEL={model} BOARD={board}` (needs Vivado/Vitis)"
@@ -191,10 +202,68 @@ def find_build(model: str, board: str = "pynq-z2",
     return man.bitfile_path(), manifest
 
 
+def complete_manifest(
+    build_dir: str | Path,
+    bitfile: str | Path,
+    *,
+    platform: str,
+    io_shape_dict: dict,
+    axilite_bases: dict[str, int],
+    fclk_mhz: float | None = None,
+) -> Path:
+    """Add the hardware fields to a build's manifest.json once its bitstream exists.
+
+    For the bitstream step of the build: `io_shape_dict` is FINN's (``get_driver_shapes`` /
+    the generated driver's; DataType objects or names), `axilite_bases` maps each injector's
+    instance name to its AXI-Lite base address (the block design's address map), `platform` is
+    "zynq-iodma" (FINN's Zynq shell), "zynq-axidma" or "alveo". The result is validated with the
+    board's own reader before it is written.
+    """
+    host = host_package()
+    path = Path(build_dir) / "manifest.json"
+    d = json.loads(path.read_text())
+    bit = Path(bitfile)
+    try:
+        d["bitfile"] = str(bit.resolve().relative_to(Path(build_dir).resolve()))
+    except ValueError:
+        d["bitfile"] = str(bit.resolve())
+    d["bitfile_sha256"] = _file_sha256(bit)
+    d["platform"] = platform
+    if fclk_mhz is not None:
+        d["fclk_mhz"] = float(fclk_mhz)
+    io = {}
+    for key, val in io_shape_dict.items():
+        if key in ("idt", "odt"):
+            if isinstance(val, (list, tuple)):
+                val = [getattr(x, "name", x) for x in val]
+            else:
+                val = getattr(val, "name", val)
+        elif key.startswith(("ishape", "oshape")):
+            val = json.loads(json.dumps(val))  # tuples -> lists
+        elif key not in ("idma_names", "odma_names"):
+            continue
+        io[key] = val
+    d["io"] = io
+    for inj in d.get("injectors", []):
+        if inj["name"] not in axilite_bases:
+            raise ValueError(
+                f"no AXI-Lite base address given for injector {inj['name']!r} (have: "
+                f"{', '.join(sorted(axilite_bases)) or 'none'})"
+            )
+        inj["axilite_base"] = f"{int(axilite_bases[inj['name']]):#010x}"
+    host.Manifest.from_dict(d, source=str(path))
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(d, indent=2) + "\n")
+    os.replace(tmp, path)
+    return path
+
+
 # --- the bundle -----------------------------------------------------------------------------
 
 _HW_IMPORT = re.compile(r"^(\s*(?:from|import)\s+)noisybnn\.hw\b", re.MULTILINE)
-_VENDOR_HEADER = "# Copied from src/noisybnn/hw/{name} by noisybnn.backends.pynq.bundle: edit the original.\n"
+_VENDOR_HEADER = (
+    "# Copied from src/noisybnn/hw/{name} by noisybnn.backends.pynq.bundle: edit the original.\n"
+)
 
 
 def _check_board_imports(path: Path) -> None:
@@ -244,7 +313,8 @@ def bundle(
 
     Layout: ``noisybnn_host/`` (with ``_hw/``, the vendored injector reference), the bitfile
     (+ ``.hwh``), ``manifest.json`` (its ``bitfile`` naming the copied file),
-    ``requirements.txt``, and, if `test_set` is given, ``test_images.npy`` / ``test_labels.npy``.
+    ``requirements.txt``, ``test_board.py`` (the board tests), and, if `test_set` is given,
+    ``test_images.npy`` / ``test_labels.npy``.
     The manifest is validated and the bitfile checked against it first. With `verify`, the
     bundle is imported in a fresh interpreter that cannot see the noisybnn package.
     """
@@ -266,6 +336,8 @@ def bundle(
     raw["bitfile"] = bit.name
     (out / "manifest.json").write_text(json.dumps(raw, indent=2) + "\n")
     shutil.copy2(HOST_DIR / "requirements.txt", out / "requirements.txt")
+    if BOARD_TEST.is_file():
+        shutil.copy2(BOARD_TEST, out / "test_board.py")
     if test_set is not None:
         x, y = test_set
         np.save(out / "test_images.npy", check_images(np.asarray(x), PIXELS))
@@ -391,22 +463,26 @@ def run_command(bundle_dir: str | Path, host: str, user: str = "xilinx",
 
 
 def deploy_build(
-    model: str,
-    board: str,
+    build: str | Path,
     host: str,
     *,
+    board: str = "pynq-z2",
     user: str = "xilinx",
     target_dir: str = "/home/xilinx/noisybnn",
     out_dir: str | Path | None = None,
     dataset: str | None = "mnist",
 ) -> str:
-    """`make deploy`: bundle bitstreams/<board>/<model>/ (+ the test set) and deploy it."""
-    bitfile, manifest = find_build(model, board)
+    """`make deploy`: bundle a build (directory or model name) with the test set into
+    <build>/bundle/, copy it to the board, and return the command that runs it there."""
+    bitfile, manifest = find_build(build, board)
     test_set = None
     if dataset:
         from noisybnn import data
 
-        test_set = data.load(dataset, "test")
-    out = bundle(out_dir or REPO_DIR / "build" / "bundle" / board / model, bitfile, manifest,
+        try:
+            test_set = data.load(dataset, "test")
+        except (RuntimeError, OSError, ValueError) as exc:
+            print(f"note: no test set in the bundle ({dataset}: {exc})", file=sys.stderr)
+    out = bundle(out_dir or Path(manifest).parent / "bundle", bitfile, manifest,
                  test_set=test_set)
     return deploy(out, host, user, target_dir)

@@ -95,6 +95,7 @@ class SimAccelerator:
         self._sample_cache: dict[tuple, np.ndarray] = {}
         self._vectors_done = 0
         self._flips = [0] * len(self.injector_stages)
+        self._trace: list | None = None
 
     # --- loading -----------------------------------------------------------------------------
     def _parse(self, path: Path) -> list[_Stage]:
@@ -196,6 +197,44 @@ class SimAccelerator:
         return {"backend": "sim", "kernel": self.kernel, "images": n_images, "runtime_s": dt,
                 "images_per_s": n_images / dt}
 
+    # --- views for the theory and the report ------------------------------------------------
+    def hidden_activations(self, images: np.ndarray) -> list[np.ndarray]:
+        """Outputs of every injector (after the noise) for one run over `images`, per layer.
+
+        Continues the current run like `execute`; compare with a run at mode "off" to measure
+        how far flips propagate (the fraction of hidden neurons that differ from the clean net).
+        """
+        x = check_images(images, self._input_pixels)
+        self._trace = [[] for _ in self.injector_stages]
+        try:
+            self.execute(x)
+            return [np.concatenate(t) for t in self._trace]
+        finally:
+            self._trace = None
+
+    def to_theory_network(self):
+        """This accelerator as the theory's network: +-1 weights, thresholds on W.x, a readout.
+
+        FINN's XNOR-popcount layer fires when matches >= T with matches = (MW + W.x) / 2 for
+        bipolar x and w = 2 w_bin - 1, i.e. when W.x >= 2T - MW. The readout's Mul(2)/Add(-MW)
+        recovers W.x. Returns (network, input thresholds) where a pixel binarizes to +1 iff
+        pixel >= threshold.
+        """
+        from noisybnn.theory import BinaryLayer, Network, Readout
+
+        mvaus = [s for s in self.stages if s.kind == "mvau"]
+        first = self.stages[0]
+        if first.kind != "threshold" or any(not s.params["xnor"] for s in mvaus):
+            raise ValueError("the theory model covers binary (w1a1) networks with binarized input")
+        layers = []
+        for s in mvaus[:-1]:
+            w = 2 * s.params["w"].T.astype(np.int8) - 1
+            t = 2 * s.params["t"][:, 0].astype(np.float64) - s.params["mw"]
+            layers.append(BinaryLayer(w, t))
+        last = mvaus[-1].params
+        readout = Readout(2 * last["w"].T.astype(np.float64) - 1)
+        return Network(tuple(layers), readout), first.params["t"].reshape(-1)
+
     # --- execution ---------------------------------------------------------------------------
     def _run(self, x: np.ndarray, call_size: int) -> np.ndarray:
         n = len(x)
@@ -210,6 +249,8 @@ class SimAccelerator:
                 v = _thresholds_apply(acc, p["t"], p["act"]) if "t" in p else acc
             elif stage.kind == "inject":
                 v = self._inject(inj, v, n, call_size)
+                if self._trace is not None:
+                    self._trace[inj].append(v.astype(np.int8))
                 inj += 1
             elif stage.kind == "mul":
                 v = v * p["c"]

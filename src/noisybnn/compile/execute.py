@@ -15,7 +15,7 @@ class SetBatchSize(Transformation):
     """Make every tensor's leading (batch) dimension `n`, for batched python execution.
 
     FINN layers process `numInputVectors` vectors per call, so one call on N images is far
-    faster than N calls on one. Works for fully connected dataflow graphs.
+    faster than N calls on one. Works for fully connected graphs, QONNX or FINN.
     """
 
     def __init__(self, n: int):
@@ -26,12 +26,21 @@ class SetBatchSize(Transformation):
 
     def apply(self, model: ModelWrapper):
         n = self.n
-        params = {t.name for t in model.graph.initializer}
+        dynamic = {model.graph.input[0].name}
+        for node in model.graph.node:  # tensors that depend on the input carry the batch
+            if any(i in dynamic for i in node.input):
+                dynamic.update(node.output)
         for vi in list(model.graph.input) + list(model.graph.output) + list(model.graph.value_info):
             dims = vi.type.tensor_type.shape.dim
-            if len(dims) > 1 and vi.name not in params:
+            if len(dims) > 1 and vi.name in dynamic:
                 dims[0].dim_value = n
         for node in model.graph.node:
+            if node.op_type == "Reshape" and len(node.input) > 1:
+                shape = model.get_initializer(node.input[1])
+                if shape is not None and len(shape) > 1 and shape[0] in (1, n):
+                    shape = shape.copy()
+                    shape[0] = n
+                    model.set_initializer(node.input[1], shape)
             for attr in node.attribute:
                 if attr.name == "numInputVectors":
                     vals = list(helper.get_attribute_value(attr))

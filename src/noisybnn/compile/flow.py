@@ -16,6 +16,7 @@ import hashlib
 import os
 import json
 import shutil
+import sys
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -234,8 +235,12 @@ def build(qonnx_path: str | Path, cfg: CompileConfig, golden: tuple | None = Non
     steps = FRONT_STEPS + ([] if cfg.estimates_only else HARDWARE_STEPS)
     fcfg = _finn_config(cfg, target, steps, golden)
     t0 = time.time()
-    with _vivado_placeholder():
-        rc = build_dataflow_cfg(str(qonnx_path), fcfg)
+    streams = (sys.stdout, sys.stderr)
+    try:
+        with _vivado_placeholder():
+            rc = build_dataflow_cfg(str(qonnx_path), fcfg)
+    finally:  # FINN's builder routes stdout/stderr into its logger; give them back
+        sys.stdout, sys.stderr = streams
     if rc != 0:
         log = out / "build_dataflow.log"
         raise RuntimeError(f"FINN build failed (code {rc}); see {log}")

@@ -242,7 +242,15 @@ def inject_stream(
 
 
 def _popcount(x: np.ndarray) -> np.ndarray:
-    return np.bitwise_count(x.astype(np.uint64)).astype(np.int64)
+    """Set bits per element (works on numpy 1.x too, as on the board's PYNQ image)."""
+    v = np.asarray(x).astype(np.uint64)
+    if hasattr(np, "bitwise_count"):
+        return np.bitwise_count(v).astype(np.int64)
+    count = np.zeros(v.shape, dtype=np.int64)
+    while v.any():
+        count += (v & np.uint64(1)).astype(np.int64)
+        v = v >> np.uint64(1)
+    return count
 
 
 def flip_mask_for_vectors(cfg: InjectorConfig, n_vectors: int, start_vector: int = 0) -> np.ndarray:

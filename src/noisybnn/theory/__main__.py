@@ -1,7 +1,7 @@
 """Command line for the figures in docs/theory.md.
 
-    python -m noisybnn.theory tightness --networks 1000 --seed 0   # exact vs ceilings, §3
-    python -m noisybnn.theory tradeoff --target 0.9 --classes 10    # least widths, §4
+python -m noisybnn.theory tightness --networks 1000 --seed 0   # exact vs ceilings, §3
+python -m noisybnn.theory tradeoff --target 0.9 --classes 10    # least widths, §4
 """
 
 from __future__ import annotations
@@ -68,7 +68,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     r.add_argument("--target", type=float, default=0.9, help="target accuracy (default 0.9)")
     r.add_argument("--classes", type=int, default=10, help="number of classes (default 10)")
     r.add_argument(
-        "--eps", type=float, nargs="+", default=[0.01, 0.1, 0.2, 0.3, 0.4, 0.45, 0.49],
+        "--eps",
+        type=float,
+        nargs="+",
+        default=[0.01, 0.1, 0.2, 0.3, 0.4, 0.45, 0.49],
         help="flip probabilities (columns)",
     )
     r.add_argument("--max-depth", type=int, default=8, help="depths 1..max (default 8)")

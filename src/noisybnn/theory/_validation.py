@@ -11,7 +11,9 @@ def probability(value: ArrayLike, name: str) -> NDArray[np.float64]:
     try:
         arr = np.asarray(value, dtype=float)
     except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a number or array of numbers in [0, 1], got {value!r}") from None
+        raise ValueError(
+            f"{name} must be a number or array of numbers in [0, 1], got {value!r}"
+        ) from None
     if np.isnan(arr).any():
         raise ValueError(f"{name} must be in [0, 1], got NaN")
     if arr.size and (arr.min() < 0.0 or arr.max() > 1.0):
@@ -33,7 +35,9 @@ def positive_integers(value: ArrayLike, name: str) -> NDArray[np.float64]:
     if (arr < 1).any():
         raise ValueError(f"{name} must be >= 1, got {arr[arr < 1].ravel()[0]!r}")
     if (arr != np.round(arr)).any():
-        raise ValueError(f"{name} must be whole numbers, got {arr[arr != np.round(arr)].ravel()[0]!r}")
+        raise ValueError(
+            f"{name} must be whole numbers, got {arr[arr != np.round(arr)].ravel()[0]!r}"
+        )
     return arr
 
 

@@ -16,8 +16,8 @@ Vectorisation: ``widths`` has shape ``(..., L)`` (last axis = layers); ``eps`` b
 ``widths[..., 0]``. The ``uniform_*`` functions broadcast ``width``, ``depth`` and ``eps`` freely.
 The inverse functions (``min_width``, ``min_total_neurons``) broadcast with ``np.vectorize``.
 
-Where the bounds are vacuous: (4 eps (1-eps))^N is astronomically small for wide layers unless eps is
-close to 1/2 (N = 64, eps = 0.01: 2e-90; eps = 0.3: 1.4e-5), so the ceiling is then ~1 for any
+Where the bounds are vacuous: (4 eps (1-eps))^N is astronomically small for wide layers unless eps
+is close to 1/2 (N = 64, eps = 0.01: 2e-90; eps = 0.3: 1.4e-5), so the ceiling is then ~1 for any
 depth of practical size. The ceilings bite only for narrow layers, eps near 1/2, or very deep
 networks. Full derivations and numbers: ``docs/theory.md`` §2-§4.
 """
@@ -89,7 +89,7 @@ def path_sum_factor(widths: ArrayLike, eps: ArrayLike) -> NDArray[np.float64]:
 
 
 def capacity_bound(widths: ArrayLike, eps: ArrayLike) -> NDArray[np.float64]:
-    """min_l N_l (1 - h(eps)) bits: every noisy layer is a cut carrying at most N_l BSC capacities."""
+    """min_l N_l (1 - h(eps)) bits: a noisy layer is a cut carrying at most N_l BSC capacities."""
     w, e = _widths_and_eps(widths, eps)
     return np.min(w * bsc_capacity(e), axis=-1)
 
@@ -213,7 +213,9 @@ def fano_accuracy_ceiling(
     n_classes = check.n_classes(n_classes)
     info = check.nonnegative(info_bits, "info_bits")
     h_y = check.label_entropy(label_entropy, n_classes)
-    target = np.broadcast_to(np.maximum(h_y - info, 0.0), np.broadcast_shapes(info.shape, h_y.shape))
+    target = np.broadcast_to(
+        np.maximum(h_y - info, 0.0), np.broadcast_shapes(info.shape, h_y.shape)
+    )
     lo = np.zeros(target.shape)
     hi = np.full(target.shape, (n_classes - 1) / n_classes)
     log_c1 = np.log2(n_classes - 1)
@@ -224,6 +226,9 @@ def fano_accuracy_ceiling(
         lo = np.where(below, mid, lo)
         hi = np.where(below, hi, mid)
     out = 1.0 - hi
+    # F is flat at its maximum log2 C (Pe = (C-1)/C), where bisection only resolves ~1e-8:
+    # no information left means chance exactly.
+    out = np.where(target >= np.log2(n_classes) - 1e-15, 1.0 / n_classes, out)
     return np.where(target <= 0.0, 1.0, out)
 
 

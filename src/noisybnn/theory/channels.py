@@ -54,7 +54,7 @@ def bsc_contraction(eps: ArrayLike) -> NDArray[np.float64]:
 
 
 def dobrushin_coefficient(eps: ArrayLike) -> NDArray[np.float64]:
-    """Total-variation contraction |1 - 2 eps| of a BSC (Dobrushin's coefficient), for comparison."""
+    """Total-variation contraction |1 - 2 eps| of a BSC (Dobrushin's coefficient)."""
     eps = check.probability(eps, "eps")
     return np.abs(1.0 - 2.0 * eps)
 

@@ -51,7 +51,9 @@ def layer_transition(inputs: NDArray, layer: BinaryLayer, eps: float) -> NDArray
     noisy = np.where(patterns[None, :, :], -clean[:, None, :], clean[:, None, :])
     idx = _state_index(noisy)  # (rows, 2^N)
     out = np.zeros((inputs.shape[0], 2**n))
-    np.add.at(out, (np.repeat(np.arange(inputs.shape[0]), 2**n), idx.ravel()), np.tile(prob, len(idx)))
+    np.add.at(
+        out, (np.repeat(np.arange(inputs.shape[0]), 2**n), idx.ravel()), np.tile(prob, len(idx))
+    )
     return out
 
 
@@ -144,7 +146,9 @@ class TinyCase:
     prefix_violations: int
 
 
-def random_tiny_case(rng: np.random.Generator, *, max_width: int = 4, max_depth: int = 3) -> TinyCase:
+def random_tiny_case(
+    rng: np.random.Generator, *, max_width: int = 4, max_depth: int = 3
+) -> TinyCase:
     """Draw a random tiny network, compute exact figures and ceilings for every layer prefix.
 
     2-4 uniform input bits; label a random function of the input (balanced with probability 1/2:

@@ -1,7 +1,7 @@
-"""Worst-case bounds for crashed / stuck-at neurons (El Mhamdi & Guerraoui's Forward Error Propagation).
+"""Worst-case bounds for stuck-at neurons (El Mhamdi & Guerraoui's Forward Error Propagation).
 
-Two bounds, both for ``f_l`` faulty neurons in hidden layer ``l`` at *unknown* positions whose outputs
-are forced to arbitrary values in [-1, 1] (stuck-at-0/1 of the injector = -1/+1):
+Two bounds, both for ``f_l`` faulty neurons in hidden layer ``l`` at *unknown* positions whose
+outputs are forced to arbitrary values in [-1, 1] (stuck-at-0/1 of the injector = -1/+1):
 
 * :func:`fep_bound`: the FEP bound (docs/theory.md §6). It needs a Lipschitz activation, so it is
   stated for the **hard-tanh surrogate** of each binary layer, ``y = clip(g_l (W x - T), -1, 1)``
@@ -66,8 +66,8 @@ def fep_layer_bounds(
 
     ``E_0 = 0`` (the input is noise-free) and
     ``E_l = stuck_error * f_l + K g_l (N_l - f_l) w_max,l E_{l-1}``:
-    a faulty neuron is off by at most ``stuck_error`` (2 between -1 and +1), a healthy one by at most
-    K g_l sum_i |W_ji| |e_i|, and summing over the N_l - f_l healthy rows gives the factor.
+    a faulty neuron is off by at most ``stuck_error`` (2 between -1 and +1), a healthy one by at
+    most K g_l sum_i |W_ji| |e_i|, and summing over the N_l - f_l healthy rows gives the factor.
 
     Returns:
         (hidden layers,) bounds E_l.
@@ -75,7 +75,12 @@ def fep_layer_bounds(
     net = as_network(layers)
     f = _crashed(crashed, net)
     g = _preact_scale(preact_scale, net)
-    if not np.isfinite(lipschitz) or lipschitz < 0 or not np.isfinite(stuck_error) or stuck_error < 0:
+    if (
+        not np.isfinite(lipschitz)
+        or lipschitz < 0
+        or not np.isfinite(stuck_error)
+        or stuck_error < 0
+    ):
         raise ValueError("lipschitz and stuck_error must be finite and >= 0")
     e_prev, out = 0.0, []
     for layer, f_l, g_l in zip(net.hidden, f, g, strict=True):
@@ -96,8 +101,8 @@ def fep_bound(
     """Forward Error Propagation bound on the change of any single logit.
 
     ``max_c |a_c| * max_i |W^out_ci| * E_L`` with E_L from :func:`fep_layer_bounds`; unrolled,
-    ``sum_l stuck_error f_l prod_{l' > l} K g_l' (N_l' - f_l') w_max,l'`` times the readout factor, the
-    shape of El Mhamdi & Guerraoui's FEP. Sound for the hard-tanh surrogate network; grows like
+    ``sum_l stuck_error f_l prod_{l' > l} K g_l' (N_l' - f_l') w_max,l'`` times the readout factor,
+    the shape of El Mhamdi & Guerraoui's FEP. Sound for the hard-tanh surrogate network; grows like
     (K g N)^depth, so for +-1 weights (g N = sqrt(N)) it is informative only for faults in the last
     hidden layers.
 
@@ -134,7 +139,7 @@ def hardtanh_forward(
     h = as_inputs(x, net.n_in)
     g = _preact_scale(preact_scale, net)
     for i, layer in enumerate(net.hidden):
-        h = np.clip(g[i] * (h @ layer.weights.T - layer.thresholds), -1.0, 1.0)
+        h = np.clip(g[i] * (h @ layer.w_float.T - layer.thresholds), -1.0, 1.0)
         if stuck is not None and stuck[i] is not None:
             s = np.asarray(stuck[i], dtype=float)
             h = np.where(s != 0, s, h)
@@ -142,7 +147,7 @@ def hardtanh_forward(
 
 
 def _margin_robust(logits: NDArray, bound: NDArray, y: NDArray) -> NDArray[np.bool_]:
-    """Correct and stays correct when each logit c moves by at most bound[..., c] (ties -> low index)."""
+    """Correct, and stays so when each logit c moves by at most bound[..., c] (ties: low index)."""
     n, c = logits.shape
     rows = np.arange(n)
     low_y = logits[rows, y] - bound[rows, y]
@@ -180,9 +185,11 @@ def fep_robust_fraction(
     bnd = fep_bound(
         net, crashed, lipschitz=lipschitz, preact_scale=preact_scale, stuck_error=stuck_error
     )
-    logits = hardtanh_forward(net, xs, preact_scale=preact_scale) if surrogate else forward(
-        net, xs
-    ).logits
+    logits = (
+        hardtanh_forward(net, xs, preact_scale=preact_scale)
+        if surrogate
+        else forward(net, xs).logits
+    )
     return float(np.mean(_margin_robust(logits, np.full_like(logits, bnd), y)))
 
 
@@ -200,11 +207,12 @@ def certified_robust(
 ) -> NDArray[np.bool_]:
     """Per sample: is the sign network's decision correct under **every** placement of the faults?
 
-    ``d_l`` bounds how many outputs of layer l may differ from clean (``d_0 = 0``). With ``d`` inputs
-    changed, a neuron's pre-activation moves by at most 2 * (sum of its d largest |W_ji|); it can
-    flip only if its clean margin is within that. So ``d_l = min(N_l, f_l + #vulnerable)``, and the
-    readout logits move by at most ``|a_c| * 2 * (sum of the d_L largest |W_ci|)``. Sound for
-    stuck-at -1/+1 (and crashes to 0) at any positions; the tie rule of the argmax is respected.
+    ``d_l`` bounds how many outputs of layer l may differ from clean (``d_0 = 0``). With ``d``
+    inputs changed, a neuron's pre-activation moves by at most 2 * (sum of its d largest |W_ji|); it
+    can flip only if its clean margin is within that. So ``d_l = min(N_l, f_l + #vulnerable)``, and
+    a logit difference ``l_y - l_c`` moves by at most 2 * (sum of the d_L largest
+    ``|a_y W_y,i - a_c W_c,i|``). Sound for stuck-at -1/+1 (and crashes to 0) at any positions; the
+    tie rule of the argmax (lowest index wins) is respected.
 
     Returns:
         (samples,) boolean.
@@ -225,8 +233,17 @@ def certified_robust(
         h = np.where(pos, 1.0, -1.0)
     ro = net.readout
     logits = ro.logits(h)
-    bound = np.abs(ro.scale) * 2.0 * _top_abs_cumsum(ro.weights)[:, np.minimum(d, ro.n_in)].T
-    return _margin_robust(logits, bound, y)
+    # logit_y - logit_c moves by at most 2 * (sum of the d largest |a_y W_y,i - a_c W_c,i|)
+    a_w = ro.scale[:, None] * ro.weights  # (C, in)
+    n_cls = ro.n_classes
+    diff = (a_w[:, None, :] - a_w[None, :, :]).reshape(n_cls * n_cls, ro.n_in)
+    table = _top_abs_cumsum(diff).reshape(n_cls, n_cls, ro.n_in + 1)
+    shift = 2.0 * table[y, :, np.minimum(d, ro.n_in)]  # (samples, C): bound on (l_y - l_c) change
+    margin = logits[np.arange(len(y)), y][:, None] - logits
+    cls = np.arange(n_cls)[None, :]
+    ok = np.where(cls < y[:, None], margin - shift > 0, margin - shift >= 0)
+    ok[np.arange(len(y)), y] = True
+    return ok.all(axis=1)
 
 
 def certified_robust_fraction(

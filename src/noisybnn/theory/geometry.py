@@ -1,8 +1,8 @@
 """Geometry of binarization (Anderson & Berg 2017): sign(v) points almost where v points.
 
-For v with i.i.d. N(0, 1) entries in R^d, cos angle(v, sign v) = sum_i |v_i| / (sqrt(d) |v|_2), whose
-expectation is sqrt(d) Gamma(d/2) / (sqrt(pi) Gamma((d+1)/2)) and tends to sqrt(2/pi) ~ 0.798, an
-angle of arccos(sqrt(2/pi)) ~ 37 degrees, with fluctuations O(1/sqrt(d)). In high dimension two
+For v with i.i.d. N(0, 1) entries in R^d, cos angle(v, sign v) = sum_i |v_i| / (sqrt(d) |v|_2),
+whose expectation is sqrt(d) Gamma(d/2) / (sqrt(pi) Gamma((d+1)/2)) and tends to sqrt(2/pi) ~ 0.798,
+an angle of arccos(sqrt(2/pi)) ~ 37 degrees, with fluctuations O(1/sqrt(d)). In high dimension two
 random vectors are ~90 degrees apart, so 37 degrees means binarization keeps the direction and dot
 products with other vectors are roughly proportional (docs/theory.md §7).
 """
@@ -108,7 +108,9 @@ def dot_product_correlation(weights: ArrayLike, activations: ArrayLike) -> NDArr
     w = np.asarray(weights, dtype=float)
     a = np.asarray(activations, dtype=float)
     if w.ndim != 2 or a.ndim != 2 or a.shape[1] != w.shape[1]:
-        raise ValueError(f"need weights (out, in) and activations (samples, in); got {w.shape}, {a.shape}")
+        raise ValueError(
+            f"need weights (out, in) and activations (samples, in); got {w.shape}, {a.shape}"
+        )
     real = a @ w.T
     binary = a @ _sign(w).T
     real = real - real.mean(axis=0)

@@ -1,17 +1,17 @@
-"""The numpy reference of a binarized MLP as the theory sees it: layers, clean forward, noisy forward.
+"""The numpy reference of a binarized MLP as the theory sees it: layers, forward, noisy forward.
 
 A network is a list of :class:`BinaryLayer` (hidden layers) followed by one :class:`Readout`:
 
 * hidden layer: ``y_j = +1 if (W x)_j >= T_j else -1`` with ``x`` in {-1, +1}^in, integer weights in
   {-1, 0, +1} (0 = pruned) and float thresholds (BatchNorm and bias folded into ``T``);
-* readout: ``logits_c = a_c (W x)_c + b_c`` (``a_c`` may be negative), class = argmax with ties going
-  to the lowest index (``np.argmax``).
+* readout: ``logits_c = a_c (W x)_c + b_c`` (``a_c`` may be negative), class = argmax with ties
+  going to the lowest index (``np.argmax``).
 
 Noise: each neuron of a noisy hidden layer flips its output (after the threshold) with probability
 ``eps``, independently; input and readout are noise-free. Stuck-at faults force a hidden neuron's
-output to -1 or +1. Plain containers are accepted wherever a network is expected: ``(W, T)`` tuples or
-``{"W": ..., "T": ...}`` dicts for hidden layers, and a bare array or ``{"W", "scale", "bias"}`` dict
-for the readout (see :func:`as_network`).
+output to -1 or +1. Plain containers are accepted wherever a network is expected: ``(W, T)``
+tuples or ``{"W": ..., "T": ...}`` dicts for hidden layers, and a bare array or
+``{"W", "scale", "bias"}`` dict for the readout (see :func:`as_network`).
 """
 
 from __future__ import annotations
@@ -48,8 +48,49 @@ class BinaryLayer:
             raise ValueError(f"thresholds must have shape ({w.shape[0]},), got {t.shape}")
         if np.isnan(t).any():
             raise ValueError("thresholds must not be NaN")
+        # |W x| <= fan-in, so thresholds beyond fan-in + 1 (or +-inf: constant neurons) act the same
+        t = np.clip(t, -(w.shape[1] + 1.0), w.shape[1] + 1.0)
         object.__setattr__(self, "weights", w.astype(np.int8))
         object.__setattr__(self, "thresholds", t)
+        object.__setattr__(self, "_w_float", w.astype(float))
+
+    @classmethod
+    def from_batchnorm(
+        cls,
+        weights: ArrayLike,
+        gamma: ArrayLike,
+        beta: ArrayLike,
+        running_mean: ArrayLike,
+        running_var: ArrayLike,
+        bn_eps: float = 1e-5,
+    ) -> BinaryLayer:
+        """Fold ``sign(BN(W x))`` (output +1 iff the BatchNorm output is >= 0) into thresholds.
+
+        ``gamma (s - mu) / sigma + beta >= 0`` is ``s >= mu - beta sigma / gamma`` for gamma > 0;
+        for gamma < 0 the inequality turns, which is absorbed by negating the row of ``W`` and the
+        threshold; gamma = 0 gives a constant neuron (+1 iff beta >= 0).
+
+        Args:
+            weights: binary weights (out, in); real latent weights are binarized with w >= 0 -> +1.
+            gamma, beta, running_mean, running_var: BatchNorm parameters, each (out,).
+            bn_eps: the BatchNorm epsilon.
+        """
+        w = np.asarray(weights, dtype=float)
+        if not np.isin(w, (-1.0, 0.0, 1.0)).all():
+            w = np.where(w >= 0, 1.0, -1.0)
+        g, b = np.asarray(gamma, dtype=float), np.asarray(beta, dtype=float)
+        mu, var = np.asarray(running_mean, dtype=float), np.asarray(running_var, dtype=float)
+        sigma = np.sqrt(var + bn_eps)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            t = mu - b * sigma / g
+        t = np.where(g == 0, np.where(b >= 0, -np.inf, np.inf), t)
+        neg = g < 0
+        return cls(np.where(neg[:, None], -w, w).astype(np.int8), np.where(neg, -t, t))
+
+    @property
+    def w_float(self) -> NDArray[np.float64]:
+        """The weights as float64, for BLAS matrix products (exact: small integers)."""
+        return self._w_float
 
     @property
     def n_in(self) -> int:
@@ -264,10 +305,12 @@ def forward(
     n_hidden = len(net.hidden)
     for name, seq in (("flip_masks", flip_masks), ("stuck", stuck)):
         if seq is not None and len(seq) != n_hidden:
-            raise ValueError(f"{name} needs one entry per hidden layer ({n_hidden}), got {len(seq)}")
+            raise ValueError(
+                f"{name} needs one entry per hidden layer ({n_hidden}), got {len(seq)}"
+            )
     states = []
     for i, layer in enumerate(net.hidden):
-        h = threshold(h @ layer.weights.T, layer.thresholds)
+        h = threshold(h @ layer.w_float.T, layer.thresholds)
         if flip_masks is not None and flip_masks[i] is not None:
             h = np.where(flip_masks[i], -h, h)
         if stuck is not None and stuck[i] is not None:
@@ -335,10 +378,16 @@ def simulate_noisy(
     clean = forward(net, xs)
     flips = [np.zeros_like(h) for h in clean.hidden]
     correct = np.zeros(xs.shape[0])
+    noisy = np.flatnonzero(e > 0)
+    first = int(noisy[0]) if noisy.size else len(net.hidden)  # layers before it stay clean
     for _ in range(int(n_draws)):
-        h = xs
-        for i, layer in enumerate(net.hidden):
-            h = threshold(h @ layer.weights.T, layer.thresholds)
+        h = clean.hidden[first - 1] if first > 0 else xs
+        for i in range(first, len(net.hidden)):
+            layer = net.hidden[i]
+            if i == first:  # its input is clean: its clean output is known
+                h = clean.hidden[i]
+            else:
+                h = threshold(h @ layer.w_float.T, layer.thresholds)
             if e[i] > 0:
                 h = np.where(rng.random(h.shape) < e[i], -h, h)
             flips[i] += h != clean.hidden[i]

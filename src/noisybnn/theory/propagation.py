@@ -1,11 +1,12 @@
 """How flips propagate through a trained binary network: mean field, accuracy prediction, gains.
 
-Mean field (docs/theory.md §5): per sample and per neuron, the probability ``q`` that the noisy output
-differs from the clean one. The inputs of a layer are taken to flip independently with their own
-probabilities ``q_i`` (exact for the first two noisy layers, an approximation further down, where
-flips share upstream causes). A neuron with clean pre-activation ``s0 = sum_i w_i x_i`` then sees
-``s = s0 - 2 D`` with ``D = sum_i w_i x_i B_i``, ``B_i ~ Bernoulli(q_i)``, and flips when ``s`` crosses
-its threshold; its own injector flip is applied on top: ``q_out = eps + (1 - 2 eps) p_cross``.
+Mean field (docs/theory.md §5): per sample and per neuron, the probability ``q`` that the noisy
+output differs from the clean one. The inputs of a layer are taken to flip independently with their
+own probabilities ``q_i`` (exact for the first two noisy layers, an approximation further down,
+where flips share upstream causes). A neuron with clean pre-activation ``s0 = sum_i w_i x_i`` then
+sees ``s = s0 - 2 D`` with ``D = sum_i w_i x_i B_i``, ``B_i ~ Bernoulli(q_i)``, and flips when ``s``
+crosses its threshold; its own injector flip is applied on top:
+``q_out = eps + (1 - 2 eps) p_cross``.
 
 ``method="exact"`` computes the distribution of ``D`` exactly (characteristic function on the
 2n+1-point lattice, inverted by FFT; the sum over inputs is a matrix product), ``method="gaussian"``
@@ -21,6 +22,7 @@ from collections.abc import Sequence
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy.special import ndtr
+from scipy.stats import binom
 
 from noisybnn.theory.network import (
     BinaryLayer,
@@ -50,45 +52,77 @@ def _crossing_exact(
 
     ``D = sum_i c_i B_i`` with ``c_i = w_i x_i``; shifted by the number ``n_-`` of inputs with
     ``c_i = -1`` it becomes ``D' = D + n_- = sum_{c=+1} B_i + sum_{c=-1} (1 - B_i)`` in
-    ``{0, ..., nnz}``, so a lattice of n_in + 1 points carries it without aliasing.
+    ``{0, ..., nnz}``, so an odd lattice of M >= n_in + 1 points carries it without aliasing.
+    Per input, ``1 - q + q e^{i theta} = e^{i theta/2} (cos(theta/2) + i (2q - 1) sin(theta/2))``:
+    log-modulus ``0.5 log(1 - 4q(1-q) sin^2(theta/2))`` and argument
+    ``theta/2 + arctan((2q - 1) tan(theta/2))`` (theta < pi), so log phi is a matrix product.
     """
-    w = layer.weights.astype(float)
+    w = layer.w_float
     n = w.shape[1]
-    m_lattice = n + 1
-    n_freq = m_lattice // 2 + 1  # half spectrum: D' is real-valued
+    m_lattice = n + 1 if n % 2 == 0 else n + 2  # odd: no Nyquist bin, theta < pi below
+    n_freq = (m_lattice - 1) // 2 + 1
     theta = 2.0 * np.pi * np.arange(n_freq) / m_lattice
-    cos_t, sin_t = np.cos(theta)[None, :, None], np.sin(theta)[None, :, None]
-    w_t, abs_w_t = w.T, np.abs(w).T
-    n_minus = (np.abs(w).sum(axis=1) - s0) / 2.0  # (samples, out): inputs with w x = -1
+    sin2_half, tan_half = np.sin(theta / 2) ** 2, np.tan(theta / 2)
+    abs_w = np.abs(w)
+    nnz = abs_w.sum(axis=1)
+    n_minus = (nnz - s0) / 2.0  # (samples, out): inputs with w x = -1
     # crossing iff D > k (clean +1) or D <= k (clean -1); in D' units the index is k + n_-
     k = (np.floor((s0 - layer.thresholds) / 2.0) + n_minus).astype(np.int64)
     out = np.empty_like(s0)
     rows = max(1, _CHUNK_ELEMENTS // (n_freq * max(n, w.shape[0])))
     for lo in range(0, x.shape[0], rows):
         sl = slice(lo, lo + rows)
-        qc = q[sl][:, None, :]
-        # log(1 - q + q e^{i theta}) = 0.5 log1p(-2 q (1-q)(1 - cos)) + i atan2(q sin, 1 - q + q cos)
-        re = 0.5 * np.log1p(-2.0 * qc * (1.0 - qc) * (1.0 - cos_t))
-        im = np.arctan2(qc * sin_t, 1.0 - qc + qc * cos_t) * x[sl][:, None, :]
-        # c_i in {-1, 0, 1}: log phi_D = sum_i |w_i| re_i + i sum_i w_i x_i im_i; D' adds theta n_-
-        arg = im @ w_t + theta[None, :, None] * n_minus[sl][:, None, :]
-        mag = np.exp(re @ abs_w_t)
-        phi_conj = mag * np.cos(arg) - 1j * (mag * np.sin(arg))  # irfft sums e^{+i theta d}
-        pmf = np.fft.irfft(phi_conj, n=m_lattice, axis=1)  # (b, n+1, out): P(D' = d)
-        cdf = np.cumsum(np.clip(pmf, 0.0, None), axis=1)
-        cdf /= cdf[:, -1:, :]
+        qc = q[sl][:, :, None]  # (b, in, 1), frequencies on the last axis
+        log_mod = 0.5 * np.log(1.0 - (4.0 * qc * (1.0 - qc)) * sin2_half)
+        ang = np.arctan((2.0 * qc - 1.0) * tan_half) * x[sl][:, :, None]
+        # c_i in {-1, 0, 1}: log phi_D = sum_i |c_i| log_mod_i + i sum_i c_i (theta/2 + ang_i);
+        # sum_i c_i theta/2 = s0 theta/2, and D' = D + n_- adds n_- theta.
+        mag = np.exp(np.matmul(abs_w, log_mod))  # (b, out, freq)
+        arg = np.matmul(w, ang) + (s0[sl] / 2.0 + n_minus[sl])[:, :, None] * theta
+        spec = np.empty(mag.shape, dtype=complex)
+        spec.real = mag * np.cos(arg)
+        spec.imag = -mag * np.sin(arg)  # conj(phi): irfft sums e^{+i theta d}
+        pmf = np.fft.irfft(spec, n=m_lattice, axis=-1)  # (b, out, M): P(D' = d)
+        cdf = np.cumsum(pmf, axis=-1)
         idx = k[sl]
-        inside = np.take_along_axis(cdf, np.clip(idx, 0, n)[:, None, :], axis=1)[:, 0, :]
-        f_k = np.where(idx < 0, 0.0, np.where(idx >= n, 1.0, inside))  # P(D' <= k')
+        inside = np.take_along_axis(cdf, np.clip(idx, 0, m_lattice - 1)[:, :, None], axis=-1)
+        f_k = np.where(idx < 0, 0.0, np.where(idx >= nnz, 1.0, inside[:, :, 0]))  # P(D' <= k')
         out[sl] = np.where(clean_pos[sl], 1.0 - f_k, f_k)
     return np.clip(out, 0.0, 1.0)
+
+
+def _crossing_uniform_q(q: float, layer: BinaryLayer, s0: NDArray, clean_pos: NDArray) -> NDArray:
+    """Exact crossing probability when every input flips with the same probability ``q``.
+
+    Then ``D' = K_+ + (n_- - K_-)`` with ``K_+ ~ Bin(n_+, q)`` and ``n_- - K_- ~ Bin(n_-, 1 - q)``
+    depends on the sample only through (n_+, n_-): one binomial convolution per distinct pair.
+    This is the case of the first noisy layer after a noise-free one (q = eps everywhere).
+    """
+    nnz = np.abs(layer.w_float).sum(axis=1)
+    n_plus = np.rint((nnz + s0) / 2.0).astype(np.int64)
+    n_minus = np.rint((nnz - s0) / 2.0).astype(np.int64)
+    k = (np.floor((s0 - layer.thresholds) / 2.0) + n_minus).astype(np.int64)  # in D' units
+    pairs, inverse = np.unique(
+        np.stack([n_plus.ravel(), n_minus.ravel()], axis=1), axis=0, return_inverse=True
+    )
+    f_k = np.empty(k.size)
+    k_flat = k.ravel()
+    inverse = inverse.ravel()
+    for j, (a, b) in enumerate(pairs):
+        pmf = np.convolve(binom.pmf(np.arange(a + 1), a, q), binom.pmf(np.arange(b + 1), b, 1 - q))
+        cdf = np.cumsum(pmf)
+        sel = inverse == j
+        kk = k_flat[sel]
+        f_k[sel] = np.where(kk < 0, 0.0, cdf[np.clip(kk, 0, a + b)])
+    f_k = np.minimum(f_k.reshape(k.shape), 1.0)
+    return np.where(clean_pos, 1.0 - f_k, f_k)
 
 
 def _crossing_gaussian(
     x: NDArray, q: NDArray, layer: BinaryLayer, s0: NDArray, clean_pos: NDArray
 ) -> NDArray:
     """Normal approximation of the same probability, with continuity correction."""
-    w = layer.weights.astype(float)
+    w = layer.w_float
     mean_d = (x * q) @ w.T
     var_d = (q * (1.0 - q)) @ np.abs(w).T
     k = np.floor((s0 - layer.thresholds) / 2.0)
@@ -122,18 +156,27 @@ def mean_field_flip_rates(
     """
     _check_method(method)
     net = as_network(layers)
-    h = as_inputs(x, net.n_in)
+    xs = as_inputs(x, net.n_in)
     e = layer_eps(eps, len(net.hidden), noisy_layers)
+    return _mean_field(net, xs, e, method, len(net.hidden))
+
+
+def _mean_field(
+    net: Network, h: NDArray, e: NDArray, method: str, n_layers: int
+) -> list[NDArray[np.float64]]:
+    """Mean-field flip rates of the first ``n_layers`` hidden layers (checked arguments)."""
     q = np.zeros_like(h)
     crossing = _crossing_exact if method == "exact" else _crossing_gaussian
     rates = []
-    for i, layer in enumerate(net.hidden):
-        s0 = h @ layer.weights.T.astype(float)
+    for i, layer in enumerate(net.hidden[:n_layers]):
+        s0 = h @ layer.w_float.T
         clean_pos = s0 >= layer.thresholds
-        if np.any(q > 0):
-            p = crossing(h, q, layer, s0, clean_pos)
-        else:
+        if not np.any(q > 0):
             p = np.zeros_like(s0)
+        elif method == "exact" and np.all(q == q.flat[0]):
+            p = _crossing_uniform_q(float(q.flat[0]), layer, s0, clean_pos)
+        else:
+            p = crossing(h, q, layer, s0, clean_pos)
         q = e[i] + (1.0 - 2.0 * e[i]) * p
         rates.append(q)
         h = np.where(clean_pos, 1.0, -1.0)
@@ -148,28 +191,31 @@ def predict_correct_probability(
     noisy_layers: Sequence[int] | None = None,
     *,
     method: str = "exact",
-    exact_tail: int = 1,
-    n_draws: int = 128,
+    exact_tail: int | None = None,
+    n_draws: int = 64,
     seed: int = 0,
 ) -> NDArray[np.float64]:
-    """Per-sample probability that the noisy network classifies correctly (mean-field prediction).
+    """Per-sample probability that the noisy network classifies correctly.
 
     Mean field gives independent flip rates up to hidden layer ``L - exact_tail``; from there the
-    states are drawn with those rates and the last ``exact_tail`` hidden layers (thresholds plus
+    states are drawn with those rates, and the last ``exact_tail`` hidden layers (thresholds plus
     their own injector flips) and the argmax are run exactly, by Monte Carlo with a fixed seed.
-    ``exact_tail = 0`` treats the last hidden layer's flips as independent (pure mean field); the
-    default 1 keeps the correlation that a flip in layer L-1 induces among the neurons of layer L,
-    which the pure version misses (docs/theory.md §5: it under-predicts accuracy at small eps).
-    With two hidden layers and a noise-free input, ``exact_tail = 1`` is exact up to Monte Carlo
-    error, because the first noisy layer's flips are independent.
+
+    * ``exact_tail=0``: pure mean field (the last hidden layer flips independently). Misses the
+      correlation between flips that share an upstream cause and is then biased, by several
+      points of accuracy on a trained 784-64-64-64-10 net (docs/theory.md §5).
+    * ``exact_tail=None`` (default): start at the first noisy layer, whose flips *are*
+      independent because its input is noise-free. Exact up to Monte Carlo error
+      (about 0.5 / sqrt(n_draws * samples) on the mean), at the cost of a simulation that reuses
+      the clean prefix of the network.
 
     Args:
         layers, x, eps, noisy_layers: as in :func:`mean_field_flip_rates`.
         labels: class per sample.
         method: "exact" draws Bernoulli flips (integer logits, ties to the lowest index as in
-            hardware); "gaussian" uses Gaussian flip rates in mean field and replaces each sampled
+            hardware); "gaussian" uses Gaussian flip rates in mean field and replaces each drawn
             neuron by a Gaussian with the same mean and variance.
-        exact_tail: hidden layers simulated exactly at the end (0 .. number of hidden layers).
+        exact_tail: hidden layers simulated exactly at the end (0 .. hidden layers - 1), or None.
         n_draws: Monte Carlo draws per sample.
         seed: seed of ``np.random.default_rng``.
 
@@ -183,17 +229,23 @@ def predict_correct_probability(
     if int(n_draws) < 1:
         raise ValueError(f"n_draws must be >= 1, got {n_draws}")
     n_hidden = len(net.hidden)
-    if not 0 <= int(exact_tail) <= n_hidden:
-        raise ValueError(f"exact_tail must be in [0, {n_hidden}] (hidden layers), got {exact_tail}")
-    n_draws, exact_tail = int(n_draws), int(exact_tail)
+    n_draws = int(n_draws)
     e = layer_eps(eps, n_hidden, noisy_layers)
     clean = forward(net, xs)
-    base = n_hidden - exact_tail - 1  # hidden layer whose states are drawn; -1 = the input
-    if base >= 0:
-        q = mean_field_flip_rates(net, xs, e, method=method)[base]
-        h = clean.hidden[base]
+    if not net.hidden:
+        return (clean.prediction == y).astype(float)
+    if exact_tail is None:
+        noisy = np.flatnonzero(e > 0)
+        base = int(noisy[0]) if noisy.size else n_hidden - 1
     else:
-        q, h = np.zeros_like(xs), xs
+        if not 0 <= int(exact_tail) < n_hidden:
+            raise ValueError(
+                f"exact_tail must be None or in [0, {n_hidden - 1}] (hidden layers - 1), "
+                f"got {exact_tail}"
+            )
+        base = n_hidden - int(exact_tail) - 1  # hidden layer whose states are drawn
+    q = _mean_field(net, xs, e, method, base + 1)[base]
+    h = clean.hidden[base]
     rng = np.random.default_rng(seed)
     out = np.empty(xs.shape[0])
     width = max([h.shape[1]] + [layer.n_out for layer in net.hidden[base + 1 :]])
@@ -205,10 +257,12 @@ def predict_correct_probability(
         if method == "exact":
             state = np.where(rng.random(shape) < qc, -hc, hc)
         else:
-            state = hc * (1.0 - 2.0 * qc) + 2.0 * np.sqrt(qc * (1.0 - qc)) * rng.standard_normal(shape)
+            state = hc * (1.0 - 2.0 * qc) + 2.0 * np.sqrt(qc * (1.0 - qc)) * rng.standard_normal(
+                shape
+            )
         for i in range(base + 1, n_hidden):
             layer = net.hidden[i]
-            state = np.where(state @ layer.weights.T >= layer.thresholds, 1.0, -1.0)
+            state = np.where(state @ layer.w_float.T >= layer.thresholds, 1.0, -1.0)
             if e[i] > 0:
                 state = np.where(rng.random(state.shape) < e[i], -state, state)
         pred = np.argmax(net.readout.logits(state), axis=-1)
@@ -224,14 +278,21 @@ def predict_accuracy(
     noisy_layers: Sequence[int] | None = None,
     *,
     method: str = "exact",
-    exact_tail: int = 1,
-    n_draws: int = 128,
+    exact_tail: int | None = None,
+    n_draws: int = 64,
     seed: int = 0,
 ) -> float:
     """Predicted accuracy of the noisy network: mean of :func:`predict_correct_probability`."""
     p = predict_correct_probability(
-        layers, x, labels, eps, noisy_layers,
-        method=method, exact_tail=exact_tail, n_draws=n_draws, seed=seed,
+        layers,
+        x,
+        labels,
+        eps,
+        noisy_layers,
+        method=method,
+        exact_tail=exact_tail,
+        n_draws=n_draws,
+        seed=seed,
     )
     return float(np.mean(p))
 
@@ -283,7 +344,7 @@ def flip_gain(layers: Network | Sequence[object], x: ArrayLike) -> NDArray[np.fl
     h = as_inputs(x, net.n_in)
     gains = []
     for layer in net.hidden:
-        w = layer.weights.astype(float)
+        w = layer.w_float
         s0 = h @ w.T
         nnz = np.abs(w).sum(axis=1)
         n_plus, n_minus = (nnz + s0) / 2.0, (nnz - s0) / 2.0  # inputs with w x = +1 / -1

@@ -1,0 +1,267 @@
+"""Speed of the three executable levels of one model, side by side, with their outputs compared.
+
+* ``sim``: the software accelerator (`noisybnn.backends.sim`), the sweep's default backend;
+* ``finn``: FINN/qonnx python execution of the same twin (`compile.execute.execute_batched`),
+  injectors configured with `ConfigureNoiseInjectors`;
+* ``brevitas``: the checkpoint in PyTorch on the CPU, noise from the injector reference
+  (``source="injector"``) with each layer's PE taken from the twin.
+
+All three run the same images with the injectors on (flip, probability p, one seed) from a fresh
+run, so their integer logits must be identical; the bench checks that. FINN python execution is
+slow, so it runs on the first `finn_images` images only; sim and Brevitas are timed on that batch
+too (the sim/FINN ratio compares equal batches) and on all `n_images`.
+
+Optionally it times a full sweep on sim (20 eps x 5 seeds x n_images by default).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from noisybnn.experiments.sweep import limit_blas_threads, resolve_model
+
+#: The sweep the bench times: 20 eps values (0 .. 0.095), 5 seeds.
+SWEEP_EPS = tuple(round(0.005 * i, 3) for i in range(20))
+SWEEP_SEEDS = (1, 2, 3, 4, 5)
+
+
+def _best(fn, repeats: int) -> tuple[float, object]:
+    """(best wall time of `repeats` calls, last result)."""
+    best, out = float("inf"), None
+    for _ in range(max(1, repeats)):
+        t0 = time.perf_counter()
+        out = fn()
+        best = min(best, time.perf_counter() - t0)
+    return best, out
+
+
+def _injector_pes(twin: Path) -> dict[int, int]:
+    """{layer_index: PE} of the injectors in the twin (the PE decides the lane of each neuron)."""
+    import onnx
+    from onnx import helper
+
+    out = {}
+    for node in onnx.load(str(twin)).graph.node:
+        if node.op_type.startswith("NoiseInjector"):
+            a = {x.name: helper.get_attribute_value(x) for x in node.attribute}
+            out[int(a.get("layer_index", len(out)))] = int(a["PE"])
+    return out
+
+
+def _figure(n: int, seconds: float) -> dict:
+    return {"images": n, "seconds": round(seconds, 4), "images_per_s": round(n / seconds, 1)}
+
+
+def run_bench(
+    model: str = "tfc-w1a1",
+    board: str = "pynq-z2",
+    n_images: int = 10000,
+    finn_images: int = 1000,
+    p: float = 0.01,
+    seed: int = 1,
+    out: str | os.PathLike | None = "results/bench.json",
+    sweep: bool = True,
+    repeats: int = 3,
+    threads: int | None = 1,
+    progress: bool = True,
+) -> dict:
+    """Time sim, FINN python execution and Brevitas on one model; check their outputs agree.
+
+    Args:
+        model: build directory or model name (compiled on demand, as for sweeps).
+        n_images: images for sim and Brevitas (the first of the MNIST test split).
+        finn_images: images for FINN python execution (slow), and the common batch.
+        p, seed: flip probability of every injector, master seed.
+        out: JSON file for the figures (None: do not save).
+        sweep: also time a sim sweep of 20 eps x 5 seeds x n_images.
+        repeats: best of this many runs for sim and Brevitas (FINN runs once).
+        threads: BLAS and torch threads for all three (None: leave the defaults).
+
+    Returns:
+        The figures, as saved in `out`.
+    """
+    import torch
+
+    import noisybnn.compile  # noqa: F401  registers the NoiseInjector op with FINN
+    from noisybnn import data
+    from noisybnn.backends import NoiseSetting, load
+    from noisybnn.compile import ConfigureNoiseInjectors
+    from noisybnn.compile.execute import execute_batched
+    from noisybnn.compile_paths import python_model_path
+    from noisybnn.train import images_to_tensor, load_checkpoint
+
+    if finn_images > n_images:
+        raise ValueError(f"finn_images ({finn_images}) must be <= n_images ({n_images})")
+    bdir, manifest, _ = resolve_model(model, "sim", board)
+    twin = python_model_path(bdir)
+    x_all, _ = data.load("mnist", "test")
+    x = np.ascontiguousarray(x_all[:n_images])
+    xf = x[:finn_images]
+    torch_threads = torch.get_num_threads()
+    if threads is not None:
+        torch.set_num_threads(int(threads))
+    res: dict = {
+        "model": manifest["model"], "build_dir": str(bdir),
+        "build_sha256": manifest.get("python_model_sha256"), "p": p, "seed": seed,
+        "n_images": n_images, "finn_images": finn_images, "threads": threads,
+        "machine": {"cpus": os.cpu_count(), "load_avg": os.getloadavg(),
+                    "python": platform.python_version(), "numpy": np.__version__,
+                    "torch": torch.__version__},
+        "timestamp": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
+    try:
+        with limit_blas_threads(threads):
+            # --- sim -------------------------------------------------------------------------
+            acc = load("sim", bdir)  # fresh: no stream cached yet
+            setting = NoiseSetting(mode="flip", p=p, seed=seed)
+
+            def sim_run(imgs):
+                acc.configure_noise(setting)
+                return acc.execute(imgs)
+
+            t_cold_f, sim_f = _best(lambda: sim_run(xf), 1)  # draws the LFSR stream
+            t_warm_f, sim_f = _best(lambda: sim_run(xf), repeats)  # stream cached, as in a sweep
+            t_cold, _ = _best(lambda: sim_run(x), 1)
+            t_warm, sim_all = _best(lambda: sim_run(x), repeats)
+            sim_flips = acc.flip_counts()
+            res["sim"] = {"cold": _figure(n_images, t_cold), "warm": _figure(n_images, t_warm),
+                          "cold_finn_batch": _figure(finn_images, t_cold_f),
+                          "warm_finn_batch": _figure(finn_images, t_warm_f),
+                          "flip_counts": sim_flips, "kernel": getattr(acc, "kernel", None)}
+
+            # --- FINN python execution ---------------------------------------------------------
+            from qonnx.core.modelwrapper import ModelWrapper
+
+            finn_model = ModelWrapper(str(twin)).transform(
+                ConfigureNoiseInjectors(mode="flip", p=p, seed=seed))
+            t_finn, finn_f = _best(lambda: execute_batched(finn_model, xf, batch=finn_images), 1)
+            res["finn"] = _figure(finn_images, t_finn)
+
+            # --- Brevitas ----------------------------------------------------------------------
+            net, _ = load_checkpoint(manifest["checkpoint"])
+            pes = _injector_pes(twin)
+            net.set_eval_noise(p, seed=seed, source="injector")
+            for i, layer in enumerate(net.noise_layers):
+                layer.pe = pes.get(i, 1)
+
+            def brevitas_run(imgs):
+                net.reset_noise()
+                with torch.no_grad():
+                    return np.rint(net.integer_logits(images_to_tensor(imgs)).numpy()).astype(
+                        np.int64)
+
+            t_brev_f, brev_f = _best(lambda: brevitas_run(xf), repeats)
+            t_brev, brev_all = _best(lambda: brevitas_run(x), repeats)
+            res["brevitas"] = {"all": _figure(n_images, t_brev),
+                               "finn_batch": _figure(finn_images, t_brev_f)}
+    finally:
+        torch.set_num_threads(torch_threads)
+
+    # --- agreement and ratios --------------------------------------------------------------
+    def mismatched(a, b) -> int:
+        return int(np.any(np.asarray(a) != np.asarray(b), axis=1).sum())
+
+    res["identical"] = {
+        "sim_vs_finn": mismatched(sim_f, finn_f) == 0,
+        "sim_vs_brevitas": mismatched(sim_all, brev_all) == 0,
+        "finn_vs_brevitas": mismatched(finn_f, brev_f) == 0,
+        "mismatched_images": {"sim_vs_finn": mismatched(sim_f, finn_f),
+                              "sim_vs_brevitas": mismatched(sim_all, brev_all),
+                              "finn_vs_brevitas": mismatched(finn_f, brev_f)},
+        "note": f"integer logits; FINN on the first {finn_images} images, sim vs Brevitas on "
+                f"all {n_images}",
+    }
+    ips = lambda d: d["images_per_s"]  # noqa: E731
+    res["ratios"] = {
+        "sim_over_finn": round(ips(res["sim"]["cold_finn_batch"]) / ips(res["finn"]), 1),
+        "sim_over_finn_warm": round(ips(res["sim"]["warm_finn_batch"]) / ips(res["finn"]), 1),
+        "sim_over_brevitas": round(ips(res["sim"]["cold"]) / ips(res["brevitas"]["all"]), 1),
+        "sim_over_brevitas_warm": round(ips(res["sim"]["warm"]) / ips(res["brevitas"]["all"]),
+                                        1),
+        "note": "cold: the sim draws the LFSR stream (as FINN and Brevitas do on every run); "
+                "warm: the stream is cached, as in a sweep over eps at a fixed seed",
+    }
+
+    if sweep:
+        from noisybnn.experiments.grid import SweepSpec
+        from noisybnn.experiments.sweep import run_sweep
+
+        spec = SweepSpec(models=[str(bdir)], eps=SWEEP_EPS, seeds=SWEEP_SEEDS, n_images=n_images)
+        with tempfile.TemporaryDirectory() as tmp:
+            t0 = time.perf_counter()
+            df = run_sweep(spec, Path(tmp) / "bench_sweep.csv", progress=progress,
+                           blas_threads=threads)
+            dt = time.perf_counter() - t0
+        res["sweep"] = {"points": len(df), "eps": len(SWEEP_EPS), "seeds": len(SWEEP_SEEDS),
+                        "images_per_point": n_images, "seconds": round(dt, 2),
+                        "seconds_per_point": round(dt / len(df), 4),
+                        "images_per_s": round(len(df) * n_images / dt, 1),
+                        "note": "serial, backend sim, includes validation and writing the table"}
+
+    if out is not None:
+        out = Path(out)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        tmp_out = out.with_name(out.name + ".tmp")
+        tmp_out.write_text(json.dumps(res, indent=2) + "\n")
+        os.replace(tmp_out, out)
+        res["out"] = str(out)
+    return res
+
+
+def format_bench(res: dict) -> str:
+    """A readable summary of `run_bench`'s figures."""
+    s, f, b, r = res["sim"], res["finn"], res["brevitas"], res["ratios"]
+    n, nf = res["n_images"], res["finn_images"]
+    lines = [
+        f"{res['model']}, injectors on (flip p={res['p']}, seed {res['seed']}), "
+        f"threads={res['threads']}, {res['machine']['cpus']} CPUs, "
+        f"load {res['machine']['load_avg'][0]:.1f}",
+        f"{'level':34s} {'images':>7s} {'seconds':>9s} {'images/s':>11s}",
+        f"{'sim (cold: draws the stream)':34s} {n:7d} {s['cold']['seconds']:9.3f} "
+        f"{s['cold']['images_per_s']:11,.0f}",
+        f"{'sim (warm: stream cached)':34s} {n:7d} {s['warm']['seconds']:9.3f} "
+        f"{s['warm']['images_per_s']:11,.0f}",
+        f"{'brevitas (CPU)':34s} {n:7d} {b['all']['seconds']:9.3f} "
+        f"{b['all']['images_per_s']:11,.0f}",
+        f"{'sim (cold)':34s} {nf:7d} {s['cold_finn_batch']['seconds']:9.3f} "
+        f"{s['cold_finn_batch']['images_per_s']:11,.0f}",
+        f"{'brevitas (CPU)':34s} {nf:7d} {b['finn_batch']['seconds']:9.3f} "
+        f"{b['finn_batch']['images_per_s']:11,.0f}",
+        f"{'FINN python execution':34s} {nf:7d} {f['seconds']:9.3f} {f['images_per_s']:11,.1f}",
+        f"sim/FINN: {r['sim_over_finn']:,}x (warm {r['sim_over_finn_warm']:,}x, on {nf} images); "
+        f"sim/Brevitas: {r['sim_over_brevitas']:,}x (warm {r['sim_over_brevitas_warm']:,}x, "
+        f"on {n} images)",
+    ]
+    ident = res["identical"]
+    same = ident["sim_vs_finn"] and ident["sim_vs_brevitas"] and ident["finn_vs_brevitas"]
+    lines.append(
+        ("outputs IDENTICAL (integer logits): " if same else "outputs DIFFER: ")
+        + ", ".join(f"{k} {v} mismatched images" for k, v in ident["mismatched_images"].items())
+        + f" ({ident['note']})"
+    )
+    if "sweep" in res:
+        w = res["sweep"]
+        lines.append(f"sweep on sim: {w['eps']} eps x {w['seeds']} seeds x {w['images_per_point']} "
+                     f"images = {w['points']} points in {w['seconds']} s "
+                     f"({w['seconds_per_point']} s/point, {w['images_per_s']:,.0f} images/s)")
+    if "out" in res:
+        lines.append(f"saved {res['out']}")
+    return "\n".join(lines)
+
+
+def cli_bench(args) -> int:
+    """`noisybnn bench` (arguments: noisybnn.cli_args.add_bench_args)."""
+    res = run_bench(model=args.model, board=args.board, n_images=args.n_images,
+                    finn_images=args.finn_images, p=args.p, out=args.out,
+                    sweep=not getattr(args, "no_sweep", False),
+                    threads=getattr(args, "threads", 1))
+    print(format_bench(res))
+    same = all(res["identical"][k] for k in ("sim_vs_finn", "sim_vs_brevitas", "finn_vs_brevitas"))
+    return 0 if same else 1

@@ -1,0 +1,614 @@
+"""The numbers of each report section: measurements from the table beside the theory.
+
+Each ``*_section`` function returns a plain, JSON-serialisable dict (what the page, the plots and
+the report's JSON show) plus, under keys starting with ``_``, arrays only the plots need. Nothing
+here draws or writes HTML. The expensive theory calls go through :class:`TheoryCache`, a JSON file
+keyed by the twin's SHA-256 and the operating point, so a second report over the same builds is fast.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from noisybnn import theory
+from noisybnn.report.models import DataCache, ModelInfo, label_entropy
+from noisybnn.report.options import ReportOptions
+
+log = logging.getLogger(__name__)
+
+#: Tolerance of the bound checks (float rounding only; a bound is a bound).
+BOUND_TOL = 1e-9
+GROUP_COLUMNS = ["model", "layers", "dataset", "split", "n_images"]
+
+
+# --- cache -------------------------------------------------------------------------------------
+
+
+class TheoryCache:
+    """JSON cache of theory results next to the report; a corrupt or missing file starts empty."""
+
+    VERSION = 1
+
+    def __init__(self, path: str | os.PathLike):
+        self.path = Path(path)
+        self.data: dict = {}
+        self.hits = 0
+        self.misses = 0
+        if self.path.is_file():
+            try:
+                obj = json.loads(self.path.read_text())
+                if obj.get("version") == self.VERSION:
+                    self.data = dict(obj.get("entries", {}))
+            except (OSError, json.JSONDecodeError, AttributeError):
+                log.warning("ignoring unreadable theory cache %s", self.path)
+
+    @staticmethod
+    def key(*parts) -> str:
+        return "|".join(repr(p) if isinstance(p, float) else str(p) for p in parts)
+
+    def get(self, key: str, compute: Callable[[], object]):
+        if key in self.data:
+            self.hits += 1
+            return self.data[key]
+        self.misses += 1
+        value = compute()
+        self.data[key] = value
+        return value
+
+    def save(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_name(self.path.name + ".tmp")
+        tmp.write_text(json.dumps({"version": self.VERSION, "entries": self.data}, indent=0,
+                                  sort_keys=True))
+        os.replace(tmp, self.path)
+
+
+# --- helpers -----------------------------------------------------------------------------------
+
+
+def realised_eps(rows: pd.DataFrame) -> float:
+    """The flip probability the injectors realise (threshold / 2^16), from the table."""
+    from noisybnn.hw import p_from_threshold, threshold_from_p
+
+    thr = rows["threshold"].dropna()
+    if len(thr):
+        return float(p_from_threshold(int(thr.iloc[0])))
+    return float(p_from_threshold(threshold_from_p(float(rows["eps"].iloc[0]))))
+
+
+def seed_stats(values: pd.Series) -> dict:
+    v = np.asarray(values, dtype=float)
+    return {"n_seeds": int(v.size), "mean": float(v.mean()),
+            "std": float(v.std(ddof=1)) if v.size > 1 else 0.0,
+            "min": float(v.min()), "max": float(v.max()), "values": [float(a) for a in v]}
+
+
+def _none_if_nan(x):
+    return None if x is None or (isinstance(x, float) and not math.isfinite(x)) else x
+
+
+def _layer_tuple(info: ModelInfo, layers: str) -> tuple[int, ...] | None:
+    if str(layers).lower() in ("all", ""):
+        return None
+    return tuple(info.injector_ids[i] for i in info.active_injectors(layers))
+
+
+class Context:
+    """What every section needs: the table, the models, the data, the options and the cache."""
+
+    def __init__(self, df: pd.DataFrame, models: dict[str, ModelInfo], data: DataCache,
+                 opts: ReportOptions, cache: TheoryCache):
+        self.df = df
+        self.models = models
+        self.data = data
+        self.opts = opts
+        self.cache = cache
+        self._parity: dict[tuple, dict] = {}
+
+    def images(self, dataset: str, split: str, n: int):
+        """(images, labels) or None with the reason logged into `notes` by the caller."""
+        return self.data.get(dataset, split, n)
+
+    def n_theory(self, n_images: int) -> int:
+        return int(min(n_images, self.opts.theory_images))
+
+    def parity(self, info: ModelInfo, dataset: str, split: str, n: int) -> dict:
+        """Does the theory network reproduce the accelerator's clean predictions?"""
+        key = (info.name, dataset, split, n)
+        if key not in self._parity:
+            from noisybnn.backends.base import NoiseSetting, predict
+
+            x, _ = self.images(dataset, split, n)
+            acc = info.accelerator
+            acc.configure_noise(NoiseSetting(mode="off"))
+            sim_pred = predict(acc.execute(x))
+            th_pred = theory.forward(info.network, info.binarize(x)).prediction
+            agree = int((sim_pred == th_pred).sum())
+            self._parity[key] = {"model": info.name, "dataset": dataset, "split": split,
+                                 "images": n, "agree": agree, "ok": agree == n}
+        return self._parity[key]
+
+    @property
+    def parities(self) -> list[dict]:
+        return list(self._parity.values())
+
+
+def _group_data(ctx: Context, info: ModelInfo, dataset: str, split: str, n: int, notes: list):
+    try:
+        return ctx.images(dataset, split, n)
+    except Exception as exc:  # noqa: BLE001 - a data set that cannot load only removes theory
+        notes.append(f"{info.name}: cannot load {n} images of {dataset} {split} ({exc}); "
+                     "the theory that needs test images is left out")
+        return None
+
+
+# --- section 1: accuracy vs eps ----------------------------------------------------------------
+
+
+def accuracy_section(ctx: Context) -> dict:
+    """Measured accuracy per eps (mean and spread over seeds) beside ceiling and prediction."""
+    df = ctx.df
+    flip = df[df["mode"] == "flip"]
+    out = {"groups": [], "notes": [], "violations": []}
+    if flip.empty:
+        out["notes"].append("no flip-mode rows in the results: nothing to plot against eps")
+        return out
+    opts = ctx.opts
+    for (model, layers, dataset, split, n_images), rows in flip.groupby(GROUP_COLUMNS, sort=True):
+        info = ctx.models[model]
+        group = {"model": model, "layers": layers, "dataset": dataset, "split": split,
+                 "n_images": int(n_images), "rows": [], "notes": []}
+        widths = info.noisy_widths(layers) if info.has_build else []
+        noisy = info.noisy_hidden(layers) if info.has_build else []
+        n_cls = info.n_classes
+        group["noisy_widths"] = widths
+        group["noisy_hidden_layers"] = noisy
+        data = _group_data(ctx, info, dataset, split, int(n_images), group["notes"])
+        h_y = label_entropy(data[1], n_cls) if data is not None and n_cls else None
+        group["label_entropy_bits"] = h_y
+        can_ceiling = info.binary and bool(widths) and n_cls and h_y is not None
+        if not info.has_build:
+            group["notes"].append("no build: ceiling and prediction left out")
+        elif not widths:
+            group["notes"].append("no active injector in this layer set: no noise, no ceiling")
+        can_predict = info.network is not None and data is not None and bool(noisy)
+        n_sub = ctx.n_theory(int(n_images))
+        if can_predict:
+            x_sub, y_sub = data[0][:n_sub], data[1][:n_sub]
+            xb_sub = info.binarize(x_sub)
+            group["theory_images"] = n_sub
+            group["parity"] = ctx.parity(info, dataset, split, n_sub)
+            group["theory_clean_accuracy"] = float(
+                np.mean(theory.forward(info.network, xb_sub).prediction == y_sub))
+        for eps, erows in rows.groupby("eps", sort=True):
+            eps_r = realised_eps(erows)
+            stats = seed_stats(erows["accuracy"])
+            row = {"eps": float(eps), "eps_realised": eps_r, **stats,
+                   "seeds": [int(s) for s in erows["seed"]],
+                   "ceiling": None, "gap": None, "predicted": None, "mean_field": None,
+                   "exceeds_ceiling": False}
+            if can_ceiling:
+                ceil = float(theory.accuracy_ceiling(widths, eps_r, n_cls, label_entropy=h_y))
+                row["ceiling"] = ceil
+                row["gap"] = ceil - stats["mean"]
+                over = [v for v in stats["values"] if v > ceil + BOUND_TOL]
+                if over:
+                    row["exceeds_ceiling"] = True
+                    out["violations"].append(
+                        f"{model} (layers {layers}) at eps={eps:g}: measured accuracy "
+                        f"{max(over):.4f} exceeds the Fano/SDPI ceiling {ceil:.4f}: a bug in the "
+                        "measurement or a wrong bound")
+            if can_predict:
+                base = (info.twin_sha256, tuple(noisy), dataset, split, n_sub, eps_r,
+                        opts.n_draws, opts.seed)
+                row["predicted"] = ctx.cache.get(
+                    TheoryCache.key("predict_accuracy", *base, "tail=None"),
+                    lambda: theory.predict_accuracy(info.network, xb_sub, y_sub, eps_r, noisy,
+                                                    n_draws=opts.n_draws, seed=opts.seed))
+                row["mean_field"] = ctx.cache.get(
+                    TheoryCache.key("predict_accuracy", *base, "tail=0"),
+                    lambda: theory.predict_accuracy(info.network, xb_sub, y_sub, eps_r, noisy,
+                                                    exact_tail=0, n_draws=opts.n_draws,
+                                                    seed=opts.seed))
+            group["rows"].append(row)
+        off = df[(df["model"] == model) & (df["mode"] == "off") & (df["dataset"] == dataset)
+                 & (df["split"] == split) & (df["n_images"] == n_images)]
+        group["clean_off"] = float(off["accuracy"].mean()) if len(off) else None
+        out["groups"].append(group)
+    return out
+
+
+# --- section 2: per-layer flip rates -----------------------------------------------------------
+
+
+def _pick_eps(available: list[float], preferred: tuple[float, ...], limit: int = 4) -> list[float]:
+    pos = sorted(e for e in available if e > 0)
+    if not pos:
+        return []
+    picked = []
+    for target in preferred:
+        if target <= 0:
+            continue
+        best = min(pos, key=lambda e, t=target: abs(math.log(e) - math.log(t)))
+        if best not in picked:
+            picked.append(best)
+    for e in pos[::-1]:  # not enough distinct: add the largest ones
+        if len(picked) >= limit:
+            break
+        if e not in picked:
+            picked.append(e)
+    return sorted(picked[:limit])
+
+
+def _measure_flip_rates(info: ModelInfo, x: np.ndarray, clean: list[np.ndarray], eps: float,
+                        seed: int, layers: tuple[int, ...] | None) -> list[float]:
+    from noisybnn.backends.base import NoiseSetting
+
+    acc = info.accelerator
+    acc.configure_noise(NoiseSetting(mode="flip", p=eps, seed=int(seed), layers=layers))
+    noisy = acc.hidden_activations(x)
+    return [float(np.mean((n > 0) != c)) for n, c in zip(noisy, clean, strict=True)]
+
+
+def flip_rate_section(ctx: Context) -> dict:
+    """Fraction of hidden outputs that differ from the clean run, measured vs mean field."""
+    from noisybnn.backends.base import NoiseSetting
+
+    opts = ctx.opts
+    out = {"models": [], "notes": []}
+    flip = ctx.df[ctx.df["mode"] == "flip"]
+    if flip.empty:
+        out["notes"].append("no flip-mode rows: no flip rates to measure")
+        return out
+    for model in sorted(flip["model"].unique()):
+        info = ctx.models[model]
+        if info.network is None:
+            out["notes"].append(f"{model}: no theory network (see the model notes); skipped")
+            continue
+        mrows = flip[flip["model"] == model]
+        groups = list(mrows.groupby(GROUP_COLUMNS, sort=True))
+        groups.sort(key=lambda g: (g[0][1] != "all", -g[0][4]))  # layers "all" first, most images
+        (_, layers, dataset, split, n_images), rows = groups[0]
+        noisy_idx = info.active_injectors(layers)
+        if not noisy_idx:
+            continue
+        data = _group_data(ctx, info, dataset, split, int(n_images), out["notes"])
+        if data is None:
+            continue
+        n_sub = ctx.n_theory(int(n_images))
+        x, y = data[0][:n_sub], data[1][:n_sub]
+        xb = info.binarize(x)
+        eps_list = (_pick_eps(sorted(rows["eps"].unique()), opts.tradeoff_eps)
+                    if opts.flip_rate_eps is None else list(opts.flip_rate_eps))
+        seeds = sorted(int(s) for s in rows["seed"].unique())[: opts.flip_rate_seeds]
+        noisy_hidden = info.noisy_hidden(layers)
+        layer_t = _layer_tuple(info, layers)
+        acc = info.accelerator
+        acc.configure_noise(NoiseSetting(mode="off"))
+        clean = [a > 0 for a in acc.hidden_activations(x)]
+        entry = {"model": model, "layers": layers, "dataset": dataset, "split": split,
+                 "images": n_sub, "seeds": seeds, "points": []}
+        for eps in eps_list:
+            erows = rows[np.isclose(rows["eps"], eps)]
+            eps_r = realised_eps(erows) if len(erows) else float(eps)
+            measured = []
+            for seed in seeds:
+                key = TheoryCache.key("measured_flip_rates", info.twin_sha256, layers, dataset,
+                                      split, n_sub, float(eps), seed)
+                measured.append(ctx.cache.get(key, lambda s=seed: _measure_flip_rates(
+                    info, x, clean, eps, s, layer_t)))
+            measured = np.asarray(measured)  # (seeds, injectors)
+            base = (info.twin_sha256, tuple(noisy_hidden), dataset, split, n_sub, eps_r)
+            mf = ctx.cache.get(TheoryCache.key("mean_field_flip_rates", *base), lambda: [
+                float(q.mean()) for q in theory.mean_field_flip_rates(info.network, xb, eps_r,
+                                                                      noisy_hidden)])
+            mc = ctx.cache.get(
+                TheoryCache.key("simulate_noisy", *base, opts.mc_draws, opts.seed),
+                lambda: [float(r) for r in theory.simulate_noisy(
+                    info.network, xb, y, eps_r, noisy_hidden, n_draws=opts.mc_draws,
+                    seed=opts.seed).layer_flip_rates])
+            counters = _counter_rates(info, erows)
+            for inj in range(len(info.injector_ids)):
+                if inj not in noisy_idx and not np.any(measured[:, inj]):
+                    continue  # a noise-free layer that no upstream flip reached
+                hid = info.injector_hidden[inj]
+                m = measured[:, inj]
+                entry["points"].append({
+                    "eps": float(eps), "eps_realised": eps_r, "layer": hid,
+                    "injector": info.injector_ids[inj], "width": info.injector_widths[inj],
+                    "measured": float(m.mean()),
+                    "measured_std": float(m.std(ddof=1)) if m.size > 1 else 0.0,
+                    "predicted": float(mf[hid]), "mc_iid": float(mc[hid]),
+                    "injector_rate_counters": _none_if_nan(counters[inj]),
+                    "rel_error": (float((mf[hid] - m.mean()) / m.mean()) if m.mean() > 0
+                                  else None),
+                })
+        rel = [abs(p["rel_error"]) for p in entry["points"] if p["rel_error"] is not None]
+        entry["mean_abs_rel_error"] = float(np.mean(rel)) if rel else None
+        entry["max_abs_rel_error"] = float(np.max(rel)) if rel else None
+        out["models"].append(entry)
+    return out
+
+
+def _counter_rates(info: ModelInfo, erows: pd.DataFrame) -> list[float]:
+    """Injector-only flip rate per injector from the table's hardware counters (mean over rows)."""
+    n_inj = len(info.injector_ids)
+    rates = []
+    for _, r in erows.iterrows():
+        parts = [p for p in str(r["flips_per_layer"]).split(";") if p.strip()]
+        if len(parts) != n_inj:
+            continue
+        rates.append([float(p) / (r["n_images"] * w * b) for p, w, b in
+                      zip(parts, info.injector_widths, info.injector_bits, strict=True)])
+    if not rates:
+        return [float("nan")] * n_inj
+    return list(np.mean(rates, axis=0))
+
+
+# --- section 3: neurons vs depth ---------------------------------------------------------------
+
+
+def _depths(max_depth: int) -> list[int]:
+    out, d = [], 1
+    while d <= max_depth:
+        out.append(d)
+        d = d + 1 if d < 4 else int(round(d * 1.5))
+    if out[-1] != max_depth:
+        out.append(max_depth)
+    return out
+
+
+def tradeoff_section(ctx: Context) -> dict:
+    """Least width / total neurons per depth for the target at several eps, with our models."""
+    opts = ctx.opts
+    classes = sorted({m.n_classes for m in ctx.models.values() if m.n_classes})
+    n_cls = classes[0] if classes else 10
+    notes = []
+    if len(classes) > 1:
+        notes.append(f"the models have different class counts {classes}; curves use {n_cls}")
+    if not classes:
+        notes.append("no model build gave a class count; the curves assume 10 classes")
+    markers = []
+    flip = ctx.df[(ctx.df["mode"] == "flip") & (ctx.df["layers"] == "all")]
+    for info in ctx.models.values():
+        if not info.has_build or not info.binary:
+            continue
+        widths = info.noisy_widths("all")
+        if not widths:
+            continue
+        rows = flip[flip["model"] == info.name]
+        measured = {}
+        for eps in opts.tradeoff_eps:
+            sel = rows[np.isclose(rows["eps"], eps)]
+            if len(sel):
+                measured[repr(eps)] = float(sel["accuracy"].mean())
+        markers.append({"model": info.name, "depth": len(widths), "widths": widths,
+                        "mean_width": float(np.mean(widths)), "total": int(np.sum(widths)),
+                        "measured": measured})
+    deepest = max([m["depth"] for m in markers], default=1)
+    depths = _depths(max(opts.max_depth, deepest + 2))
+    curves = []
+    violations = []
+    for eps in opts.tradeoff_eps:
+        curve = theory.tradeoff_curve(depths, eps, opts.target_accuracy, n_cls)
+        c = {"eps": eps, "depth": depths,
+             "min_width": [_none_if_nan(float(v)) for v in curve.min_width],
+             "min_total_neurons": [_none_if_nan(float(v)) for v in curve.min_total_neurons],
+             "models": []}
+        for m in markers:
+            need_total = float(theory.min_total_neurons(m["depth"], eps, opts.target_accuracy,
+                                                        n_cls))
+            need_width = float(theory.min_width(m["depth"], eps, opts.target_accuracy, n_cls))
+            acc = m["measured"].get(repr(eps))
+            below = m["total"] < need_total
+            c["models"].append({"model": m["model"], "need_total": _none_if_nan(need_total),
+                                "need_width": _none_if_nan(need_width), "below": bool(below),
+                                "measured": acc})
+            if below and acc is not None and acc >= opts.target_accuracy:
+                violations.append(f"{m['model']} has {m['total']} noisy neurons, fewer than the "
+                                  f"{need_total:g} the theory requires for "
+                                  f"{opts.target_accuracy:.0%} at eps={eps:g}, yet measured "
+                                  f"{acc:.2%}")
+        curves.append(c)
+    return {"target_accuracy": opts.target_accuracy, "n_classes": n_cls, "curves": curves,
+            "markers": markers, "notes": notes, "violations": violations,
+            "label_entropy": "log2(classes) (equiprobable classes)"}
+
+
+# --- section 4: stuck-at faults ----------------------------------------------------------------
+
+
+def parse_fault_spec(text: str) -> dict[int, list[int]]:
+    """"0:3 17|2:5" -> {0: [3, 17], 2: [5]} (injector layer id -> crashed neurons)."""
+    out: dict[int, list[int]] = {}
+    for part in str(text).split("|"):
+        if not part.strip():
+            continue
+        layer, _, idx = part.partition(":")
+        out[int(layer)] = [int(i) for i in idx.split()]
+    return out
+
+
+def _replay(info: ModelInfo, xb: np.ndarray, y: np.ndarray, mode: str, spec: str) -> float | None:
+    """Accuracy of the theory network with the row's exact stuck neurons."""
+    if not spec:
+        return None
+    value = -1.0 if mode == "stuck0" else 1.0
+    stuck = [None] * len(info.network.hidden)
+    for layer_id, idx in parse_fault_spec(spec).items():
+        if layer_id not in info.injector_ids:
+            return None
+        inj = info.injector_ids.index(layer_id)
+        s = np.zeros(info.injector_widths[inj])
+        s[idx] = value
+        stuck[info.injector_hidden[inj]] = s
+    pred = theory.forward(info.network, xb, stuck=stuck).prediction
+    return float(np.mean(pred == y))
+
+
+def stuck_section(ctx: Context) -> dict:
+    """Measured accuracy vs crashed neurons per layer, beside the certified lower bounds."""
+    df = ctx.df
+    stuck = df[df["mode"].isin(("stuck0", "stuck1"))]
+    out = {"groups": [], "notes": [], "violations": [], "fep_exceeded": []}
+    if stuck.empty:
+        out["notes"].append("no stuck0/stuck1 rows in the results: run a sweep with "
+                            "`--modes stuck0 --faults 1,4,16` to fill this section")
+        return out
+    cols = ["model", "mode", "layers", "dataset", "split", "n_images"]
+    for (model, mode, layers, dataset, split, n_images), rows in stuck.groupby(cols, sort=True):
+        info = ctx.models[model]
+        group = {"model": model, "mode": mode, "layers": layers, "dataset": dataset,
+                 "split": split, "n_images": int(n_images), "rows": [], "notes": []}
+        data = None
+        if info.network is not None:
+            data = _group_data(ctx, info, dataset, split, int(n_images), group["notes"])
+        else:
+            group["notes"].append("no theory network: bounds left out")
+        if data is not None:
+            xb, y = info.binarize(data[0]), data[1]
+            group["theory_clean_accuracy"] = float(
+                np.mean(theory.forward(info.network, xb).prediction == y))
+        noisy_hidden = info.noisy_hidden(layers) if info.has_build else []
+        for k, krows in rows.groupby("faults_per_layer", sort=True):
+            k = int(k)
+            stats = seed_stats(krows["accuracy"])
+            row = {"k": k, **stats, "seeds": [int(s) for s in krows["seed"]],
+                   "certified": None, "fep": None, "replayed": None, "replay_ok": None,
+                   "violates_certificate": False}
+            if data is not None and all(k <= info.network.widths[h] for h in noisy_hidden):
+                crashed = np.zeros(len(info.network.hidden), dtype=int)
+                crashed[noisy_hidden] = k
+                base = (info.twin_sha256, dataset, split, int(n_images), tuple(crashed))
+                row["certified"] = ctx.cache.get(
+                    TheoryCache.key("certified_robust_fraction", *base),
+                    lambda c=crashed: theory.certified_robust_fraction(info.network, xb, y, c))
+                row["fep"] = ctx.cache.get(
+                    TheoryCache.key("fep_robust_fraction", *base),
+                    lambda c=crashed: theory.fep_robust_fraction(info.network, xb, y, c))
+                replayed = []
+                for _, r in krows.iterrows():
+                    got = _replay(info, xb, y, mode, r["fault_spec"])
+                    if got is not None:
+                        replayed.append((got, float(r["accuracy"])))
+                if replayed:
+                    row["replayed"] = float(np.mean([a for a, _ in replayed]))
+                    row["replay_ok"] = all(abs(a - b) < 1e-12 for a, b in replayed)
+                    if not row["replay_ok"]:
+                        out["violations"].append(
+                            f"{model} {mode} k={k}: the theory network with the same stuck "
+                            "neurons does not reproduce the measured accuracy "
+                            f"({[round(a, 4) for a, _ in replayed]} vs "
+                            f"{[round(b, 4) for _, b in replayed]})")
+                if stats["min"] < row["certified"] - BOUND_TOL:
+                    row["violates_certificate"] = True
+                    out["violations"].append(
+                        f"{model} {mode} (layers {layers}) k={k}: measured accuracy "
+                        f"{stats['min']:.4f} is below the certified robust fraction "
+                        f"{row['certified']:.4f}, a sound lower bound: a bug")
+                if stats["min"] < row["fep"] - BOUND_TOL:
+                    out["fep_exceeded"].append(f"{model} {mode} k={k}: measured {stats['min']:.4f}"
+                                               f" < FEP fraction {row['fep']:.4f}")
+            group["rows"].append(row)
+        out["groups"].append(group)
+    return out
+
+
+# --- section 5: geometry -----------------------------------------------------------------------
+
+
+def geometry_section(ctx: Context) -> dict:
+    """Angle between each hidden layer's pre-activation vector (W x - T) and its sign."""
+    out = {"models": [], "notes": [], "asymptotic_deg": theory.ASYMPTOTIC_SIGN_ANGLE_DEG}
+    for name in sorted(ctx.models):
+        info = ctx.models[name]
+        if info.network is None:
+            out["notes"].append(f"{name}: no theory network; skipped")
+            continue
+        rows = ctx.df[ctx.df["model"] == name].sort_values("n_images", ascending=False)
+        dataset, split, n_images = rows.iloc[0][["dataset", "split", "n_images"]]
+        data = _group_data(ctx, info, dataset, split, ctx.n_theory(int(n_images)), out["notes"])
+        if data is None:
+            continue
+        h = info.binarize(data[0])
+        layers = []
+        hist = []
+        for i, layer in enumerate(info.network.hidden):
+            pre = h @ layer.w_float.T - layer.thresholds
+            raw = theory.activation_angles(pre, centered=False)
+            cen = theory.activation_angles(pre, centered=True)
+            layers.append({
+                "layer": i, "width": layer.n_out,
+                "raw_mean": float(np.nanmean(raw)), "raw_std": float(np.nanstd(raw)),
+                "centered_mean": float(np.nanmean(cen)), "centered_std": float(np.nanstd(cen)),
+                "expected_deg": float(theory.expected_sign_angle(layer.n_out)),
+                "mean_abs_over_rms": float(np.mean(np.abs(pre)) / np.sqrt(np.mean(pre ** 2))),
+            })
+            hist.append((raw, cen))
+            h = np.where(pre >= 0, 1.0, -1.0)
+        out["models"].append({"model": name, "images": len(h), "layers": layers,
+                              "_angles": hist})
+    return out
+
+
+# --- section 6: design space -------------------------------------------------------------------
+
+
+def pareto_mask(cost: np.ndarray, value: np.ndarray) -> np.ndarray:
+    """True for points no other point beats: cost <= and value >=, one of them strictly."""
+    cost = np.asarray(cost, float)
+    value = np.asarray(value, float)
+    le = cost[None, :] <= cost[:, None]
+    ge = value[None, :] >= value[:, None]
+    strict = (cost[None, :] < cost[:, None]) | (value[None, :] > value[:, None])
+    return ~np.any(le & ge & strict, axis=1)
+
+
+def design_section(explore, ctx: Context) -> dict:
+    """Pareto fronts of the exploration table and the theory's least neuron count."""
+    out = {"notes": list(explore.notes), "available": explore.df is not None, "violations": []}
+    if explore.df is None:
+        return out
+    df = explore.df.copy()
+    opts = ctx.opts
+    classes = sorted({m.n_classes for m in ctx.models.values() if m.n_classes})
+    n_cls = classes[0] if classes else 10
+    df["pareto_lut"] = pareto_mask(df["lut"].to_numpy(), df["accuracy"].to_numpy())
+    df["pareto_fps"] = pareto_mask(-df["fps"].to_numpy(), df["accuracy"].to_numpy())
+    has_theory = "depth" in df and "eps" in df and "neurons" in df
+    df["min_neurons"] = np.nan
+    if has_theory:
+        ok = df["depth"].notna() & df["eps"].notna() & (df["depth"] >= 1)
+        if ok.any():
+            df.loc[ok, "min_neurons"] = theory.min_total_neurons(
+                df.loc[ok, "depth"].round().astype(int).to_numpy(),
+                df.loc[ok, "eps"].to_numpy(), opts.target_accuracy, n_cls)
+        binary = df["act_bits"].fillna(1) == 1 if "act_bits" in df else True
+        df["below_min_neurons"] = (df["neurons"] < df["min_neurons"]) & binary
+        bad = df[df["below_min_neurons"] & (df["accuracy"] >= opts.target_accuracy)]
+        for _, r in bad.iterrows():
+            out["violations"].append(
+                f"design {r['name']}: {r['neurons']:g} noisy neurons < {r['min_neurons']:g} "
+                f"required for {opts.target_accuracy:.0%} at eps={r['eps']:g}, yet accuracy "
+                f"{r['accuracy']:.2%}")
+    else:
+        out["notes"].append("the theory line needs depth, width (neurons) and eps columns; it is "
+                            "left out")
+    out["eps_values"] = sorted(float(e) for e in df["eps"].dropna().unique()) if "eps" in df else []
+    out["n_classes"] = n_cls
+    out["target_accuracy"] = opts.target_accuracy
+    out["has_theory"] = bool(has_theory and df["min_neurons"].notna().any())
+    keep = [c for c in ("name", "lut", "bram", "fps", "fits", "accuracy", "eps", "width", "depth",
+                        "weight_bits", "act_bits", "neurons", "min_neurons", "below_min_neurons",
+                        "pareto_lut", "pareto_fps") if c in df]
+    out["rows"] = json.loads(df[keep].to_json(orient="records"))
+    out["_df"] = df
+    return out

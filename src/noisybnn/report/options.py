@@ -1,0 +1,43 @@
+"""The knobs of a report, in one JSON-serialisable dataclass."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class ReportOptions:
+    """How much theory to compute, and at which operating points."""
+
+    #: Target accuracy of the neurons-vs-depth and design-space bounds.
+    target_accuracy: float = 0.9
+    #: Flip probabilities of the neurons-vs-depth panels (and preferred flip-rate eps).
+    tradeoff_eps: tuple[float, ...] = (0.01, 0.05, 0.1, 0.2)
+    #: Largest depth of the neurons-vs-depth curves (at least the deepest model + 2).
+    max_depth: int = 64
+    #: First N images of each sweep's split used for the theory (prediction, flip rates, angles).
+    theory_images: int = 2000
+    #: Monte Carlo draws per image of `theory.predict_accuracy`.
+    n_draws: int = 64
+    #: Monte Carlo draws per image of the i.i.d. reference flip rates (`theory.simulate_noisy`).
+    mc_draws: int = 16
+    #: Flip probabilities of the per-layer flip-rate check; None picks up to 4 of the sweep's.
+    flip_rate_eps: tuple[float, ...] | None = None
+    #: Seeds per eps of the per-layer flip-rate check (the table's first ones).
+    flip_rate_seeds: int = 3
+    #: Compile a model whose build is missing (about 30 s each); False leaves its theory out.
+    compile_missing: bool = True
+    #: Seed of the theory's Monte Carlo.
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if not 0.0 < self.target_accuracy <= 1.0:
+            raise ValueError(f"target_accuracy must be in (0, 1], got {self.target_accuracy}")
+        object.__setattr__(self, "tradeoff_eps", tuple(float(e) for e in self.tradeoff_eps))
+        if any(not 0.0 <= e <= 1.0 for e in self.tradeoff_eps):
+            raise ValueError(f"tradeoff_eps must be in [0, 1], got {self.tradeoff_eps}")
+        if self.flip_rate_eps is not None:
+            object.__setattr__(self, "flip_rate_eps", tuple(float(e) for e in self.flip_rate_eps))
+        for name in ("theory_images", "n_draws", "mc_draws", "flip_rate_seeds", "max_depth"):
+            if int(getattr(self, name)) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")

