@@ -2,6 +2,7 @@
 
 import os
 import random
+import sys
 
 import numpy as np
 import pytest
@@ -15,10 +16,7 @@ GLOBAL_SEED = 1234
 def _seed_everything():
     random.seed(GLOBAL_SEED)
     np.random.seed(GLOBAL_SEED)
-    try:
-        import torch
-
+    torch = sys.modules.get("torch")  # seed torch only where a test uses it (import is slow)
+    if torch is not None:
         torch.manual_seed(GLOBAL_SEED)
-    except ImportError:
-        pass
     yield

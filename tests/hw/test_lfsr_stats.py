@@ -120,19 +120,20 @@ def test_leap_forward_equals_sixteen_single_steps():
         assert int(u) == s & lfsr.SAMPLE_MASK  # the sample is the 16 newest bits
 
 
-@pytest.mark.parametrize("chunk", [1, 7, 512, 4096])
+@pytest.mark.parametrize("n", [1, 2, 3, 17, 1000, 4099])
 @pytest.mark.parametrize("start", [0, 1, 999])
-def test_jump_ahead_equals_stepping(chunk, start):
+def test_jump_ahead_equals_stepping(n, start):
+    """`samples` (jump-ahead chunks, sizes depend on n) against plain sequential stepping."""
     init = lane_initial_states(0x5EED, 5)
-    n = 3000
     state, ref = init.copy(), []
     for _ in range(start + n):
         state, u = lfsr.step_beat(state)
         ref.append(u)
     ref = np.array(ref[start:], dtype=np.uint16)
-    got = lfsr.samples(init, n, start_beat=start, chunk=chunk)
+    got = lfsr.samples(init, n, start_beat=start)
     assert got.dtype == np.uint16 and got.shape == (n, 5)
     np.testing.assert_array_equal(got, ref)
+    np.testing.assert_array_equal(lfsr.advance(init, start + n), state)
 
 
 def test_jump_ahead_composes_for_long_distances():
@@ -140,6 +141,7 @@ def test_jump_ahead_composes_for_long_distances():
     a, b = 1 << 40, 123_456_789
     direct = lfsr.samples(init, 10, start_beat=a + b)
     mid = lfsr.apply_jump(lfsr.jump_tables(a), init)
+    np.testing.assert_array_equal(mid, lfsr.advance(init, a))
     np.testing.assert_array_equal(direct, lfsr.samples(mid, 10, start_beat=b))
 
 
@@ -155,7 +157,7 @@ def sample_histogram() -> tuple[np.ndarray, int]:
     hist = np.zeros(1 << 16, dtype=np.int64)
     block = 1 << 18
     for k in range(8):
-        u = lfsr.samples(init, block, start_beat=k * block, chunk=2048)
+        u = lfsr.samples(init, block, start_beat=k * block)
         hist += np.bincount(u.ravel(), minlength=1 << 16)
     return hist, int(hist.sum())
 
@@ -178,34 +180,76 @@ def test_flip_bits_is_sample_below_threshold():
     np.testing.assert_array_equal(flip_bits(cfg, 500), u < 6554)
 
 
-def _corr_sigma_ok(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
-    """(|Pearson r| in sigmas under independence, r)."""
-    a = a.astype(np.float64) - a.mean()
-    b = b.astype(np.float64) - b.mean()
-    r = float((a * b).sum() / math.sqrt((a * a).sum() * (b * b).sum()))
-    return abs(r) * math.sqrt(a.size), r
+def _coincidence_z(a: np.ndarray, b: np.ndarray) -> float:
+    """Pooled dependence test of paired flip indicators, in sigmas.
+
+    Columns of `a` and `b` (bool, same shape) are pairs of indicator sequences. Under
+    independence the coincidences C = sum(a & b) have mean E = sum_col n_a * n_b / N and variance
+    sum_col N q (1 - q), q = (n_a / N)(n_b / N). Pooling over many pairs keeps E large enough for
+    rare flips, where a per-pair Pearson r would be dominated by Poisson tails.
+    """
+    n = a.shape[0]
+    na = a.sum(axis=0).astype(np.float64)
+    nb = b.sum(axis=0).astype(np.float64)
+    q = na * nb / (n * n)
+    expected = float((q * n).sum())
+    assert expected >= 10, f"only {expected:.1f} coincidences expected: not a meaningful test"
+    c = float(np.count_nonzero(a & b))
+    return (c - expected) / math.sqrt(float((n * q * (1 - q)).sum()))
+
+
+CORRELATION_P = (1e-3, 1e-2, 0.1, 0.5)
 
 
 @pytest.fixture(scope="module")
 def flip_samples() -> np.ndarray:
+    """Samples of 64 lanes over 2^18 beats."""
     cfg = InjectorConfig(neurons=LANES, pe=LANES, seed=0xBADC0DE)
-    return lane_samples(cfg, 200_000)
+    return lane_samples(cfg, 1 << 18)
 
 
-@pytest.mark.parametrize("p", [1e-2, 0.1, 0.5])
+@pytest.mark.parametrize("p", CORRELATION_P)
 def test_lane_to_lane_correlation(flip_samples, p):
+    """Adjacent lanes and lane 0 against every other lane, pooled."""
     x = flip_samples < threshold_from_p(p)
-    worst = max(_corr_sigma_ok(x[:, i], x[:, i + 1])[0] for i in range(LANES - 1))
-    worst = max(worst, *(_corr_sigma_ok(x[:, 0], x[:, j])[0] for j in range(2, LANES)))
-    assert worst < 4, f"a lane pair correlates at {worst:.2f} sigma"
+    a = np.concatenate([x[:, :-1], np.repeat(x[:, :1], LANES - 2, axis=1)], axis=1)
+    b = np.concatenate([x[:, 1:], x[:, 2:]], axis=1)
+    z = _coincidence_z(a, b)
+    assert abs(z) < 4, f"lanes correlate at {z:.2f} sigma"
 
 
-@pytest.mark.parametrize("p", [1e-2, 0.1, 0.5])
-@pytest.mark.parametrize("lag", [1, 2, 3, 4])
-def test_beat_to_beat_correlation(flip_samples, p, lag):
+LAG4_DEPENDENCE = (
+    "known defect of the reference (lfsr.py): the 4 taps lie 60..64 steps back, so bits 4..15 of a "
+    "lane's sample are a fixed XOR of bits of its sample 4 beats earlier; P(flip | flip 4 beats "
+    "earlier) is ~4500x p at p = 2^-16, 63x at 1e-3, 6x at 1e-2, 0.6x at 0.1 (docs/injector.md)"
+)
+
+
+def _lag_params():
+    for lag in (1, 2, 3, 4):
+        for p in CORRELATION_P:
+            marks = ()
+            if lag == 4 and p < 0.5:
+                marks = pytest.mark.xfail(strict=True, reason=LAG4_DEPENDENCE)
+            yield pytest.param(lag, p, marks=marks, id=f"lag{lag}-p{p:g}")
+
+
+@pytest.mark.parametrize(("lag", "p"), list(_lag_params()))
+def test_beat_to_beat_correlation(flip_samples, lag, p):
+    """Each lane against itself `lag` beats later, pooled over lanes."""
     x = flip_samples < threshold_from_p(p)
-    worst = max(_corr_sigma_ok(x[:-lag, i], x[lag:, i])[0] for i in range(LANES))
-    assert worst < 4, f"lag {lag} correlates at {worst:.2f} sigma"
+    z = _coincidence_z(x[:-lag], x[lag:])
+    assert abs(z) < 4, f"lag {lag} correlates at {z:.2f} sigma"
+
+
+@pytest.mark.xfail(strict=True, reason=LAG4_DEPENDENCE)
+def test_lag4_rare_flips_are_not_paired():
+    """At p = 2^-16 a flip is followed 4 beats later by another one in 1 case of 16 (not 2^-16)."""
+    u = lfsr.samples(lane_initial_states(0xABCDEF, 16), 1 << 20)
+    x = u < 1
+    pairs = int(np.count_nonzero(x[:-4] & x[4:]))
+    # independent: E = 256 flips * 2^-16 = 0.004 pairs; P(pairs >= 3) ~ 1e-8
+    assert pairs < 3, f"{pairs} flip pairs 4 beats apart among {int(x.sum())} flips"
 
 
 def test_lane_xor_is_seed_independent():

@@ -1,7 +1,7 @@
 """Parity and prediction on the trained tfc-w1a1 (784-64-64-64-10) of the model zoo.
 
 Slow, and skipped where the checkpoint, torch or the MNIST cache is missing. The BatchNorm of each
-hidden layer is folded into thresholds (:meth:`BinaryLayer.from_batchnorm`); the folded network must
+hidden layer is folded into thresholds (:func:`load_mlp_checkpoint`); the folded network must
 reproduce the recorded test accuracy exactly, then the mean field and the accuracy predictor are
 compared with Monte Carlo simulation (the figures of docs/theory.md §5).
 """
@@ -15,13 +15,12 @@ import numpy as np
 import pytest
 
 from noisybnn.theory import (
-    BinaryLayer,
-    Readout,
     forward,
     mean_field_flip_rates,
     predict_accuracy,
     simulate_noisy,
 )
+from noisybnn.theory.network import load_mlp_checkpoint
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[2]
@@ -30,7 +29,7 @@ CHECKPOINT = ROOT / "models" / "tfc-w1a1.pt"
 
 @pytest.fixture(scope="module")
 def tfc():
-    torch = pytest.importorskip("torch")
+    pytest.importorskip("torch")
     if not CHECKPOINT.exists():
         pytest.skip(f"no checkpoint {CHECKPOINT}")
     try:
@@ -39,19 +38,7 @@ def tfc():
         x, y = data.load("mnist", "test")
     except Exception as exc:  # noqa: BLE001 - any missing piece of the data path skips
         pytest.skip(f"MNIST not available: {exc}")
-    sd = torch.load(CHECKPOINT, map_location="cpu", weights_only=False)["state_dict"]
-    sd = {k: v.numpy().astype(float) for k, v in sd.items() if v.ndim > 0}
-    layers = [
-        BinaryLayer.from_batchnorm(
-            sd[f"features.{i}.0.weight"],
-            sd[f"features.{i}.1.weight"],
-            sd[f"features.{i}.1.bias"],
-            sd[f"features.{i}.1.running_mean"],
-            sd[f"features.{i}.1.running_var"],
-        )
-        for i in range(3)
-    ]
-    layers.append(Readout(np.where(sd["readout.weight"] >= 0, 1.0, -1.0)))
+    layers = load_mlp_checkpoint(CHECKPOINT)
     x = np.where(x.reshape(len(x), -1) / 255.0 >= 0.5, 1.0, -1.0)
     return layers, x, y.astype(np.int64)
 

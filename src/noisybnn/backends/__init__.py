@@ -21,7 +21,7 @@ def load(backend: str, build_dir: str | Path, **kw) -> Accelerator:
     if backend == "pynq":
         from noisybnn.backends.pynq import PynqAccelerator
 
-        return PynqAccelerator.from_build(build_dir, **kw)
+        return PynqAccelerator.from_build(build_dir.resolve(), **kw)
     raise ValueError(f"unknown backend {backend!r}; choose one of: {', '.join(BACKENDS)}")
 
 

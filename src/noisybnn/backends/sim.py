@@ -14,6 +14,8 @@ configuration) and runs it in numpy, layer by layer on whole batches:
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -96,6 +98,7 @@ class SimAccelerator:
         self._vectors_done = 0
         self._flips = [0] * len(self.injector_stages)
         self._trace: list | None = None
+        self._prefix_cache: dict[str, np.ndarray] = {}
 
     # --- loading -----------------------------------------------------------------------------
     def _parse(self, path: Path) -> list[_Stage]:
@@ -182,8 +185,9 @@ class SimAccelerator:
         outs = []
         self._call_start = self._vectors_done
         self._call_samples = {}
-        for start in range(0, len(x), self.batch_size):
-            outs.append(self._run(x[start : start + self.batch_size], len(x)))
+        with _single_blas_thread():
+            for start in range(0, len(x), self.batch_size):
+                outs.append(self._run(x[start : start + self.batch_size], len(x)))
         return np.concatenate(outs) if outs else np.zeros((0, self.num_classes), np.int64)
 
     def throughput_test(self, n_images: int = 10000) -> dict:
@@ -238,26 +242,51 @@ class SimAccelerator:
     # --- execution ---------------------------------------------------------------------------
     def _run(self, x: np.ndarray, call_size: int) -> np.ndarray:
         n = len(x)
-        v = x.astype(np.float32)
+        v, first = self._noise_free_prefix(x)
         inj = 0
-        for stage in self.stages:
+        for stage in self.stages[first:]:
             p = stage.params
-            if stage.kind == "threshold":
-                v = _thresholds_apply(v, p["t"], p["act"])
-            elif stage.kind == "mvau":
-                acc = self._matmul(v, p)
-                v = _thresholds_apply(acc, p["t"], p["act"]) if "t" in p else acc
-            elif stage.kind == "inject":
+            if stage.kind == "inject":
                 v = self._inject(inj, v, n, call_size)
                 if self._trace is not None:
                     self._trace[inj].append(v.astype(np.int8))
                 inj += 1
-            elif stage.kind == "mul":
-                v = v * p["c"]
-            elif stage.kind == "add":
-                v = v + p["c"]
+            else:
+                v = self._apply_plain(stage, v)
         self._vectors_done += n
         return np.rint(v).astype(np.int64)
+
+    def _noise_free_prefix(self, x: np.ndarray) -> tuple[np.ndarray, int]:
+        """Output of the stages before the first injector, cached per image block.
+
+        Those stages are deterministic, and a sweep feeds the same images at every point, so
+        their result is computed once per block of images (keyed by a digest of the pixels).
+        """
+        first = next((i for i, s in enumerate(self.stages) if s.kind == "inject"),
+                     len(self.stages))
+        key = hashlib.blake2b(x.tobytes(), digest_size=16).hexdigest() + str(x.shape)
+        cached = self._prefix_cache.get(key)
+        if cached is None:
+            v = x.astype(np.float32)
+            for stage in self.stages[:first]:
+                v = self._apply_plain(stage, v)
+            if sum(a.nbytes for a in self._prefix_cache.values()) > 256 * 2**20:
+                self._prefix_cache.clear()
+            self._prefix_cache[key] = cached = v
+        return cached, first
+
+    def _apply_plain(self, stage: _Stage, v: np.ndarray) -> np.ndarray:
+        p = stage.params
+        if stage.kind == "threshold":
+            return _thresholds_apply(v, p["t"], p["act"])
+        if stage.kind == "mvau":
+            acc = self._matmul(v, p)
+            return _thresholds_apply(acc, p["t"], p["act"]) if "t" in p else acc
+        if stage.kind == "mul":
+            return v * p["c"]
+        if stage.kind == "add":
+            return v + p["c"]
+        raise AssertionError(stage.kind)
 
     def _matmul(self, v: np.ndarray, p: dict) -> np.ndarray:
         if not p["xnor"]:
@@ -324,6 +353,18 @@ class SimAccelerator:
                 self._sample_cache.clear()
             self._sample_cache[key] = cached
         return cached
+
+
+@contextlib.contextmanager
+def _single_blas_thread():
+    """Small GEMMs run faster on one BLAS thread (measured 3x on 2 busy cores)."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        yield
+        return
+    with threadpool_limits(limits=1, user_api="blas"):
+        yield
 
 
 def _bitwidth(dtype: str) -> int:

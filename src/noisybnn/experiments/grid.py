@@ -175,7 +175,8 @@ class SweepSpec:
     eps: tuple[float, ...] = (0.0,)
     #: Injector modes: flip, stuck0, stuck1, off (the clean baseline).
     modes: tuple[str, ...] = ("flip",)
-    #: Layer sets with an active injector: None = all, () = none, (0, 2) = layers 0 and 2.
+    #: Layer sets with an active injector: None/"all", ()/"none", (0, 2)/"0;2"; a flat list of
+    #: ints, e.g. [0, 2], is one set (give [(0,), (2,)] for two).
     layers: tuple[tuple[int, ...] | None, ...] = (None,)
     #: Master seeds: noise streams (flip) and crashed-neuron choice (stuck).
     seeds: tuple[int, ...] = (1,)

@@ -190,9 +190,14 @@ def get_data(dataset: str, split: str, n: int) -> tuple[np.ndarray, np.ndarray]:
 
 @lru_cache(maxsize=1)
 def git_commit() -> str:
-    """HEAD of the checkout this code runs from, "+dirty" if tracked files changed; "unknown"."""
+    """HEAD of the checkout this code runs from, "+dirty" if tracked files changed; "unknown".
+
+    $NOISYBNN_GIT_COMMIT overrides it (for installs without a .git, e.g. a copied worker tree).
+    """
+    if os.environ.get("NOISYBNN_GIT_COMMIT"):
+        return os.environ["NOISYBNN_GIT_COMMIT"]
     if not (REPO_ROOT / ".git").exists():
-        return os.environ.get("NOISYBNN_GIT_COMMIT", "unknown")
+        return "unknown"
     try:
         head = subprocess.run(["git", "-C", str(REPO_ROOT), "rev-parse", "HEAD"],
                               capture_output=True, text=True, timeout=10)
@@ -388,6 +393,7 @@ def run_sweep(
     *,
     loader: Loader | None = None,
     blas_threads: int | None = 1,
+    connect_timeout_s: float = 30.0,
 ):
     """Run the points of `spec` not yet in `out_csv`; return the spec's rows as a DataFrame.
 
@@ -404,6 +410,7 @@ def run_sweep(
             (tests pass a fake one; it must be importable by the workers for Dask).
         blas_threads: BLAS threads per process while points run (None: leave as is); see
             `limit_blas_threads`.
+        connect_timeout_s: how long to try to reach `scheduler`.
 
     Raises:
         SweepError: invalid grid, missing build, unavailable backend, table in use or of another
@@ -416,60 +423,70 @@ def run_sweep(
                          "(or a scheduler whose workers each own a board)")
     _, points = validate(spec, backend, loader, remote=bool(scheduler))
     out_csv = Path(out_csv)
-    ResultsTable.read_rows(out_csv)  # a table of another schema fails here, before any work
+    done = ResultsTable.read_rows(out_csv)  # a table of another schema fails here
+    distributed = bool(scheduler) or workers > 0
+    client = cluster = None
+    if distributed and any(p.key not in done for p in points):
+        # before the table is opened: an unreachable scheduler leaves nothing behind
+        client, cluster = _connect(workers, scheduler, connect_timeout_s)
     from tqdm.auto import tqdm
 
-    with ResultsTable(out_csv) as table:
-        todo = [p for p in points if p.key not in table.keys]
-        bar = tqdm(total=len(points), initial=len(points) - len(todo), disable=not progress,
-                   unit="pt", desc=f"sweep -> {out_csv.name}", dynamic_ncols=True)
-        try:
-            if not todo:
-                pass
-            elif scheduler or workers > 0:
-                _run_dask(todo, table, bar, workers, scheduler, loader, blas_threads)
-            else:
-                for p in todo:
-                    table.add(run_points([p], loader, blas_threads))
-                    bar.update(1)
-        finally:
-            bar.close()
-            _close_all()
+    try:
+        with ResultsTable(out_csv) as table:
+            todo = [p for p in points if p.key not in table.keys]
+            bar = tqdm(total=len(points), initial=len(points) - len(todo), disable=not progress,
+                       unit="pt", desc=f"sweep -> {out_csv.name}", dynamic_ncols=True)
+            try:
+                if todo and client is not None:
+                    _run_dask(client, todo, table, bar, loader, blas_threads)
+                else:
+                    for p in todo:
+                        table.add(run_points([p], loader, blas_threads))
+                        bar.update(1)
+            finally:
+                bar.close()
+                _close_all()
+    finally:
+        if client is not None:
+            client.close()
+        if cluster is not None:
+            cluster.close()
     df = read_table(out_csv)
     keys = {p.key for p in points}
     return df[df["key"].isin(keys)].reset_index(drop=True)
 
 
-def _run_dask(todo, table, bar, workers: int, scheduler: str | None,
-              loader: Loader | None, threads: int | None) -> None:
+def _connect(workers: int, scheduler: str | None, timeout_s: float = 30.0):
+    """(client, cluster or None): a client of `scheduler`, or of a new loopback LocalCluster."""
     try:
-        from dask.distributed import Client, LocalCluster, as_completed
+        from dask.distributed import Client, LocalCluster
     except ImportError:
         raise SweepError("running on a Dask cluster needs dask[distributed]: "
                          "pip install 'noisybnn[dist]'") from None
-    cluster = None
     if scheduler:
-        client = Client(scheduler, timeout="30s")
-    else:
-        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                               host="127.0.0.1", dashboard_address=None,
-                               silence_logs=40)  # logging.ERROR
-        client = Client(cluster)
-    try:
-        futures = [client.submit(run_points, g, loader, threads, pure=False)
-                   for g in _groups(todo)]
         try:
-            for fut in as_completed(futures):
-                rows = fut.result()
-                table.add(rows)
-                bar.update(len(rows))
-        except BaseException:
-            client.cancel(futures)
-            raise
-    finally:
-        client.close()
-        if cluster is not None:
-            cluster.close()
+            return Client(scheduler, timeout=f"{timeout_s}s"), None
+        except (OSError, TimeoutError) as exc:
+            raise SweepError(f"cannot reach the Dask scheduler {scheduler}: {exc}") from None
+    cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                           host="127.0.0.1", dashboard_address=None,
+                           silence_logs=40)  # logging.ERROR
+    return Client(cluster), cluster
+
+
+def _run_dask(client, todo, table, bar, loader: Loader | None, threads: int | None) -> None:
+    """One task per group; the rows are added to the table in the order they finish."""
+    from dask.distributed import as_completed
+
+    futures = [client.submit(run_points, g, loader, threads, pure=False) for g in _groups(todo)]
+    try:
+        for fut in as_completed(futures):
+            rows = fut.result()
+            table.add(rows)
+            bar.update(len(rows))
+    except BaseException:
+        client.cancel(futures)
+        raise
 
 
 # --- the command line --------------------------------------------------------------------------

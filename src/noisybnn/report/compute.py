@@ -2,8 +2,9 @@
 
 Each ``*_section`` function returns a plain, JSON-serialisable dict (what the page, the plots and
 the report's JSON show) plus, under keys starting with ``_``, arrays only the plots need. Nothing
-here draws or writes HTML. The expensive theory calls go through :class:`TheoryCache`, a JSON file
-keyed by the twin's SHA-256 and the operating point, so a second report over the same builds is fast.
+here draws or writes HTML. The expensive theory calls go through :class:`TheoryCache`, a JSON
+file keyed by the twin's SHA-256 and the operating point, so a second report over the same builds
+is fast.
 """
 
 from __future__ import annotations
@@ -54,12 +55,13 @@ class TheoryCache:
     def key(*parts) -> str:
         return "|".join(repr(p) if isinstance(p, float) else str(p) for p in parts)
 
-    def get(self, key: str, compute: Callable[[], object]):
+    def get(self, key: str, fn: Callable, *args, **kwargs):
+        """The cached value of `key`, else ``fn(*args, **kwargs)`` (stored; JSON-serialisable)."""
         if key in self.data:
             self.hits += 1
             return self.data[key]
         self.misses += 1
-        value = compute()
+        value = fn(*args, **kwargs)
         self.data[key] = value
         return value
 
@@ -171,7 +173,8 @@ def accuracy_section(ctx: Context) -> dict:
         n_cls = info.n_classes
         group["noisy_widths"] = widths
         group["noisy_hidden_layers"] = noisy
-        data = _group_data(ctx, info, dataset, split, int(n_images), group["notes"])
+        data = (_group_data(ctx, info, dataset, split, int(n_images), group["notes"])
+                if info.has_build and info.binary and widths else None)
         h_y = label_entropy(data[1], n_cls) if data is not None and n_cls else None
         group["label_entropy_bits"] = h_y
         can_ceiling = info.binary and bool(widths) and n_cls and h_y is not None
@@ -209,20 +212,20 @@ def accuracy_section(ctx: Context) -> dict:
             if can_predict:
                 base = (info.twin_sha256, tuple(noisy), dataset, split, n_sub, eps_r,
                         opts.n_draws, opts.seed)
+                args = (info.network, xb_sub, y_sub, eps_r, noisy)
                 row["predicted"] = ctx.cache.get(
                     TheoryCache.key("predict_accuracy", *base, "tail=None"),
-                    lambda: theory.predict_accuracy(info.network, xb_sub, y_sub, eps_r, noisy,
-                                                    n_draws=opts.n_draws, seed=opts.seed))
+                    theory.predict_accuracy, *args, n_draws=opts.n_draws, seed=opts.seed)
                 row["mean_field"] = ctx.cache.get(
                     TheoryCache.key("predict_accuracy", *base, "tail=0"),
-                    lambda: theory.predict_accuracy(info.network, xb_sub, y_sub, eps_r, noisy,
-                                                    exact_tail=0, n_draws=opts.n_draws,
-                                                    seed=opts.seed))
+                    theory.predict_accuracy, *args, exact_tail=0, n_draws=opts.n_draws,
+                    seed=opts.seed)
             group["rows"].append(row)
         off = df[(df["model"] == model) & (df["mode"] == "off") & (df["dataset"] == dataset)
                  & (df["split"] == split) & (df["n_images"] == n_images)]
         group["clean_off"] = float(off["accuracy"].mean()) if len(off) else None
         out["groups"].append(group)
+    out["groups"].sort(key=lambda g: (g["model"], g["layers"] != "all", g["layers"]))
     return out
 
 
@@ -303,18 +306,15 @@ def flip_rate_section(ctx: Context) -> dict:
             for seed in seeds:
                 key = TheoryCache.key("measured_flip_rates", info.twin_sha256, layers, dataset,
                                       split, n_sub, float(eps), seed)
-                measured.append(ctx.cache.get(key, lambda s=seed: _measure_flip_rates(
-                    info, x, clean, eps, s, layer_t)))
+                measured.append(ctx.cache.get(key, _measure_flip_rates, info, x, clean, eps,
+                                              seed, layer_t))
             measured = np.asarray(measured)  # (seeds, injectors)
             base = (info.twin_sha256, tuple(noisy_hidden), dataset, split, n_sub, eps_r)
-            mf = ctx.cache.get(TheoryCache.key("mean_field_flip_rates", *base), lambda: [
-                float(q.mean()) for q in theory.mean_field_flip_rates(info.network, xb, eps_r,
-                                                                      noisy_hidden)])
-            mc = ctx.cache.get(
-                TheoryCache.key("simulate_noisy", *base, opts.mc_draws, opts.seed),
-                lambda: [float(r) for r in theory.simulate_noisy(
-                    info.network, xb, y, eps_r, noisy_hidden, n_draws=opts.mc_draws,
-                    seed=opts.seed).layer_flip_rates])
+            mf = ctx.cache.get(TheoryCache.key("mean_field_flip_rates", *base),
+                               _mean_field_layer_rates, info.network, xb, eps_r, noisy_hidden)
+            mc = ctx.cache.get(TheoryCache.key("simulate_noisy", *base, opts.mc_draws, opts.seed),
+                               _iid_layer_rates, info.network, xb, y, eps_r, noisy_hidden,
+                               opts.mc_draws, opts.seed)
             counters = _counter_rates(info, erows)
             for inj in range(len(info.injector_ids)):
                 if inj not in noisy_idx and not np.any(measured[:, inj]):
@@ -330,12 +330,24 @@ def flip_rate_section(ctx: Context) -> dict:
                     "injector_rate_counters": _none_if_nan(counters[inj]),
                     "rel_error": (float((mf[hid] - m.mean()) / m.mean()) if m.mean() > 0
                                   else None),
+                    "mc_rel_error": (float((mc[hid] - m.mean()) / m.mean()) if m.mean() > 0
+                                     else None),
                 })
-        rel = [abs(p["rel_error"]) for p in entry["points"] if p["rel_error"] is not None]
-        entry["mean_abs_rel_error"] = float(np.mean(rel)) if rel else None
-        entry["max_abs_rel_error"] = float(np.max(rel)) if rel else None
+        for name, col in (("", "rel_error"), ("mc_", "mc_rel_error")):
+            rel = [abs(p[col]) for p in entry["points"] if p[col] is not None]
+            entry[f"{name}mean_abs_rel_error"] = float(np.mean(rel)) if rel else None
+            entry[f"{name}max_abs_rel_error"] = float(np.max(rel)) if rel else None
         out["models"].append(entry)
     return out
+
+
+def _mean_field_layer_rates(net, xb, eps, noisy) -> list[float]:
+    return [float(q.mean()) for q in theory.mean_field_flip_rates(net, xb, eps, noisy)]
+
+
+def _iid_layer_rates(net, xb, y, eps, noisy, n_draws: int, seed: int) -> list[float]:
+    sim = theory.simulate_noisy(net, xb, y, eps, noisy, n_draws=n_draws, seed=seed)
+    return [float(r) for r in sim.layer_flip_rates]
 
 
 def _counter_rates(info: ModelInfo, erows: pd.DataFrame) -> list[float]:
@@ -487,13 +499,14 @@ def stuck_section(ctx: Context) -> dict:
             if data is not None and all(k <= info.network.widths[h] for h in noisy_hidden):
                 crashed = np.zeros(len(info.network.hidden), dtype=int)
                 crashed[noisy_hidden] = k
-                base = (info.twin_sha256, dataset, split, int(n_images), tuple(crashed))
+                base = (info.twin_sha256, dataset, split, int(n_images),
+                        tuple(int(c) for c in crashed))
                 row["certified"] = ctx.cache.get(
                     TheoryCache.key("certified_robust_fraction", *base),
-                    lambda c=crashed: theory.certified_robust_fraction(info.network, xb, y, c))
+                    theory.certified_robust_fraction, info.network, xb, y, crashed)
                 row["fep"] = ctx.cache.get(
                     TheoryCache.key("fep_robust_fraction", *base),
-                    lambda c=crashed: theory.fep_robust_fraction(info.network, xb, y, c))
+                    theory.fep_robust_fraction, info.network, xb, y, crashed)
                 replayed = []
                 for _, r in krows.iterrows():
                     got = _replay(info, xb, y, mode, r["fault_spec"])

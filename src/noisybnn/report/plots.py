@@ -19,7 +19,12 @@ import numpy as np  # noqa: E402
 from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
-from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter  # noqa: E402
+from matplotlib.ticker import (  # noqa: E402
+    FixedLocator,
+    FuncFormatter,
+    NullFormatter,
+    NullLocator,
+)
 
 DPI = 110
 STYLE = {
@@ -34,7 +39,8 @@ MARKERS = ["o", "s", "^", "D", "v", "P", "X", "*"]
 def _figure(n_panels: int, ncols: int = 2, panel=(6.2, 4.4)) -> tuple[Figure, list]:
     ncols = max(1, min(ncols, n_panels))
     nrows = math.ceil(n_panels / ncols)
-    fig = Figure(figsize=(panel[0] * ncols, panel[1] * nrows), dpi=DPI,
+    width = max(panel[0] * ncols, 8.0)  # a lone panel gets room for its legend
+    fig = Figure(figsize=(width, panel[1] * nrows), dpi=DPI,
                  layout="constrained")
     FigureCanvasAgg(fig)
     axes = [fig.add_subplot(nrows, ncols, i + 1) for i in range(n_panels)]
@@ -55,13 +61,18 @@ def _pct(ax, axis: str = "y") -> None:
 
 
 class ZeroLogAxis:
-    """A log x axis that also shows 0, one decade-third left of the smallest positive value."""
+    """A log x axis that also shows 0, left of the smallest positive value past a dotted break.
 
-    def __init__(self, values: Sequence[float]):
-        pos = sorted(v for v in values if v > 0)
+    Ticks sit at the values measured (when there are at most `max_ticks`), else on a log grid.
+    """
+
+    def __init__(self, values: Sequence[float], max_ticks: int = 8):
+        self.values = sorted({float(v) for v in values})
+        pos = [v for v in self.values if v > 0]
         self.log = bool(pos)
-        self.has_zero = any(v == 0 for v in values)
+        self.has_zero = any(v == 0 for v in self.values)
         self.x0 = pos[0] / 4.0 if pos else 0.0
+        self.max_ticks = max_ticks
 
     def x(self, v) -> np.ndarray:
         v = np.asarray(v, dtype=float)
@@ -72,35 +83,32 @@ class ZeroLogAxis:
         if not self.log:
             return
         ax.set_xscale("log")
+        pos = [v for v in self.values if v > 0]
+        lo = self.x0 / 1.6 if self.has_zero else pos[0] / 1.6
+        ax.set_xlim(lo, pos[-1] * 1.6)
         if self.has_zero:
-            brk = self.x0 * 2.0
-            ax.axvline(brk, color="0.5", ls=":", lw=1)
-            ax.set_xlim(left=self.x0 / 1.6)
-            ticks = [t for t in ax.get_xticks() if t > brk]
-
-            def fmt(v, _):
-                if np.isclose(v, self.x0, rtol=1e-6):
-                    return "0"
-                return f"{v:g}"
-
-            ax.xaxis.set_major_locator(_FixedPlusLog(self.x0, brk))
-            ax.xaxis.set_major_formatter(FuncFormatter(fmt))
-            ax.xaxis.set_minor_formatter(NullFormatter())
-            del ticks
-        else:
-            ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+            ax.axvline(self.x0 * 2.0, color="0.5", ls=":", lw=1)
+        if len(self.values) <= self.max_ticks:
+            ticks = [self.x0] * self.has_zero + pos
+            ax.xaxis.set_major_locator(FixedLocator(ticks))
+            ax.xaxis.set_minor_locator(NullLocator())
+        ax.xaxis.set_major_formatter(FuncFormatter(
+            lambda v, _: "0" if self.has_zero and np.isclose(v, self.x0, rtol=1e-6)
+            else f"{v:g}"))
+        ax.xaxis.set_minor_formatter(NullFormatter())
 
 
-class _FixedPlusLog(LogLocator):
-    """Log ticks right of the break, plus the zero position."""
-
-    def __init__(self, x0: float, brk: float):
-        super().__init__(base=10.0, subs=(1.0, 2.0, 5.0))
-        self._x0, self._brk = x0, brk
-
-    def tick_values(self, vmin, vmax):
-        ticks = [t for t in super().tick_values(self._brk, vmax) if self._brk < t <= vmax * 1.001]
-        return np.array([self._x0, *ticks])
+def _figure_legend(fig, axes, ncols: int | None = None) -> None:
+    """One legend for the whole figure, under the panels, with each label once."""
+    if ncols is None:
+        ncols = max(1, min(3, int(fig.get_figwidth() // 3.6)))
+    seen: dict[str, object] = {}
+    for ax in axes:
+        for h, lab in zip(*ax.get_legend_handles_labels(), strict=True):
+            seen.setdefault(lab, h)
+    if seen:
+        fig.legend(list(seen.values()), list(seen), loc="outside lower center", ncols=ncols,
+                   frameon=False)
 
 
 # --- section 1 ---------------------------------------------------------------------------------
@@ -121,14 +129,13 @@ def plot_accuracy(groups: list[dict], path: Path) -> Path:
                 ax.plot([xi] * len(r["values"]), r["values"], ".", color=COLORS[0], alpha=0.35,
                         ms=5, zorder=2)
             ax.errorbar(x, mean, yerr=std, fmt="o-", color=COLORS[0], capsize=3, lw=1.8,
-                        label=f"measured (mean ± std over seeds, {g['n_images']} images)",
+                        label="measured (mean ± std over seeds)",
                         zorder=3)
             pred = [r["predicted"] for r in rows]
             if any(p is not None for p in pred):
                 ok = [i for i, p in enumerate(pred) if p is not None]
                 ax.plot(x[ok], [pred[i] for i in ok], "s--", color=COLORS[1], lw=1.5, ms=5,
-                        label=f"predicted (theory.predict_accuracy, {g.get('theory_images')} "
-                              "images)")
+                        label="predicted (theory.predict_accuracy)")
                 mf = [rows[i]["mean_field"] for i in ok]
                 ax.plot(x[ok], mf, "^:", color=COLORS[4], lw=1.5, ms=5,
                         label="pure mean field (exact_tail=0)")
@@ -137,7 +144,7 @@ def plot_accuracy(groups: list[dict], path: Path) -> Path:
                 ok = [i for i, c in enumerate(ceil) if c is not None]
                 xc, yc = x[ok], np.array([ceil[i] for i in ok])
                 ax.plot(xc, yc, "k-", lw=2, label="Fano/SDPI ceiling (any decoder)")
-                ax.fill_between(xc, yc, 1.02, color="0.6", alpha=0.25, lw=0,
+                ax.fill_between(xc, yc, 1.01, color="0.6", alpha=0.25, lw=0,
                                 label="above the ceiling: impossible")
             if g.get("clean_off") is not None:
                 ax.axhline(g["clean_off"], color="0.4", ls="-.", lw=1,
@@ -145,11 +152,11 @@ def plot_accuracy(groups: list[dict], path: Path) -> Path:
             xa.setup(ax, "flip probability eps per hidden neuron (log scale)")
             ax.set_ylabel("test accuracy")
             lo = min([*mean - std, *[p for p in pred if p is not None]], default=0.0)
-            ax.set_ylim(max(0.0, lo - 0.05), 1.02)
+            ax.set_ylim(max(0.0, lo - 0.05), 1.01)
             _pct(ax)
             ax.set_title(f"{g['model']}: noisy layers {g['layers']} "
                          f"(widths {'-'.join(map(str, g['noisy_widths'])) or '?'})")
-            ax.legend(loc="lower left")
+        _figure_legend(fig, axes)
         return _save(fig, path)
 
 
@@ -202,7 +209,7 @@ def plot_flip_rates(entries: list[dict], path: Path) -> Path:
             ax2.set_xlabel("hidden layer (0 = first)")
             ax2.set_ylabel("fraction of outputs that differ from clean")
             ax2.set_title(f"{e['model']}: flip rate by layer")
-            ax2.legend(loc="lower right", ncols=2, fontsize=8)
+        _figure_legend(fig, axes[1::2], ncols=4 if len(axes) > 1 else 2)
         return _save(fig, path)
 
 
@@ -252,7 +259,7 @@ def plot_tradeoff(section: dict, path: Path) -> Path:
             ax.set_xlabel("depth: number of noisy hidden layers")
             ax.set_ylabel("neurons per layer")
             ax.set_title(f"eps = {c['eps']:g}: lower bound for {target:.0%} accuracy")
-            ax.legend(loc="upper left", fontsize=8)
+        _figure_legend(fig, axes)
         return _save(fig, path)
 
 
@@ -292,7 +299,7 @@ def plot_stuck(groups: list[dict], path: Path) -> Path:
             _pct(ax)
             ax.set_title(f"{g['model']}: {g['mode']} in layers {g['layers']}, "
                          f"{g['n_images']} images")
-            ax.legend(loc="lower left")
+        _figure_legend(fig, axes)
         return _save(fig, path)
 
 
@@ -302,54 +309,59 @@ def plot_stuck(groups: list[dict], path: Path) -> Path:
 def plot_geometry(entries: list[dict], asymptotic: float, path: Path) -> Path:
     """Histograms of the angle between pre-activation vectors and their sign, per layer."""
     n = sum(len(e["layers"]) for e in entries)
+    finite = [a[np.isfinite(a)] for e in entries for pair in e["_angles"] for a in pair]
+    lo = min([asymptotic, *[float(a.min()) for a in finite if a.size]]) - 4
+    hi = max([asymptotic, *[float(a.max()) for a in finite if a.size]]) + 4
+    bins = np.linspace(max(0.0, lo), min(90.0, hi), 50)
     with mpl.rc_context(STYLE):
-        fig, axes = _figure(n, ncols=3, panel=(4.6, 3.6))
+        fig, axes = _figure(n, ncols=3, panel=(4.6, 3.4))
         k = 0
         for e in entries:
             for layer, (raw, cen) in zip(e["layers"], e["_angles"], strict=True):
                 ax = axes[k]
                 k += 1
-                bins = np.linspace(0, 90, 61)
                 ax.hist(raw[np.isfinite(raw)], bins=bins, color=COLORS[0], alpha=0.6,
-                        label="W x − T (what the neuron binarizes)")
+                        label="angle of W x − T (what the neuron binarizes)")
                 ax.hist(cen[np.isfinite(cen)], bins=bins, histtype="step", color=COLORS[1],
-                        lw=1.6, label="centred per neuron")
+                        lw=1.6, label="angle after centring each neuron over images")
                 ax.axvline(layer["expected_deg"], color="k", lw=1.8,
-                           label=f"Gaussian, d={layer['width']}: {layer['expected_deg']:.1f}°")
+                           label="i.i.d. Gaussian prediction for this width")
                 ax.axvline(asymptotic, color="0.4", ls="--", lw=1.2,
-                           label=f"d → ∞: {asymptotic:.1f}°")
+                           label=f"d → ∞ limit {asymptotic:.1f}°")
                 ax.set_xlabel("angle to sign vector (degrees)")
                 ax.set_ylabel("images")
-                ax.set_title(f"{e['model']}, hidden layer {layer['layer']}")
-                ax.legend(loc="upper right", fontsize=8)
+                ax.set_title(f"{e['model']}, layer {layer['layer']} "
+                             f"(width {layer['width']}: {layer['expected_deg']:.1f}°)",
+                             fontsize=11)
+        _figure_legend(fig, axes[:1])
         return _save(fig, path)
 
 
 # --- section 6 ---------------------------------------------------------------------------------
 
 
-def _pareto_line(ax, x, y, mask, color, label):
+def _pareto_line(ax, x, y, mask, label):
     idx = np.flatnonzero(mask)
     order = idx[np.argsort(x[idx])]
-    ax.plot(x[order], y[order], "-", color=color, lw=2, zorder=2, label=label)
-    ax.plot(x[order], y[order], "o", ms=11, mfc="none", mec=color, mew=2, zorder=4)
+    ax.plot(x[order], y[order], "-", color="k", lw=1.3, zorder=2, label=label)
+    ax.plot(x[order], y[order], "o", ms=12, mfc="none", mec="k", mew=1.5, zorder=4)
 
 
 def _design_scatter(ax, df, xcol, target):
     fits = df["fits"].to_numpy(bool) if "fits" in df else np.ones(len(df), bool)
-    below = df["below_min_neurons"].fillna(False).to_numpy(bool) \
-        if "below_min_neurons" in df else np.zeros(len(df), bool)
+    below = (df["below_min_neurons"].fillna(False).to_numpy(bool)
+             if "below_min_neurons" in df else np.zeros(len(df), bool))
     x, y = df[xcol].to_numpy(float), df["accuracy"].to_numpy(float)
-    ax.scatter(x[fits], y[fits], s=28, color=COLORS[0], zorder=3,
+    ok = fits & ~below
+    ax.scatter(x[ok], y[ok], s=32, color=COLORS[0], zorder=3,
                label="fits the board" if "fits" in df else "design")
     if (~fits).any():
-        ax.scatter(x[~fits], y[~fits], s=34, marker="x", color="0.45", zorder=3,
+        ax.scatter(x[~fits], y[~fits], s=44, marker="x", color="0.35", zorder=3,
                    label="does not fit the board")
     if below.any():
-        ax.scatter(x[below], y[below], s=90, marker="s", facecolors="none",
-                   edgecolors=COLORS[1], lw=1.3, zorder=3,
-                   label="fewer neurons than the theory's minimum")
-    ax.axhline(target, color="0.3", ls=":", lw=1, label=f"target {target:.0%}")
+        ax.scatter(x[below], y[below], s=60, marker="v", color=COLORS[1], zorder=5,
+                   label="fewer noisy neurons than the theory's minimum")
+    ax.axhline(target, color="0.3", ls=":", lw=1, label=f"target accuracy {target:.0%}")
 
 
 def plot_design(section: dict, path: Path) -> Path:
@@ -359,43 +371,36 @@ def plot_design(section: dict, path: Path) -> Path:
     eps_txt = ", ".join(f"{e:g}" for e in section["eps_values"]) or "?"
     n = 3 if section["has_theory"] else 2
     with mpl.rc_context(STYLE):
-        fig, axes = _figure(n, ncols=3, panel=(5.4, 4.4))
-        ax = axes[0]
-        _design_scatter(ax, df, "lut", target)
-        _pareto_line(ax, df["lut"].to_numpy(float), df["accuracy"].to_numpy(float),
-                     df["pareto_lut"].to_numpy(bool), COLORS[1], "Pareto front")
-        ax.set_xscale("log")
-        ax.set_xlabel("LUTs (FINN estimate, log scale)")
-        ax.set_title(f"accuracy at eps={eps_txt} vs LUT")
-        ax = axes[1]
-        _design_scatter(ax, df, "fps", target)
-        _pareto_line(ax, df["fps"].to_numpy(float), df["accuracy"].to_numpy(float),
-                     df["pareto_fps"].to_numpy(bool), COLORS[1], "Pareto front")
-        ax.set_xscale("log")
-        ax.set_xlabel("throughput (frames / s, log scale)")
-        ax.set_title(f"accuracy at eps={eps_txt} vs FPS")
-        for a in axes[:2]:
-            a.set_ylabel("accuracy under noise")
-            _pct(a)
-            a.legend(loc="lower right", fontsize=8)
+        fig, axes = _figure(n, ncols=2, panel=(6.2, 4.4))
+        for ax, col, xlabel, what in (
+                (axes[0], "lut", "LUTs (FINN estimate, log scale)", "LUT"),
+                (axes[1], "fps", "throughput (frames / s, log scale)", "FPS")):
+            _design_scatter(ax, df, col, target)
+            _pareto_line(ax, df[col].to_numpy(float), df["accuracy"].to_numpy(float),
+                         df[f"pareto_{col}"].to_numpy(bool), "Pareto front (circled)")
+            ax.set_xscale("log")
+            ax.set_xlabel(xlabel)
+            ax.set_ylabel(f"accuracy under noise (eps={eps_txt})")
+            ax.set_title(f"accuracy vs {what}")
+            _pct(ax)
         if n == 3:
             ax = axes[2]
             depths = sorted(int(d) for d in df["depth"].dropna().unique())
             for j, d in enumerate(depths):
                 sel = df[df["depth"] == d]
-                c = COLORS[j % len(COLORS)]
-                ax.scatter(sel["neurons"], sel["accuracy"], color=c, s=28, zorder=3,
-                           label=f"depth {d}")
-                for v in sorted(sel["min_neurons"].dropna().unique()):
-                    if np.isfinite(v):
-                        ax.axvline(v, color=c, ls="--", lw=1.5)
-                        ax.annotate(f"min {v:g}\n(depth {d})", (v, target), xytext=(3, -30),
-                                    textcoords="offset points", fontsize=8, color=c)
-            ax.axhline(target, color="0.3", ls=":", lw=1, label=f"target {target:.0%}")
+                c = COLORS[(j + 2) % len(COLORS)]
+                ax.scatter(sel["neurons"], sel["accuracy"], color=c, s=32, zorder=3,
+                           marker=MARKERS[j % len(MARKERS)], label=f"depth {d} designs")
+                mins = sorted(v for v in sel["min_neurons"].dropna().unique() if np.isfinite(v))
+                for v in mins:
+                    ax.axvline(v, color=c, ls="--", lw=1.5,
+                               label=f"depth {d}: theory minimum {v:g} neurons")
+            ax.axhline(target, color="0.3", ls=":", lw=1, label=f"target accuracy {target:.0%}")
             ax.set_xscale("log")
             ax.set_xlabel("noisy hidden neurons (width × depth, log scale)")
-            ax.set_ylabel("accuracy under noise")
+            ax.set_ylabel(f"accuracy under noise (eps={eps_txt})")
             _pct(ax)
-            ax.set_title("neurons vs accuracy; dashed: theory minimum")
-            ax.legend(loc="lower right", fontsize=8)
+            ax.set_title(f"neurons vs accuracy; dashed: least neurons for {target:.0%}")
+            ax.legend(loc="center left", bbox_to_anchor=(1.02, 0.5), frameon=False)
+        _figure_legend(fig, axes[:2])
         return _save(fig, path)

@@ -7,13 +7,15 @@ python -m noisybnn.theory tradeoff --target 0.9 --classes 10    # least widths, 
 from __future__ import annotations
 
 import argparse
+import time
 from collections.abc import Sequence
 from dataclasses import asdict
 
 import numpy as np
 
-from noisybnn.theory.bounds import min_width, tradeoff_curve
+from noisybnn.theory.bounds import accuracy_ceiling, min_width, tradeoff_curve
 from noisybnn.theory.exact import summarize, tightness_study
+from noisybnn.theory.network import load_mlp_checkpoint
 
 
 def _tightness(args: argparse.Namespace) -> int:
@@ -53,8 +55,75 @@ def _tradeoff(args: argparse.Namespace) -> int:
     return 0
 
 
+def _predict(args: argparse.Namespace) -> int:
+    from noisybnn import data
+    from noisybnn.theory.faults import certified_robust_fraction, fep_bound, fep_robust_fraction
+    from noisybnn.theory.geometry import activation_angles
+    from noisybnn.theory.network import forward, simulate_noisy
+    from noisybnn.theory.propagation import flip_gain, mean_field_flip_rates, predict_accuracy
+
+    layers = load_mlp_checkpoint(args.checkpoint)
+    x, y = data.load(args.dataset, "test")
+    x = np.where(x.reshape(len(x), -1) / 255.0 >= 0.5, 1.0, -1.0)
+    y = y.astype(np.int64)
+    clean = np.mean(forward(layers, x).prediction == y)
+    print(f"clean accuracy (all {len(y)} test images): {clean:.4f}")
+    x, y = x[: args.samples], y[: args.samples]
+    widths = [layer.n_out for layer in layers[:-1]]
+    gains = np.round(flip_gain(layers, x), 2)
+    print(f"widths {widths}, {args.samples} samples; flip gain per layer {gains}")
+    h = x
+    for i, layer in enumerate(layers[:-1]):
+        pre = h @ layer.w_float.T - layer.thresholds
+        angle = activation_angles(pre).mean()
+        print(f"layer {i}: mean angle between pre-activation and its sign {angle:.1f} deg")
+        h = np.where(pre >= 0, 1.0, -1.0)
+    print(
+        "| eps | sim rates | mean-field rates | sim acc | predicted | pure mean field | ceiling |"
+    )
+    print("|---|---|---|---|---|---|---|")
+    for eps in args.eps:
+        t0 = time.process_time()
+        sim = simulate_noisy(layers, x, y, eps, n_draws=args.draws, seed=1)
+        t1 = time.process_time()
+        rates = np.round([r.mean() for r in mean_field_flip_rates(layers, x, eps)], 4).tolist()
+        t2 = time.process_time()
+        acc = predict_accuracy(layers, x, y, eps)
+        t3 = time.process_time()
+        acc0 = predict_accuracy(layers, x, y, eps, exact_tail=0)
+        ceil = float(accuracy_ceiling(widths, eps, layers[-1].n_classes))
+        sim_rates = np.round(sim.layer_flip_rates, 4).tolist()
+        print(
+            f"| {eps:g} | {sim_rates} | {rates} | {sim.accuracy:.4f} | {acc:.4f} | {acc0:.4f} "
+            f"| {ceil:.4f} |  <!-- cpu s: sim {t1 - t0:.1f}, mean field {t2 - t1:.1f}, "
+            f"predictor {t3 - t2:.1f} -->"
+        )
+    print()
+    print("| stuck per layer | FEP logit bound | FEP fraction | certified | measured min / mean |")
+    print("|---|---|---|---|---|")
+    rng = np.random.default_rng(0)
+    for f in args.faults:
+        crashed = [int(c) for c in f.split(",")]
+        accs = []
+        for _ in range(args.placements):
+            stuck = []
+            for n, k in zip(widths, crashed, strict=True):
+                s = np.zeros(n)
+                s[rng.choice(n, size=k, replace=False)] = rng.choice([-1.0, 1.0], size=k)
+                stuck.append(s)
+            accs.append(np.mean(forward(layers, x, stuck=stuck).prediction == y))
+        fep = fep_bound(layers, crashed)
+        fep_frac = fep_robust_fraction(layers, x, y, crashed)
+        cert = certified_robust_fraction(layers, x, y, crashed)
+        print(
+            f"| {crashed} | {fep:g} | {fep_frac:.4f} | {cert:.4f} "
+            f"| {min(accs):.4f} / {np.mean(accs):.4f} |"
+        )
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point: ``python -m noisybnn.theory {tightness,tradeoff} ...``."""
+    """Entry point: ``python -m noisybnn.theory {tightness,tradeoff,predict} ...``."""
     parser = argparse.ArgumentParser(prog="python -m noisybnn.theory", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     t = sub.add_parser("tightness", help="exact enumeration of random tiny networks vs ceilings")
@@ -77,6 +146,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     r.add_argument("--max-depth", type=int, default=8, help="depths 1..max (default 8)")
     r.add_argument("--depths", type=int, nargs="+", default=None, help="explicit depths")
     r.set_defaults(func=_tradeoff)
+    p = sub.add_parser("predict", help="mean field, predictor, faults on a zoo MLP checkpoint")
+    p.add_argument("--checkpoint", default="models/tfc-w1a1.pt", help="zoo MLP .pt file")
+    p.add_argument("--dataset", default="mnist", help="mnist or fashion-mnist")
+    p.add_argument("--samples", type=int, default=2000, help="first N test images (default 2000)")
+    p.add_argument("--eps", type=float, nargs="+", default=[0.01, 0.05, 0.1, 0.2])
+    p.add_argument("--draws", type=int, default=200, help="Monte Carlo draws per image")
+    p.add_argument(
+        "--faults",
+        nargs="+",
+        default=["0,0,1", "0,0,4", "0,1,0", "1,0,0", "1,1,1"],
+        help="stuck neurons per hidden layer, comma separated",
+    )
+    p.add_argument("--placements", type=int, default=30, help="random fault placements")
+    p.set_defaults(func=_predict)
     args = parser.parse_args(argv)
     return args.func(args)
 

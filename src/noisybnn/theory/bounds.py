@@ -30,7 +30,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from noisybnn.theory import _validation as check
-from noisybnn.theory.channels import _h, bsc_capacity
+from noisybnn.theory.channels import bsc_capacity
 
 _BISECTION_STEPS = 64  # halvings of [0, 1): below float64 resolution
 
@@ -166,9 +166,21 @@ def evans_schulman_ceiling(
 # --------------------------------------------------------------------------------------------
 # Fano
 # --------------------------------------------------------------------------------------------
-def _fano_function(pe: NDArray, n_classes: int) -> NDArray:
-    """F(Pe) = h(Pe) + Pe log2(C - 1), increasing on [0, (C-1)/C] from 0 to log2 C."""
-    return _h(pe) + pe * np.log2(n_classes - 1)
+def _fano_gap(gain: NDArray, n_classes: int) -> NDArray:
+    """log2 C - F(Pe) at accuracy 1/C + gain, computed without cancellation near chance.
+
+    With F(Pe) = h(Pe) + Pe log2(C - 1), log2 C - F(Pe) is the divergence D(p || uniform) of
+    p = (1 - Pe, Pe/(C-1), ...); at Pe = (C-1)/C - gain it is
+    (1/C + gain) log2(1 + C gain) + ((C-1)/C - gain) log2(1 - C gain / (C-1)),
+    increasing in gain from 0 (chance) to log2 C (gain = (C-1)/C, accuracy 1).
+    """
+    c = float(n_classes)
+    top = (c - 1.0) / c
+    with np.errstate(divide="ignore", invalid="ignore"):
+        a = (1.0 / c + gain) * np.log1p(c * gain)
+        b = (top - gain) * np.log1p(-c * gain / (c - 1.0))
+    b = np.where(gain >= top, 0.0, b)
+    return (a + b) / np.log(2.0)
 
 
 def fano_min_info(
@@ -188,8 +200,8 @@ def fano_min_info(
     n_classes = check.n_classes(n_classes)
     acc = check.probability(accuracy, "accuracy")
     h_y = check.label_entropy(label_entropy, n_classes)
-    acc = np.maximum(acc, 1.0 / n_classes)
-    return np.maximum(0.0, h_y - _fano_function(1.0 - acc, n_classes))
+    gain = np.maximum(acc - 1.0 / n_classes, 0.0)
+    return np.maximum(0.0, h_y - np.log2(n_classes) + _fano_gap(gain, n_classes))
 
 
 def fano_accuracy_ceiling(
@@ -197,9 +209,10 @@ def fano_accuracy_ceiling(
 ) -> NDArray[np.float64]:
     """Largest accuracy that Fano's inequality allows with ``info_bits`` of label information.
 
-    Inverts Fano: the largest P_c with h(1 - P_c) + (1 - P_c) log2(C - 1) >= H(Y) - I, solved by
-    bisection on Pe in [0, (C-1)/C] where the left side is increasing. I = 0 with equiprobable
-    classes gives 1/C; I >= H(Y) gives 1.
+    Inverts Fano: the largest P_c with h(1 - P_c) + (1 - P_c) log2(C - 1) >= H(Y) - I. Written as
+    D(p || uniform) <= I + log2 C - H(Y) (see :func:`fano_min_info`) and solved by bisection on
+    the gain over chance, which keeps full precision near 1/C. I = 0 with equiprobable classes
+    gives 1/C; I >= H(Y) gives 1.
 
     Args:
         info_bits: I(label; observation) in bits, >= 0 (values above H(Y) are clipped).
@@ -213,23 +226,18 @@ def fano_accuracy_ceiling(
     n_classes = check.n_classes(n_classes)
     info = check.nonnegative(info_bits, "info_bits")
     h_y = check.label_entropy(label_entropy, n_classes)
-    target = np.broadcast_to(
-        np.maximum(h_y - info, 0.0), np.broadcast_shapes(info.shape, h_y.shape)
+    budget = np.broadcast_to(
+        info + (np.log2(n_classes) - h_y), np.broadcast_shapes(info.shape, h_y.shape)
     )
-    lo = np.zeros(target.shape)
-    hi = np.full(target.shape, (n_classes - 1) / n_classes)
-    log_c1 = np.log2(n_classes - 1)
-    for _ in range(_BISECTION_STEPS):  # F(lo) <= target <= F(hi) is kept
-        mid = 0.5 * (lo + hi)  # strictly inside (0, 1): no log(0)
-        f_mid = -(mid * np.log2(mid) + (1.0 - mid) * np.log2(1.0 - mid)) + mid * log_c1
-        below = f_mid < target
-        lo = np.where(below, mid, lo)
-        hi = np.where(below, hi, mid)
-    out = 1.0 - hi
-    # F is flat at its maximum log2 C (Pe = (C-1)/C), where bisection only resolves ~1e-8:
-    # no information left means chance exactly.
-    out = np.where(target >= np.log2(n_classes) - 1e-15, 1.0 / n_classes, out)
-    return np.where(target <= 0.0, 1.0, out)
+    lo = np.zeros(budget.shape)  # gap(lo) <= budget < gap(hi) is kept
+    hi = np.full(budget.shape, (n_classes - 1) / n_classes)
+    for _ in range(_BISECTION_STEPS):
+        mid = 0.5 * (lo + hi)
+        inside = _fano_gap(mid, n_classes) <= budget
+        lo = np.where(inside, mid, lo)
+        hi = np.where(inside, hi, mid)
+    out = 1.0 / n_classes + lo
+    return np.where(budget >= np.log2(n_classes), 1.0, out)
 
 
 # --------------------------------------------------------------------------------------------

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -394,3 +395,32 @@ def simulate_noisy(
         correct += np.argmax(net.readout.logits(h), axis=-1) == y
     n = float(n_draws)
     return NoisySimulation([f / n for f in flips], correct / n, int(n_draws))
+
+
+def load_mlp_checkpoint(path: str | Path) -> list:
+    """Fold a zoo MLP checkpoint (``features.{i}.0`` linear, ``features.{i}.1`` BatchNorm,
+    ``readout``) into theory layers. Needs torch; the readout's logit scale is dropped (it is
+    positive and does not change the argmax)."""
+    import torch
+
+    state = torch.load(path, map_location="cpu", weights_only=False)
+    state = state.get("state_dict", state)
+    sd = {k: v.detach().numpy().astype(float) for k, v in state.items() if v.ndim > 0}
+    layers: list = []
+    i = 0
+    while f"features.{i}.0.weight" in sd:
+        pre = f"features.{i}.1."
+        layers.append(
+            BinaryLayer.from_batchnorm(
+                sd[f"features.{i}.0.weight"],
+                sd[pre + "weight"],
+                sd[pre + "bias"],
+                sd[pre + "running_mean"],
+                sd[pre + "running_var"],
+            )
+        )
+        i += 1
+    if not layers or "readout.weight" not in sd:
+        raise ValueError(f"{path}: not an MLP checkpoint with features.<i>.0/1 and readout layers")
+    layers.append(Readout(np.where(sd["readout.weight"] >= 0, 1.0, -1.0)))
+    return layers

@@ -42,3 +42,18 @@ def test_existing_scheduler_and_resume(small_spec, tmp_path):
                        loader=load_fake)
     assert len(df) == 18 and set(half["key"]) < set(df["key"])
     assert df.loc[df["key"].isin(half["key"]), "worker"].tolist() == half["worker"].tolist()
+
+
+def test_unreachable_scheduler_fails_before_writing(small_spec, tmp_path):
+    import socket
+
+    from noisybnn.experiments import SweepError
+
+    with socket.socket() as s:  # a loopback port that nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    out = tmp_path / "out" / "t.csv"
+    with pytest.raises(SweepError, match="cannot reach the Dask scheduler"):
+        run_sweep(small_spec(), out, scheduler=f"tcp://127.0.0.1:{port}", progress=False,
+                  loader=load_fake, connect_timeout_s=2)
+    assert not (tmp_path / "out").exists()
