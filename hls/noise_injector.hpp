@@ -7,7 +7,8 @@
 // packing). Bit l = pe*BITS + bit is "bit lane" l with its own 64-bit Fibonacci LFSR
 // s[n] = s[n-60]^s[n-61]^s[n-63]^s[n-64] (register bit 0 newest), advanced 16 steps per beat:
 //     new16 = ((r >> 44) ^ (r >> 45) ^ (r >> 47) ^ (r >> 48)) & 0xFFFF;  r = (r << 16) | new16;
-// and new16 is the lane's sample u. FLIP (mode 1) inverts a bit when u < threshold and the
+// and the lane's sample is u = lfsr_sample(r), a nonlinear output filter of the new register.
+// FLIP (mode 1) inverts a bit when u < threshold and the
 // neuron is in the fault mask; STUCK0/STUCK1 (2/3) force every bit of a masked neuron; OFF (0)
 // passes the beat. The LFSRs and the fold counter advance on every beat in every mode.
 //
@@ -44,6 +45,13 @@ inline uint64_t lane_seed(unsigned lane, uint64_t seed) {
 inline uint64_t lfsr_new16(uint64_t r) {
     return ((r >> 44) ^ (r >> 45) ^ (r >> 47) ^ (r >> 48)) & 0xFFFFULL;
 }
+
+// Output filter of the register after the beat (16-bit words w0 newest .. w3):
+// u = (w0 + w2) ^ rotl8(w1 + w3), additions mod 2^16.
+inline uint64_t lfsr_sample(uint64_t r) {
+    const uint64_t a = ((r & 0xFFFFULL) + ((r >> 32) & 0xFFFFULL)) & 0xFFFFULL;
+    const uint64_t b = (((r >> 16) & 0xFFFFULL) + ((r >> 48) & 0xFFFFULL)) & 0xFFFFULL;
+    return a ^ (((b << 8) | (b >> 8)) & 0xFFFFULL);}
 
 // Process `num_beats` beats of one layer's stream.
 //   mode: InjectorMode; threshold: p = threshold / 2^16, 0..65536; fault_mask bit n = neuron n;
@@ -91,8 +99,9 @@ beats_loop:
 #pragma HLS unroll
                 const unsigned l = p * BITS + k;
                 const uint64_t r = lfsr[l];
-                const uint64_t u = lfsr_new16(r);
-                lfsr[l] = (r << 16) | u;
+                const uint64_t next = (r << 16) | lfsr_new16(r);
+                const uint64_t u = lfsr_sample(next);
+                lfsr[l] = next;
                 const bool d = x[l];
                 bool o = d;
                 if (m == MODE_FLIP)

@@ -7,7 +7,8 @@
 //   l = pe*BITS + bit is "bit lane" l and owns a 64-bit Fibonacci LFSR with
 //   s[n] = s[n-60]^s[n-61]^s[n-63]^s[n-64] (bit 0 newest).
 // * Each accepted beat every lane advances 16 steps at once (leap-forward):
-//   u = r[59:44]^r[60:45]^r[62:47]^r[63:48]; r <= {r[47:0], u}; u is the lane's sample.
+//   nb = r[59:44]^r[60:45]^r[62:47]^r[63:48]; r <= {r[47:0], nb}; the lane's sample is the
+//   output filter u = (w0 + w2) ^ rotl8(w1 + w3) of the new register's 16-bit words w0..w3.
 // * mode 0 OFF: pass-through; 1 FLIP: bit ^= (u < threshold) & mask[neuron];
 //   2 STUCK0 / 3 STUCK1: every bit of a masked neuron forced to 0 / 1.
 //   The LFSRs advance on every accepted beat in every mode.
@@ -137,14 +138,19 @@ module noise_injector_core #(
             localparam [63:0] LANE_CONST = splitmix64(l);
             reg  [63:0] r;
             wire [63:0] init = LANE_CONST ^ seed;
-            wire [15:0] u    = r[59:44] ^ r[60:45] ^ r[62:47] ^ r[63:48];
+            wire [15:0] nb   = r[59:44] ^ r[60:45] ^ r[62:47] ^ r[63:48];  // 16 new bits
+            // output filter of the register after the beat {r[47:0], nb}, words w0 (newest)..w3:
+            // u = (w0 + w2) ^ rotl8(w1 + w3); the carries break the LFSR's 4-beat relation
+            wire [15:0] sum_a = nb + r[31:16];
+            wire [15:0] sum_b = r[15:0] + r[47:32];
+            wire [15:0] u    = sum_a ^ {sum_b[7:0], sum_b[15:8]};
             wire        hit  = fold_mask[l / BITS];
             wire        flip = flip_mode & hit & ({1'b0, u} < threshold);
             wire        din  = s_axis_tdata[l];
 
             always @(posedge clk) begin
                 if (!rst_n || reseed) r <= (init == 64'd0) ? 64'd1 : init;
-                else if (in_fire) r <= {r[47:0], u};
+                else if (in_fire) r <= {r[47:0], nb};
             end
 
             assign result[l] = (hit & stuck0_mode) ? 1'b0 :

@@ -72,7 +72,7 @@ def compile_model(
     cfg = flow.CompileConfig(board=board, output_dir=str(bdir), target_fps=target_fps,
                              folding_file=folding_file, noise_layers=noise_layers,
                              estimates_only=estimates_only)
-    key = {"checkpoint_sha256": _sha256(ckpt), "config": asdict(cfg)}
+    key = {"checkpoint_sha256": _sha256(ckpt), "config": asdict(cfg), "code": _code_fingerprint()}
     key_hash = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
     manifest_path = bdir / MANIFEST
     if not force and manifest_path.is_file() and (bdir / PYTHON_MODEL).is_file():
@@ -168,6 +168,19 @@ def injector_bases_from_hwh(hwh: str | Path, names: list[str]) -> dict[str, int]
     return found
 
 
+def _code_fingerprint() -> str:
+    """Hash of the code that shapes a build (injector reference, cost model, FINN integration),
+    so a build made by older code is redone rather than reused."""
+    h = hashlib.sha256()
+    pkg = Path(__file__).resolve().parent
+    for sub in ("hw", "compile"):
+        for f in sorted((pkg / sub).glob("*.py")):
+            h.update(f.read_bytes())
+    for f in sorted((REPO_ROOT / "hls" / "rtl").glob("*.v")):
+        h.update(f.read_bytes())
+    return h.hexdigest()[:16]
+
+
 def _tool_versions() -> dict:
     from importlib.metadata import PackageNotFoundError, version
 
@@ -206,7 +219,8 @@ def summarize_estimates(build_dir: str | Path, target: dict) -> dict:
 
     inj_ff = sum(estimate_resources(pe=i["pe"], bits=1 if i["dtype"] in ("BINARY", "BIPOLAR")
                                     else int("".join(c for c in i["dtype"] if c.isdigit())),
-                                    neurons=i["neurons"])["FF"] for i in injectors)
+                                    neurons=i["neurons"], with_axilite=True)["FF"]
+                 for i in injectors)
     avail = target.get("resources", {})
     fits = all(total.get(k, 0) <= avail[k] for k in ("LUT", "BRAM_18K", "DSP") if k in avail)
     return {

@@ -13,7 +13,7 @@ def build_of(tmp_path_factory):
     cache = {}
 
     def _build(name, **kw):
-        key = (name, tuple(sorted(kw.items())))
+        key = (name, repr(sorted(kw.items())))
         if key not in cache:
             if not checkpoint_path(name).is_file():
                 pytest.skip(f"shipped checkpoint {name} missing")

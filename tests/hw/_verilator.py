@@ -100,7 +100,7 @@ def build(
     unchanged design is never rebuilt; a stamp file marks a finished build.
     """
     require_cocotb()
-    exe = require_verilator()
+    require_verilator()
     from cocotb_tools.runner import get_runner
 
     parameters = dict(parameters or {})
@@ -145,6 +145,5 @@ def build(
                 os.environ.pop(k, None)
             else:
                 os.environ[k] = v
-    del exe
     stamp.write_text("ok\n")
     return runner

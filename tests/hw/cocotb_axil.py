@@ -11,11 +11,11 @@ import os
 
 import cocotb
 import numpy as np
+from _rtl_harness import CoreShape
 from cocotb.clock import Clock
 from cocotb.triggers import FallingEdge, ReadOnly
+from cocotb_injector import pack, write_summary
 
-from _rtl_harness import CoreShape
-from cocotb_injector import _write_summary, pack
 from noisybnn.hw import registers as reg
 from noisybnn.hw.injector import InjectorConfig, Mode, inject_stream, splitmix64
 
@@ -205,5 +205,5 @@ async def axil_registers_and_stream(dut):
     _, ch_again = inject_stream(cfg, codes)
     assert cnt == reg.Counters(beats=len(codes) + m + 50, bits_changed=ch_again + ch3)
     beats_total += 2 * len(codes) + m + 50
-    _write_summary({"test": "axil_registers_and_stream", "beats": beats_total,
+    write_summary({"test": "axil_registers_and_stream", "beats": beats_total,
                     "shape": [shape.pe, shape.bits, shape.neurons]})

@@ -23,10 +23,10 @@ from dataclasses import dataclass, field
 
 import cocotb
 import numpy as np
+from _rtl_harness import CoreShape, offsets, shapes_from_env
 from cocotb.clock import Clock
 from cocotb.triggers import FallingEdge, ReadOnly
 
-from _rtl_harness import CoreShape, offsets, shapes_from_env
 from noisybnn.hw.injector import InjectorConfig, Mode, inject_stream, splitmix64
 
 THRESHOLDS = (0, 1, 655, 6554, 32768, 65536)
@@ -336,7 +336,7 @@ async def random_stalls_bit_exact(dut):
             for b in benches
         ],
     }
-    _write_summary(summary)
+    write_summary(summary)
     errors = [e for b in benches for e in b.errors]
     assert not errors, "\n".join(errors)
     for b in benches:
@@ -407,10 +407,10 @@ async def throughput_ii1(dut):
         assert span == n + LATENCY, (
             f"core {i} {shape}: {n} beats took {span} cycles, expected {n} + {LATENCY} (II=1)"
         )
-    _write_summary(summary)
+    write_summary(summary)
 
 
-def _write_summary(summary: dict) -> None:
+def write_summary(summary: dict) -> None:
     path = os.environ.get("NB_SUMMARY")
     if not path:
         return

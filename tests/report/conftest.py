@@ -6,6 +6,7 @@ made by `noisybnn estimate tfc-w1a1`) and skip the test when there is none; they
 
 from __future__ import annotations
 
+import hashlib
 import os
 from pathlib import Path
 
@@ -48,7 +49,7 @@ def synthetic_rows(model: str = "toy-net", *, flip: bool = True, stuck: bool = T
         base.update(kw)
         base["n_correct"] = int(round(base["accuracy"] * n_images))
         base["accuracy"] = base["n_correct"] / n_images
-        base["key"] = f"{len(rows):016x}"
+        base["key"] = hashlib.sha256(f"{model}|{len(rows)}".encode()).hexdigest()[:16]
         rows.append(base)
 
     if flip:
@@ -64,6 +65,18 @@ def synthetic_rows(model: str = "toy-net", *, flip: bool = True, stuck: bool = T
     if off:
         row(seed=seeds[0], mode="off", accuracy=0.95)
     return pd.DataFrame(rows, columns=list(COLUMNS))
+
+
+@pytest.fixture
+def fast_options():
+    """Factory: ReportOptions with the fast test settings, updated by keyword arguments."""
+    return lambda **kw: ReportOptions(**{**FAST, **kw})
+
+
+@pytest.fixture
+def make_rows():
+    """The `synthetic_rows` factory, for tests that want a DataFrame."""
+    return synthetic_rows
 
 
 @pytest.fixture
@@ -120,8 +133,8 @@ def tfc_report(tfc_build, tfc_sweep, explore_csv, tmp_path_factory):
     """The report of the real sweep (every section), built once: (index.html, numbers, sweep)."""
     import json
 
-    from noisybnn.report import build_report
     from noisybnn.experiments import read_table
+    from noisybnn.report import build_report
 
     name = read_table(tfc_sweep)["model"].iloc[0]
     out = tmp_path_factory.mktemp("report")

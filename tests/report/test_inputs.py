@@ -10,8 +10,6 @@ from noisybnn.report import build_report, load_explore, load_results
 from noisybnn.report.compute import TheoryCache, _pick_eps, pareto_mask, parse_fault_spec
 from noisybnn.report.inputs import REQUIRED_COLUMNS
 
-from .conftest import synthetic_rows
-
 
 def test_load_results_reads_and_records_provenance(synthetic_csv):
     a = synthetic_csv("a.csv")
@@ -50,18 +48,18 @@ def test_csv_without_a_required_column_is_value_error(synthetic_csv, tmp_path, d
     ("mode", "wobble", "unknown mode"),
     ("n_images", 0, "n_images"),
 ])
-def test_bad_values_are_value_errors(column, value, message):
-    df = synthetic_rows()
+def test_bad_values_are_value_errors(make_rows, column, value, message):
+    df = make_rows()
     df.loc[0, column] = value
     with pytest.raises(ValueError, match=message):
         load_results(df)
 
 
-def test_no_results_is_value_error(tmp_path):
+def test_no_results_is_value_error(make_rows, tmp_path):
     with pytest.raises(ValueError, match="no results"):
         load_results([])
     empty = tmp_path / "empty.csv"
-    synthetic_rows().iloc[:0].to_csv(empty, index=False)
+    make_rows().iloc[:0].to_csv(empty, index=False)
     with pytest.raises(ValueError, match="no rows"):
         load_results([empty])
 

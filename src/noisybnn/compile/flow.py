@@ -33,6 +33,20 @@ def targets() -> list[str]:
     return sorted(p.stem for p in CONFIG_DIR.glob("*.json"))
 
 
+def resolve_folding(folding: str | None) -> str | None:
+    """A folding JSON path, or the name of one shipped in bitstreams/configs/folding/."""
+    if folding is None:
+        return None
+    path = Path(folding)
+    if path.is_file():
+        return str(path)
+    shipped = CONFIG_DIR / "folding" / f"{folding}.json"
+    if shipped.is_file():
+        return str(shipped)
+    known = ", ".join(sorted(p.stem for p in (CONFIG_DIR / "folding").glob("*.json")))
+    raise FileNotFoundError(f"folding file {folding!r} not found (shipped: {known})")
+
+
 def load_target(board: str) -> dict:
     """The target description of `board` (bitstreams/configs/<board>.json)."""
     path = CONFIG_DIR / f"{board}.json"
@@ -202,7 +216,7 @@ def _finn_config(cfg: CompileConfig, target: dict, steps: list, golden: tuple | 
     if target.get("vitis_platform"):
         kw["vitis_platform"] = target["vitis_platform"]
     if cfg.folding_file:
-        kw["folding_config_file"] = cfg.folding_file
+        kw["folding_config_file"] = resolve_folding(cfg.folding_file)
     else:
         kw["target_fps"] = cfg.target_fps
     if golden is not None:

@@ -126,6 +126,8 @@ class NoiseInjector(HWCustomOp):
             pe=self.get_nodeattr("PE"),
             bits=self.get_input_datatype().bitwidth(),
             neurons=self.get_nodeattr("NumChannels"),
+            with_counters=True,
+            with_axilite=True,  # the instance is noise_injector_axil: core + register file
         )
         return {"BRAM_18K": est.get("BRAM", 0), "BRAM_efficiency": 1, "LUT": est["LUT"],
                 "URAM": 0, "URAM_efficiency": 1, "DSP": est.get("DSP", 0)}

@@ -53,6 +53,8 @@ class Mode(IntEnum):
 
 def check_probability(p: float, name: str = "p") -> float:
     """Return p as float, or raise ValueError naming the problem (NaN, not in [0, 1])."""
+    if isinstance(p, bool):
+        raise ValueError(f"{name} must be a number in [0, 1], got {p!r}")
     try:
         value = float(p)
     except (TypeError, ValueError):
@@ -144,6 +146,11 @@ class InjectorConfig:
     fault_mask: tuple[bool, ...] | None = field(default=None)
 
     def __post_init__(self) -> None:
+        for name in ("neurons", "pe", "bits", "threshold"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+                raise ValueError(f"{name} must be an integer, got {value!r}")
+            object.__setattr__(self, name, int(value))
         if self.neurons < 1:
             raise ValueError(f"neurons must be >= 1, got {self.neurons}")
         if self.pe < 1:

@@ -149,7 +149,9 @@ class HardwareParams:
     counters: bool
 
 
-def decode_params(id_word: int, params_word: int, neurons_word: int, caps_word: int) -> HardwareParams:
+def decode_params(
+    id_word: int, params_word: int, neurons_word: int, caps_word: int
+) -> HardwareParams:
     """Decode ID, PARAMS, NEURONS, CAPS; raise ValueError if ID or the map version is not ours."""
     if id_word != ID_VALUE:
         raise ValueError(

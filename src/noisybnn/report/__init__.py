@@ -10,10 +10,10 @@ binarization geometry, and the design space of an exploration table. Every numbe
 the inputs; report.json holds the numbers the page shows.
 """
 
+from noisybnn.report.browser import screenshot
 from noisybnn.report.build import DEFAULT_TITLE, build_report, cli_report
 from noisybnn.report.inputs import load_explore, load_results
 from noisybnn.report.options import ReportOptions
-from noisybnn.report.screenshot import screenshot
 
 __all__ = ["DEFAULT_TITLE", "ReportOptions", "build_report", "cli_report", "load_explore",
            "load_results", "screenshot"]

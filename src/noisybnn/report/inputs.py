@@ -86,7 +86,7 @@ def normalize_results(df: pd.DataFrame, origin: str = "the results") -> pd.DataF
     missing = [c for c in REQUIRED_COLUMNS if c not in df.columns]
     if missing:
         raise ValueError(
-            f"{origin} lack the column(s) {missing} (found {list(df.columns)[:12]}); a sweep "
+            f"{origin} lacks the column(s) {missing} (found {list(df.columns)[:12]}); a sweep "
             f"results table has at least {list(REQUIRED_COLUMNS)}"
         )
     out = df.copy()

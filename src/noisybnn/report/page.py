@@ -76,11 +76,22 @@ def box(kind: str, items: list[str] | str, title: str | None = None) -> str:
     return f'<div class="box {kind}">{head}<ul>{lis}</ul></div>'
 
 
+def png_size(path: Path) -> tuple[int, int] | None:
+    """(width, height) from a PNG's IHDR chunk, or None if it is not a PNG."""
+    head = Path(path).read_bytes()[:24]
+    if len(head) < 24 or head[:8] != b"\x89PNG\r\n\x1a\n":
+        return None
+    return int.from_bytes(head[16:20], "big"), int.from_bytes(head[20:24], "big")
+
+
 def figure(path: Path | None, out_dir: Path, caption: str, alt: str) -> str:
+    """A figure with its image referenced relative to the page; `caption` is HTML."""
     if path is None:
         return ""
     rel = Path(path).relative_to(out_dir).as_posix()
-    return (f'<figure><img src="{esc(rel)}" alt="{esc(alt)}">'
+    size = png_size(path)
+    dims = f' width="{size[0]}" height="{size[1]}"' if size else ""
+    return (f'<figure><img src="{esc(rel)}"{dims} alt="{esc(alt)}">'
             f"<figcaption>{caption}</figcaption></figure>")
 
 

@@ -240,17 +240,22 @@ def plot_tradeoff(section: dict, path: Path) -> Path:
                         f"{target:.0%}", transform=ax.transAxes, ha="center", va="center",
                         fontsize=12, color=COLORS[1])
             ymax = max([*w[finite], 1.0]) * 3
+            same_place: dict[tuple, int] = {}  # models of one shape: nudge marker, stack labels
             for j, m in enumerate(c["models"]):
                 mk = next(x for x in section["markers"] if x["model"] == m["model"])
+                pos = (mk["depth"], mk["mean_width"])
+                k = same_place.get(pos, 0)
+                same_place[pos] = k + 1
                 acc = m["measured"]
                 color = "0.5" if acc is None else (COLORS[2] if acc >= target else COLORS[1])
-                ax.plot(mk["depth"], mk["mean_width"], MARKERS[j % 8], color=color, ms=10,
+                ax.plot(pos[0] * 1.25 ** k, pos[1], MARKERS[j % 8], color=color, ms=10,
                         mec="k", zorder=5)
-                txt = f"{m['model']}\n" + ("not measured" if acc is None
-                                           else f"measured {100 * acc:.1f} %")
-                ax.annotate(txt, (mk["depth"], mk["mean_width"]), xytext=(8, 6),
-                            textcoords="offset points", fontsize=9)
-                ymax = max(ymax, mk["mean_width"] * 4)
+                txt = f"{m['model']}: " + ("not measured" if acc is None
+                                           else f"{100 * acc:.1f} %")
+                ax.annotate(txt, (pos[0] * 1.25 ** k, pos[1]), xytext=(10, 8 + 15 * k),
+                            textcoords="offset points", fontsize=9, color="k",
+                            arrowprops=None)
+                ymax = max(ymax, mk["mean_width"] * 6)
             ax.set_xscale("log")
             ax.set_yscale("log")
             ax.set_ylim(0.8, ymax)
@@ -259,6 +264,9 @@ def plot_tradeoff(section: dict, path: Path) -> Path:
             ax.set_xlabel("depth: number of noisy hidden layers")
             ax.set_ylabel("neurons per layer")
             ax.set_title(f"eps = {c['eps']:g}: lower bound for {target:.0%} accuracy")
+        for j, mk in enumerate(section["markers"]):  # marker shape -> model, once
+            axes[0].plot([], [], MARKERS[j % 8], color="0.8", mec="k", ms=8,
+                         label=f"{mk['model']} (green: measured ≥ {target:.0%}, red: below)")
         _figure_legend(fig, axes)
         return _save(fig, path)
 

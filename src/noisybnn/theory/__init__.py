@@ -18,6 +18,7 @@ from noisybnn.theory.bounds import (
     TradeoffCurve,
     accuracy_ceiling,
     capacity_bound,
+    contracted_capacity_bound,
     evans_schulman_ceiling,
     fano_accuracy_ceiling,
     fano_min_info,
@@ -64,6 +65,7 @@ from noisybnn.theory.network import (
     Readout,
     as_network,
     forward,
+    load_mlp_checkpoint,
     simulate_noisy,
 )
 from noisybnn.theory.propagation import (
@@ -93,6 +95,7 @@ __all__ = [
     "cascade_bsc",
     "certified_robust",
     "certified_robust_fraction",
+    "contracted_capacity_bound",
     "dobrushin_coefficient",
     "dot_product_correlation",
     "evans_schulman_ceiling",
@@ -108,6 +111,7 @@ __all__ = [
     "forward",
     "hardtanh_forward",
     "info_ceiling",
+    "load_mlp_checkpoint",
     "map_accuracy",
     "mean_field_flip_rates",
     "min_total_neurons",

@@ -1,0 +1,464 @@
+"""Depth-width experiment (issue 7): the least width that keeps an accuracy under noise, per depth.
+
+Our own MLPs (784-[width]*depth-10, w1a1, the exploration's training recipe, so a model the
+exploration trained is reused and never trained twice) run on the software accelerator with an
+injector after every hidden layer, at several flip probabilities eps and noise seeds. For each
+eps, target accuracy and depth, the *measured minimal width* is the smallest width of the grid
+whose mean accuracy reaches the target; the theory gives a *necessary* width
+(`theory.min_width(depth, eps, target, n_classes)`): no network of that depth with fewer neurons
+per layer can reach the target, whatever its weights. So every measured minimal width must lie
+on or above the theory's: one below it is a bug in the theory, the accelerator or the
+measurement, and is reported as such.
+
+    >>> res = run_depth_width("results/depth_width", widths=(4, 8, 16), depths=(1, 2),
+    ...                       eps=(0.05, 0.2), targets=(0.9, 0.8), seeds=(1, 2, 3))
+    >>> res.min_width      # eps, target, depth, measured_min_width, theory_min_width, ok, ...
+    >>> res.violations     # [] when every measured width respects the bound
+
+Outputs in `out_dir`: `depth_width.csv` (one row per model and eps; keyed, resumable like the
+exploration table), `min_width.csv` (derived, rewritten each run) and `depth_width.png`.
+Command line: ``python -m noisybnn.experiments.depth_width --help``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import socket
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from noisybnn.experiments.explore import (
+    DEFAULT_BUILD_DIR,
+    DEFAULT_RECIPE,
+    DEFAULT_RUNS_DIR,
+    DesignPoint,
+    ExploreError,
+    _check_seeds,
+    _check_workers,
+    _prob,
+    _recipe_dict,
+    _sha,
+    build_cached,
+    canonical_onnx_sha256,
+    check_toolchain,
+    measure_accuracy,
+    read_keyed_rows,
+    read_keyed_table,
+    run_tasks,
+    train_cached,
+)
+from noisybnn.train import TrainConfig
+
+__all__ = ["COLUMNS", "DEFAULT_DEPTHS", "DEFAULT_EPS", "DEFAULT_TARGETS", "DEFAULT_WIDTHS",
+           "MIN_WIDTH_COLUMNS", "VOLATILE_COLUMNS", "DepthWidthResult", "format_min_width", "main",
+           "min_width_table",
+           "plot_depth_width", "run_depth_width", "run_model"]
+
+DEFAULT_WIDTHS = (4, 8, 16, 32, 64, 128, 256)
+DEFAULT_DEPTHS = (1, 2, 3, 4, 6)
+DEFAULT_EPS = (0.01, 0.05, 0.1, 0.2, 0.45)
+DEFAULT_TARGETS = (0.9, 0.8)
+
+#: Columns of depth_width.csv (one row per model and eps).
+COLUMNS = (
+    "key", "model", "width", "depth", "weight_bits", "act_bits", "eps_train", "dataset", "epochs",
+    "train_limit", "train_seed", "board", "target_fps",
+    "eps", "seeds", "n_images",
+    "accuracy",          # mean over seeds, flip at eps on every injector, in [0, 1]
+    "accuracy_std",      # sample standard deviation over seeds
+    "accuracy_min",      # worst seed
+    "accuracy_clean",    # injectors off
+    "accuracy_torch",    # the trainer's test accuracy after the last epoch
+    "neurons",           # width * depth
+    "theory_ceiling",    # theory.uniform_accuracy_ceiling(width, depth, eps, C)
+    "above_ceiling",     # accuracy > ceiling + 3 standard errors of the test sample (a bug)
+    "weights_sha256", "twin_sha256",
+    "seconds", "worker", "git_commit", "timestamp",
+)
+VOLATILE_COLUMNS = ("seconds", "worker", "git_commit", "timestamp")
+#: Columns of min_width.csv.
+MIN_WIDTH_COLUMNS = ("eps", "target", "depth", "measured_min_width", "accuracy_at_min",
+                     "best_accuracy", "widths_tested", "theory_min_width", "ok")
+
+
+def _row_key(point: DesignPoint, cfg: TrainConfig, eps: float, seeds: Sequence[int],
+             n_images: int) -> str:
+    return _sha({"experiment": "depth_width", "point": {
+        "width": point.width, "depth": point.depth, "weight_bits": point.weight_bits,
+        "act_bits": point.act_bits, "eps_train": point.eps_train,
+        "target_fps": point.target_fps, "board": point.board},
+        "train": _recipe_dict(cfg), "eps": repr(float(eps)), "seeds": list(seeds),
+        "n_images": n_images})[:16]
+
+
+def run_model(point: DesignPoint, cfg: TrainConfig, eps_values: Sequence[float],
+              seeds: Sequence[int], n_images: int, runs_dir: str = str(DEFAULT_RUNS_DIR),
+              build_dir: str = str(DEFAULT_BUILD_DIR),
+              loader: Callable | None = None) -> list[dict]:
+    """Train (or reuse), build (or reuse) and measure one model at every eps: its rows (a task)."""
+    from noisybnn import theory
+    from noisybnn.compile_paths import PYTHON_MODEL
+    from noisybnn.experiments.sweep import git_commit, tune_malloc
+
+    tune_malloc()
+    t0 = time.perf_counter()
+    spec = point.spec()
+    trained = train_cached(spec, cfg, runs_dir)
+    bdir = build_cached(trained.checkpoint, point, trained.key, build_dir)
+    clean, noisy = measure_accuracy(bdir, cfg.dataset, n_images, eps_values, seeds, loader)
+    twin = canonical_onnx_sha256(bdir / PYTHON_MODEL)
+    hist = trained.metrics.get("history") or [{}]
+    acc_torch = hist[-1].get("test_acc")
+    seconds = round(time.perf_counter() - t0, 3)
+    rows = []
+    for e, accs in noisy.items():
+        mean = float(np.mean(accs))
+        ceiling = float(theory.uniform_accuracy_ceiling(point.width * point.act_bits,
+                                                        point.depth, e, spec.num_classes))
+        se = math.sqrt(max(ceiling * (1 - ceiling), 1e-12) / n_images)
+        rows.append({
+            "key": _row_key(point, cfg, e, seeds, n_images), "model": point.model_name,
+            "width": point.width, "depth": point.depth, "weight_bits": point.weight_bits,
+            "act_bits": point.act_bits, "eps_train": point.eps_train, "dataset": cfg.dataset,
+            "epochs": cfg.epochs, "train_limit": cfg.train_limit, "train_seed": cfg.seed,
+            "board": point.board, "target_fps": point.target_fps,
+            "eps": e, "seeds": ";".join(str(s) for s in seeds), "n_images": n_images,
+            "accuracy": mean,
+            "accuracy_std": float(np.std(accs, ddof=1)) if len(accs) > 1 else 0.0,
+            "accuracy_min": float(np.min(accs)), "accuracy_clean": clean,
+            "accuracy_torch": None if acc_torch is None else float(acc_torch) / 100.0,
+            "neurons": point.neurons, "theory_ceiling": ceiling,
+            "above_ceiling": bool(mean > ceiling + 3 * se),
+            "weights_sha256": trained.weights_sha256, "twin_sha256": twin,
+            "seconds": seconds, "worker": f"{socket.gethostname()}:{os.getpid()}",
+            "git_commit": git_commit(),
+            "timestamp": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        })
+    return rows
+
+
+def min_width_table(df, targets: Sequence[float], n_classes: int = 10):
+    """Measured minimal width per (eps, target, depth) beside the theory's necessary width.
+
+    A width counts when the mean accuracy of its model (the best over the eps_train variants in
+    `df`) reaches the target. `measured_min_width` is NaN when no width of the grid does; `ok` is
+    False only when a measured minimal width is below the theory's.
+    """
+    import pandas as pd
+
+    from noisybnn import theory
+
+    best = (df.groupby(["eps", "depth", "width"], as_index=False)["accuracy"].max())
+    out = []
+    for (e, depth), g in best.groupby(["eps", "depth"]):
+        g = g.sort_values("width")
+        for t in targets:
+            passing = g[g["accuracy"] >= t]
+            w = float(passing["width"].iloc[0]) if len(passing) else math.nan
+            bound = float(theory.min_width(int(depth), float(e), float(t), n_classes))
+            out.append({
+                "eps": float(e), "target": float(t), "depth": int(depth),
+                "measured_min_width": w,
+                "accuracy_at_min": float(passing["accuracy"].iloc[0]) if len(passing) else math.nan,
+                "best_accuracy": float(g["accuracy"].max()),
+                "widths_tested": ";".join(str(int(x)) for x in g["width"]),
+                "theory_min_width": bound,
+                "ok": bool(math.isnan(w) or w >= bound),
+            })
+    cols = list(MIN_WIDTH_COLUMNS)
+    return (pd.DataFrame(out, columns=cols).sort_values(["eps", "target", "depth"],
+                                                        ascending=[True, False, True])
+            .reset_index(drop=True))
+
+
+def _violations(df, mw, targets: Sequence[float], n_classes: int = 10) -> list[str]:
+    """Every model and eps that contradicts the theory: above its accuracy ceiling, or reaching
+    a target with fewer neurons per layer than the theory's necessary width."""
+    from noisybnn import theory
+
+    out = []
+    for _, r in df[df["above_ceiling"]].iterrows():
+        out.append(f"{r['model']} at eps={r['eps']:g}: accuracy {r['accuracy']:.4f} above the "
+                   f"theory's ceiling {r['theory_ceiling']:.4f} by more than 3 standard errors")
+    for t in targets:
+        for _, r in df[df["accuracy"] >= t].iterrows():
+            bound = float(theory.min_width(int(r["depth"]), float(r["eps"]), float(t), n_classes))
+            if r["width"] < bound:
+                out.append(f"{r['model']} at eps={r['eps']:g}: accuracy {r['accuracy']:.4f} >= "
+                           f"{t:g} with width {r['width']} < the theory's {bound:g}")
+    for _, r in mw[~mw["ok"]].iterrows():
+        out.append(f"eps={r['eps']:g}, target {r['target']:g}, depth {r['depth']}: measured "
+                   f"minimal width {r['measured_min_width']:g} < theory {r['theory_min_width']:g}")
+    return out
+
+
+def plot_depth_width(df, mw, out_png: str | os.PathLike) -> Path:
+    """One panel per eps: measured minimal width vs depth (per target) and the theory's bound;
+    a last panel: accuracy vs width per depth at a middle eps."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    out_png = Path(out_png)
+    eps_values = sorted(mw["eps"].unique())
+    targets = sorted(mw["target"].unique(), reverse=True)
+    widths = sorted(int(w) for w in df["width"].unique())
+    depths = sorted(int(d) for d in df["depth"].unique())
+    n = len(eps_values) + 1
+    cols = min(3, n)
+    rows = math.ceil(n / cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(5.2 * cols, 4.2 * rows), squeeze=False)
+    colors = plt.get_cmap("tab10")
+    top = max(widths[-1], np.nanmax(mw["theory_min_width"].replace(np.inf, np.nan).to_numpy()
+                                    if mw["theory_min_width"].notna().any() else [1]))
+    ymax = 2 ** math.ceil(math.log2(top) + 0.8)
+    for k, e in enumerate(eps_values):
+        ax = axes.flat[k]
+        for j, t in enumerate(targets):
+            g = mw[(mw["eps"] == e) & (mw["target"] == t)].sort_values("depth")
+            c = colors(j)
+            th = g["theory_min_width"].to_numpy(float)
+            th_plot = np.where(np.isfinite(th), th, ymax)
+            ax.plot(g["depth"], th_plot, color=c, ls="--", lw=1.4,
+                    label=f"theory: necessary width, {t:.0%}")
+            ax.fill_between(g["depth"], 0.5, th_plot, color=c, alpha=0.06)
+            meas = g["measured_min_width"].to_numpy(float)
+            have = np.isfinite(meas)
+            ax.plot(g["depth"][have], meas[have], color=c, marker="o", lw=1.6,
+                    label=f"measured minimal width, {t:.0%}")
+            if (~have).any():
+                ax.scatter(g["depth"][~have], np.full((~have).sum(), widths[-1] * 1.45),
+                           marker="^", color=c, s=50, zorder=4,
+                           label=f"none up to {widths[-1]} reaches {t:.0%}")
+            bad = have & (meas < th)
+            if bad.any():
+                ax.scatter(g["depth"][bad], meas[bad], marker="x", color="red", s=120, zorder=5,
+                           label="below the theory (bug!)")
+        ax.set_yscale("log", base=2)
+        ax.set_ylim(2, ymax)
+        ax.set_yticks([w for w in [2, 4, 8, 16, 32, 64, 128, 256, 512, 1024] if w <= ymax])
+        ax.get_yaxis().set_major_formatter(matplotlib.ticker.ScalarFormatter())
+        ax.axhline(widths[-1], color="grey", lw=0.8, ls=":")
+        ax.set_xticks(depths)
+        ax.set_xlabel("depth (hidden layers, each noisy)")
+        ax.set_ylabel("width (neurons per layer)")
+        ax.set_title(f"eps = {e:g}")
+        ax.grid(alpha=0.3, which="both")
+        if k == 0:
+            ax.legend(fontsize=7, loc="upper left")
+    ax = axes.flat[len(eps_values)]
+    mid = eps_values[len(eps_values) // 2]
+    best = df[df["eps"] == mid].groupby(["depth", "width"], as_index=False)["accuracy"].max()
+    for i, dep in enumerate(depths):
+        g = best[best["depth"] == dep].sort_values("width")
+        ax.plot(g["width"], 100 * g["accuracy"], marker="o", ms=3,
+                color=plt.get_cmap("viridis")(i / max(1, len(depths) - 1) * 0.9),
+                label=f"depth {dep}")
+    for t in targets:
+        ax.axhline(100 * t, color="grey", ls=":", lw=1)
+    ax.set_xscale("log", base=2)
+    ax.set_xticks(widths)
+    ax.get_xaxis().set_major_formatter(matplotlib.ticker.ScalarFormatter())
+    ax.set_xlabel("width")
+    ax.set_ylabel("accuracy under noise (%)")
+    ax.set_title(f"measured accuracy at eps = {mid:g}")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+    for extra in list(axes.flat)[n:]:
+        extra.axis("off")
+    seeds = str(df["seeds"].iloc[0]).split(";")
+    fig.suptitle(f"least width per depth that keeps the target accuracy: our MLPs on the software "
+                 f"accelerator (mean of {len(seeds)} seeds, {int(df['n_images'].iloc[0])} images)"
+                 " vs the theory's necessary width")
+    fig.tight_layout()
+    out_png.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out_png.with_name(f".{out_png.stem}.{os.getpid()}.tmp.png")
+    fig.savefig(tmp, dpi=120)
+    plt.close(fig)
+    os.replace(tmp, out_png)
+    return out_png
+
+
+@dataclass
+class DepthWidthResult:
+    """What `run_depth_width` measured and where it wrote it."""
+
+    table: object  # pandas DataFrame, one row per model and eps
+    min_width: object  # pandas DataFrame, MIN_WIDTH_COLUMNS
+    violations: list[str] = field(default_factory=list)
+    csv: Path | None = None
+    min_width_csv: Path | None = None
+    plot: Path | None = None
+
+
+def _ints(values, what: str) -> tuple[int, ...]:
+    out = []
+    for v in values:
+        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
+            raise ExploreError(f"{what} must be integers >= 1, got {v!r}")
+        out.append(int(v))
+    if not out:
+        raise ExploreError(f"no {what} given")
+    return tuple(sorted(set(out)))
+
+
+def run_depth_width(
+    out_dir: str | os.PathLike = "results/depth_width",
+    widths: Sequence[int] = DEFAULT_WIDTHS,
+    depths: Sequence[int] = DEFAULT_DEPTHS,
+    eps: Sequence[float] = DEFAULT_EPS,
+    targets: Sequence[float] = DEFAULT_TARGETS,
+    seeds: int | Sequence[int] = (1, 2, 3),
+    n_images: int | None = None,
+    *,
+    eps_train: Sequence[float] = (0.0,),
+    train: TrainConfig = DEFAULT_RECIPE,
+    board: str = "pynq-z2",
+    target_fps: int = 100_000,
+    workers: int = 0,
+    scheduler: str | None = None,
+    runs_dir: str | os.PathLike = DEFAULT_RUNS_DIR,
+    build_dir: str | os.PathLike = DEFAULT_BUILD_DIR,
+    progress: bool = True,
+    plot: bool = True,
+    loader: Callable | None = None,
+) -> DepthWidthResult:
+    """Measure accuracy under noise over widths x depths x eps; derive minimal widths vs theory.
+
+    Args:
+        out_dir: where depth_width.csv, min_width.csv and depth_width.png go.
+        widths, depths: the grid of w1a1 MLPs (784-[width]*depth-10).
+        eps: flip probabilities (every injector on).
+        targets: accuracies for the minimal widths (e.g. 0.9, 0.8).
+        seeds: noise seeds (or their number N: 1..N).
+        n_images: first n test images (None: all).
+        eps_train: noise-aware training variants; a width counts with its best variant.
+        train: the training recipe; the default is the exploration's, whose checkpoints it
+            reuses.
+        board, target_fps: the build the software accelerator runs (its folding fixes which
+            LFSR lane drives which neuron).
+        workers, scheduler: Dask, as in `run_explore` (one task per model).
+        runs_dir, build_dir: the caches shared with the exploration.
+
+    Raises:
+        ExploreError: bad arguments, before any work.
+    """
+    widths = _ints(widths, "widths")
+    depths = _ints(depths, "depths")
+    eps = tuple(sorted({_prob(e, "eps") for e in eps}))
+    if not eps:
+        raise ExploreError("no eps given")
+    targets = tuple(sorted({_prob(t, "target") for t in targets}, reverse=True))
+    if not targets:
+        raise ExploreError("no targets given")
+    eps_train = tuple(sorted({_prob(e, "eps_train") for e in eps_train}))
+    seeds = _check_seeds(seeds)
+    _check_workers(workers, scheduler)
+    from noisybnn import data
+    from noisybnn.compile.flow import load_target
+
+    try:
+        load_target(board)
+    except ValueError as exc:
+        raise ExploreError(str(exc)) from None
+    x, _ = data.load(train.dataset, "test")
+    n = n_images or len(x)
+    if n > len(x):
+        raise ExploreError(f"n_images={n}, but the {train.dataset} test split has {len(x)}")
+    check_toolchain()
+    out_dir = Path(out_dir)
+    csv_path = out_dir / "depth_width.csv"
+    read_keyed_rows(csv_path, COLUMNS)
+    points = [DesignPoint(w, d, eps_train=et, target_fps=target_fps, board=board)
+              for w in widths for d in depths for et in eps_train]
+    distributed = bool(workers or scheduler)
+    points.sort(key=lambda p: p.width * (784 + p.width * (p.depth - 1)), reverse=distributed)
+    tasks = [(tuple(_row_key(p, train, e, seeds, n) for e in eps), run_model,
+              (p, train, eps, seeds, n, str(runs_dir), str(build_dir), loader)) for p in points]
+
+    def describe(rows: list[dict]) -> str:
+        r = rows[0]
+        accs = ", ".join(f"{x['eps']:g}: {100 * x['accuracy']:.1f}" for x in rows)
+        return (f"{r['model']}: clean {100 * r['accuracy_clean']:.1f} %, under noise "
+                f"(eps: %) {accs} ({r['seconds']:.0f} s)")
+
+    run_tasks(tasks, csv_path, COLUMNS, workers, scheduler, progress, desc="depth-width",
+              describe=describe)
+    df = read_keyed_table(csv_path, COLUMNS)
+    keys = {k for t in tasks for k in t[0]}
+    df = df[df["key"].isin(keys)].reset_index(drop=True)
+    df["above_ceiling"] = df["above_ceiling"].map(lambda v: str(v) == "True")
+    mw = min_width_table(df, targets)
+    mw_path = out_dir / "min_width.csv"
+    tmp = mw_path.with_name(f".{mw_path.name}.{os.getpid()}.tmp")
+    mw.to_csv(tmp, index=False)
+    os.replace(tmp, mw_path)
+    png = plot_depth_width(df, mw, out_dir / "depth_width.png") if plot else None
+    return DepthWidthResult(df, mw, _violations(df, mw, targets), csv_path, mw_path, png)
+
+
+def format_min_width(mw) -> str:
+    """The minimal widths as a text table: one line per (eps, target), one column per depth."""
+    depths = sorted(int(d) for d in mw["depth"].unique())
+    head = f"{'eps':>5s} {'target':>6s}  " + "  ".join(f"{'d=' + str(d):>11s}" for d in depths)
+    lines = [head, "      (measured / theory)"]
+    for (e, t), g in mw.groupby(["eps", "target"], sort=False):
+        cells = []
+        for d in depths:
+            r = g[g["depth"] == d].iloc[0]
+            m = "-" if math.isnan(r["measured_min_width"]) else f"{r['measured_min_width']:.0f}"
+            th = f"{r['theory_min_width']:.0f}"
+            cells.append(f"{m + ' / ' + th + ('' if r['ok'] else ' !'):>11s}")
+        lines.append(f"{e:5g} {t:6.0%}  " + "  ".join(cells))
+    lines.append("-: no width of the grid reaches the target; !: measured below the theory (bug)")
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m noisybnn.experiments.depth_width``."""
+    def floats(text: str) -> list[float]:
+        return [float(x) for x in text.split(",") if x.strip()]
+
+    def ints(text: str) -> list[int]:
+        return [int(x) for x in text.split(",") if x.strip()]
+
+    p = argparse.ArgumentParser(prog="python -m noisybnn.experiments.depth_width",
+                                description=__doc__.split("\n\n")[0])
+    p.add_argument("--out", default="results/depth_width")
+    p.add_argument("--widths", type=ints, default=list(DEFAULT_WIDTHS))
+    p.add_argument("--depths", type=ints, default=list(DEFAULT_DEPTHS))
+    p.add_argument("--eps", type=floats, default=list(DEFAULT_EPS))
+    p.add_argument("--targets", type=floats, default=list(DEFAULT_TARGETS))
+    p.add_argument("--eps-train", type=floats, default=[0.0])
+    p.add_argument("--seeds", type=int, default=3)
+    p.add_argument("--n-images", type=int, default=0)
+    p.add_argument("--workers", type=int, default=0)
+    p.add_argument("--scheduler", default=None)
+    p.add_argument("--quiet", action="store_true")
+    args = p.parse_args(argv)
+    t0 = time.perf_counter()
+    try:
+        res = run_depth_width(args.out, args.widths, args.depths, args.eps, args.targets,
+                              args.seeds, args.n_images or None, eps_train=args.eps_train,
+                              workers=args.workers, scheduler=args.scheduler,
+                              progress=not args.quiet)
+    except ValueError as exc:
+        print(f"depth_width: error: {exc}")
+        return 2
+    print(format_min_width(res.min_width))
+    print("violations of the theory: " + ("none" if not res.violations else
+                                          "\n  " + "\n  ".join(res.violations)))
+    print(f"table: {res.csv}  minimal widths: {res.min_width_csv}  plot: {res.plot}  "
+          f"({len(res.table)} rows, {time.perf_counter() - t0:.0f} s)")
+    return 1 if res.violations else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,341 @@
+"""Design-space exploration: spaces and their validation, the keyed table, resume, the Dask run
+(equal to the serial one, with training repeated in the worker processes), the plot, the CLI,
+and the depth-width experiment on the exploration's cache.
+
+The real runs use a tiny recipe (1 epoch on 2000 training images, 500 test images): a point is
+trained, estimated by FINN and measured on the software accelerator in a few seconds, plus the
+imports of each new process.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from noisybnn.experiments import explore as ex
+from noisybnn.experiments.explore import (
+    COLUMNS,
+    ExploreError,
+    canonical_onnx_sha256,
+    comparable,
+    format_summary,
+    load_space,
+    plot_explore,
+    read_keyed_rows,
+    read_keyed_table,
+    run_explore,
+)
+
+TINY_TRAIN = {"epochs": 1, "train_limit": 2000}
+N_IMAGES = 500
+EPS = 0.05
+
+
+def tiny_space(*sizes: tuple[int, int]) -> dict:
+    return {"name": "tiny", "points": [{"width": w, "depth": d} for w, d in sizes],
+            "train": TINY_TRAIN}
+
+
+# --- spaces and validation (no work) -----------------------------------------------------------
+
+
+def test_builtin_spaces():
+    default = load_space("default")
+    assert len(default) >= 24
+    names = [p.name for p in default.points]
+    assert len(set(names)) == len(names)
+    grid = [p for p in default.points if (p.weight_bits, p.act_bits, p.target_fps) ==
+            (1, 1, 100_000)]
+    assert {(p.width, p.depth, p.eps_train) for p in grid} == {
+        (w, d, e) for w in (16, 32, 64, 128) for d in (1, 2, 3) for e in (0.0, 0.05)}
+    assert default.train.epochs == 2 and default.train.train_limit == 0
+    assert {p.board for p in default.points} == {"pynq-z2"}
+    small = load_space("small", board="alveo-u250")
+    assert len(small) == 4 and {p.board for p in small.points} == {"alveo-u250"}
+
+
+def test_space_file(tmp_path):
+    path = tmp_path / "space.json"
+    path.write_text(json.dumps({
+        "grid": {"width": [8, 16], "depth": 2, "precision": ["w1a1", "w2a2"]},
+        "points": [{"width": 32, "depth": 1, "eps_train": 0.1, "target_fps": 1_000_000},
+                   {"width": 8, "depth": 2}],  # a duplicate of a grid point: kept once
+        "train": {"epochs": 3, "train_limit": 5000, "seed": 7},
+    }))
+    space = load_space(str(path))
+    assert space.name == "space"
+    assert [p.name for p in space.points] == [
+        "mlp-8x2-w1a1-100kfps", "mlp-8x2-w2a2-100kfps", "mlp-16x2-w1a1-100kfps",
+        "mlp-16x2-w2a2-100kfps", "mlp-32x1-w1a1-eps0.1-1Mfps"]
+    assert (space.train.epochs, space.train.train_limit, space.train.seed) == (3, 5000, 7)
+    assert space.points[-1].spec().name == "mlp-32x1-w1a1-eps0.1"
+
+
+@pytest.mark.parametrize(
+    "space, kw, match",
+    [
+        ("no-such-space", {}, "neither a built-in space"),
+        ("@malformed", {}, "not valid JSON"),
+        ("small", {"eps": 1.5}, "eps"),
+        ("small", {"eps": -0.1}, "eps"),
+        ("small", {"eps": float("nan")}, "eps"),
+        ("small", {"board": "pynq-z9"}, "unknown board"),
+        ({"grid": {"width": [8], "depth": [1], "colour": ["red"]}}, {}, "unknown axis"),
+        ({"points": [{"width": 8, "depth": 1, "precision": "w3a3"}]}, {}, "unknown precision"),
+        ({"points": [{"width": 0, "depth": 1}]}, {}, "width must be"),
+        ({"points": [{"width": 8}]}, {}, "missing 'depth'"),
+        ({"points": [{"width": 8, "depth": 1, "board": "nope"}]}, {}, "unknown board"),
+        ({"points": []}, {}, "has no points"),
+        ({"points": [{"width": 8, "depth": 1}], "train": {"epoch": 2}}, {}, "unknown training"),
+        ("small", {"seeds": 0}, "seeds"),
+        ("small", {"n_images": 10**6}, "test split has"),
+        ("small", {"workers": -1}, "workers"),
+    ],
+)
+def test_bad_input_fails_before_any_work(tmp_path, space, kw, match):
+    if space == "@malformed":
+        space = tmp_path / "bad.json"
+        space.write_text('{"grid": {"width": [8,], }')
+    out = tmp_path / "out" / "explore.csv"
+    with pytest.raises(ExploreError, match=match):
+        run_explore(space, out, runs_dir=tmp_path / "runs", build_dir=tmp_path / "build",
+                    progress=False, **kw)
+    assert not (tmp_path / "out").exists()
+    assert not (tmp_path / "runs").exists() and not (tmp_path / "build").exists()
+
+
+def test_cli_bad_input_is_one_line(tmp_path, capsys):
+    from noisybnn.cli import main
+
+    bad = tmp_path / "bad.json"
+    bad.write_text("{not json")
+    out = tmp_path / "out" / "x.csv"
+    assert main(["explore", "--space", str(bad), "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "not valid JSON" in err and "Traceback" not in err
+    assert main(["explore", "--space", "small", "--eps", "2", "--out", str(out)]) == 2
+    assert "eps" in capsys.readouterr().err
+    assert not out.parent.exists()
+
+
+def test_table_of_another_schema_is_refused(tmp_path):
+    out = tmp_path / "t.csv"
+    out.write_text("key,model,accuracy\nabc,tfc,0.9\n")
+    with pytest.raises(ExploreError, match="not a table of this kind"):
+        run_explore("small", out, progress=False, runs_dir=tmp_path / "r", build_dir=tmp_path)
+    assert out.read_text() == "key,model,accuracy\nabc,tfc,0.9\n"
+
+
+# --- hashes, Pareto front, plot ----------------------------------------------------------------
+
+
+def _tiny_onnx(path: Path, names: tuple[str, str, str], value: float) -> None:
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    x, c, y = names
+    node = helper.make_node("Add", [x, c], [y], name="Add_0")
+    graph = helper.make_graph(
+        [node], "g", [helper.make_tensor_value_info(x, TensorProto.FLOAT, [1, 4])],
+        [helper.make_tensor_value_info(y, TensorProto.FLOAT, [1, 4])],
+        [numpy_helper.from_array(np.full((1, 4), value, np.float32), c)])
+    onnx.save(helper.make_model(graph), str(path))
+
+
+def test_canonical_onnx_sha256_ignores_tensor_names(tmp_path):
+    a, b, c = tmp_path / "a.onnx", tmp_path / "b.onnx", tmp_path / "c.onnx"
+    _tiny_onnx(a, ("in", "k", "out"), 1.0)
+    _tiny_onnx(b, ("xYz01", "qqA9f", "Zk3"), 1.0)  # qonnx-style random names
+    _tiny_onnx(c, ("in", "k", "out"), 2.0)
+    assert a.read_bytes() != b.read_bytes()
+    assert canonical_onnx_sha256(a) == canonical_onnx_sha256(b)
+    assert canonical_onnx_sha256(a) != canonical_onnx_sha256(c)
+
+
+def synthetic_table(n: int = 8) -> pd.DataFrame:
+    rng = np.random.default_rng(0)
+    rows = []
+    for i in range(n):
+        w, d = (16, 32, 64, 128)[i % 4], 1 + i % 3
+        row = dict.fromkeys(COLUMNS)
+        row.update(key=f"k{i}", name=f"mlp-{w}x{d}-w1a1-100kfps", model=f"mlp-{w}x{d}-w1a1",
+                   width=w, depth=d, weight_bits=1, act_bits=1 + (i == 5), eps_train=0.05 * (i % 2),
+                   target_fps=100_000, board="pynq-z2", lut=1000.0 * (i + 1) ** 1.5,
+                   bram_18k=float(i), fps=1e5 * (1 + (i % 3)), fits=i < 6,
+                   lut_util=1000.0 * (i + 1) ** 1.5 / 53200, eps=EPS, seeds="1;2",
+                   accuracy_clean=0.9, accuracy_under_noise=0.7 + 0.03 * i + 0.01 * rng.random(),
+                   accuracy_std=0.002, neurons=w * d, noisy_bits=w * d * (1 + (i == 5)),
+                   theory_min_neurons=4.0 * d, below_theory_min=False)
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def test_pareto_summary_and_plot(tmp_path):
+    df = synthetic_table()
+    front = ex.pareto_front(df)
+    # accuracy grows with LUT here: every point is on the accuracy-vs-LUT front
+    assert front.all()
+    text = format_summary(df)
+    assert "mlp-16x1-w1a1-100kfps" in text and "6 fit pynq-z2" in text
+    assert "0 point(s) below it" in text
+    png = plot_explore(df, tmp_path / "p.png")
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 20_000
+
+
+# --- real runs: train, FINN estimate, software accelerator --------------------------------------
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    """Serial runs sharing one cache: first one point, then two (the first one resumed)."""
+    root = tmp_path_factory.mktemp("explore")
+    caches = {"runs_dir": root / "runs", "build_dir": root / "build"}
+    out = root / "serial" / "explore.csv"
+    first = run_explore(tiny_space((16, 1)), out, eps=EPS, seeds=2, n_images=N_IMAGES,
+                        progress=False, **caches)
+    first_rows = read_keyed_rows(out, COLUMNS)
+    calls = []
+    original = ex.run_design_point
+
+    def counting(point, *args):
+        calls.append(point.name)
+        return original(point, *args)
+
+    ex.run_design_point = counting
+    try:
+        both = run_explore(tiny_space((16, 1), (8, 2)), out, eps=EPS, seeds=2,
+                           n_images=N_IMAGES, progress=False, **caches)
+        calls_second = list(calls)
+        again = run_explore(tiny_space((16, 1), (8, 2)), out, eps=EPS, seeds=2,
+                            n_images=N_IMAGES, progress=False, **caches)
+    finally:
+        ex.run_design_point = original
+    return dict(root=root, caches=caches, out=out, first=first, first_rows=first_rows,
+                both=both, calls_second=calls_second, calls_third=calls[len(calls_second):],
+                again=again)
+
+
+def test_serial_row(runs):
+    row = runs["first"].iloc[0]
+    assert row["name"] == "mlp-16x1-w1a1-100kfps" and row["board"] == "pynq-z2"
+    assert row["n_images"] == N_IMAGES and row["seeds"] == "1;2" and row["eps"] == EPS
+    assert row["lut"] > 0 and row["fps"] > 0 and row["bram_18k"] >= 0
+    assert row["fits"] and 0 < row["injector_lut_share"] < 1
+    assert 0.1 < row["accuracy_clean"] <= 1 and 0 <= row["accuracy_under_noise"] <= 1
+    assert row["neurons"] == row["noisy_bits"] == 16
+    assert not row["below_theory_min"] and row["theory_min_neurons"] <= row["noisy_bits"]
+    assert row["theory_target"] == row["accuracy_under_noise"]
+    assert row["accuracy_under_noise"] <= row["theory_ceiling"]
+    # the estimates are those of the cached build
+    bdirs = list((runs["caches"]["build_dir"] / "pynq-z2").glob("mlp-16x1-w1a1-100kfps@*"))
+    assert len(bdirs) == 1
+    est = json.loads((bdirs[0] / "estimates.json").read_text())
+    assert row["lut"] == est["total"]["LUT"] and row["fps"] == est["fps"]
+    plot = runs["out"].with_suffix(".png")
+    assert plot.is_file() and plot.stat().st_size > 10_000
+
+
+def test_sim_clean_accuracy_equals_brevitas(runs):
+    """The clean accuracy measured on the software accelerator is the checkpoint's, exactly."""
+    from noisybnn import data
+    from noisybnn.train import evaluate, load_checkpoint
+
+    ckpt = next((runs["caches"]["runs_dir"]).glob("mlp-16x1-w1a1@*/last.pt"))
+    net, _ = load_checkpoint(ckpt)
+    x, y = data.load("mnist", "test")
+    acc = evaluate(net, x[:N_IMAGES], y[:N_IMAGES].astype(np.int64)) / 100
+    assert acc == runs["first"].iloc[0]["accuracy_clean"]
+
+
+def test_resume_skips_done_points(runs):
+    assert runs["calls_second"] == ["mlp-8x2-w1a1-100kfps"]  # only the new point ran
+    assert runs["calls_third"] == []  # nothing left to do
+    rows = read_keyed_rows(runs["out"], COLUMNS)
+    key = runs["first"].iloc[0]["key"]
+    assert rows[key] == runs["first_rows"][key]  # the done row is untouched, byte for byte
+    assert len(rows) == 2
+    pd.testing.assert_frame_equal(runs["both"], runs["again"])
+
+
+def test_dask_run_equals_serial(runs):
+    """Two worker processes train, build and measure the points again from empty caches; the
+    table equals the serial one apart from the volatile columns: training is deterministic."""
+    pytest.importorskip("dask.distributed")
+    root = runs["root"]
+    out = root / "dask" / "explore.csv"
+    dist = run_explore(tiny_space((16, 1), (8, 2)), out, eps=EPS, seeds=2, n_images=N_IMAGES,
+                       workers=2, progress=False, runs_dir=root / "dask-runs",
+                       build_dir=root / "dask-build")
+    pd.testing.assert_frame_equal(comparable(runs["both"]), comparable(dist))
+    assert dist["worker"].nunique() == 2
+    assert not dist["worker"].str.endswith(f":{os.getpid()}").any()
+    # weights equal, checkpoint files not (they record wall times)
+    assert set(dist["weights_sha256"]) == set(runs["both"]["weights_sha256"])
+
+
+def test_cli_prints_the_summary(runs, capsys):
+    space = runs["root"] / "space.json"
+    space.write_text(json.dumps(tiny_space((16, 1), (8, 2))))
+    args = argparse.Namespace(space=str(space), eps=EPS, board="pynq-z2", out=str(runs["out"]),
+                              workers=0, scheduler=None, seeds=2, n_images=N_IMAGES, quiet=True,
+                              **{k: str(v) for k, v in runs["caches"].items()})
+    assert ex.cli_explore(args) == 0
+    text = capsys.readouterr().out
+    assert "mlp-16x1-w1a1-100kfps" in text and "mlp-8x2-w1a1-100kfps" in text
+    assert f"table: {runs['out']}" in text and "explore.png" in text
+
+
+def test_depth_width_reuses_the_exploration_cache(runs, tmp_path):
+    from noisybnn.experiments.depth_width import run_depth_width
+
+    before = sorted(p.name for p in runs["caches"]["runs_dir"].iterdir())
+    res = run_depth_width(tmp_path / "dw", widths=(8, 16), depths=(1, 2), eps=(0.05, 0.45),
+                          targets=(0.5, 0.2), seeds=2, n_images=N_IMAGES,
+                          train=ex._train_config(TINY_TRAIN, "train"), progress=False,
+                          **runs["caches"])
+    # (16, 1) and (8, 2) came from the exploration's cache; (8, 1) and (16, 2) are new
+    after = sorted(p.name for p in runs["caches"]["runs_dir"].iterdir())
+    assert set(before) <= set(after) and len(after) == len(before) + 4  # 2 runs + 2 locks
+    df = res.table
+    assert len(df) == 8 and set(df["eps"]) == {0.05, 0.45}
+    assert res.violations == []
+    mw = res.min_width
+    assert len(mw) == 2 * 2 * 2 and mw["ok"].all()
+    assert (tmp_path / "dw" / "min_width.csv").is_file() and res.plot.is_file()
+
+
+# --- slow: a killed run resumes to the same table ------------------------------------------------
+
+
+@pytest.mark.slow
+def test_killed_run_resumes_to_the_same_table(runs, tmp_path):
+    import subprocess
+    import sys
+    import time
+
+    out = tmp_path / "killed.csv"
+    script = (
+        "import sys, json\n"
+        "from noisybnn.experiments.explore import run_explore\n"
+        f"run_explore(json.loads(sys.argv[1]), {str(out)!r}, eps={EPS}, seeds=2, "
+        f"n_images={N_IMAGES}, progress=False, runs_dir={str(tmp_path / 'runs')!r}, "
+        f"build_dir={str(tmp_path / 'build')!r})\n"
+    )
+    space = json.dumps(tiny_space((16, 1), (8, 2)))
+    proc = subprocess.Popen([sys.executable, "-c", script, space])
+    deadline = time.time() + 300
+    while time.time() < deadline and len(read_keyed_rows(out, COLUMNS)) < 1:
+        time.sleep(0.2)
+        assert proc.poll() is None, "the run ended before it could be killed"
+    proc.kill()
+    proc.wait()
+    assert len(read_keyed_rows(out, COLUMNS)) == 1
+    subprocess.run([sys.executable, "-c", script, space], check=True)
+    pd.testing.assert_frame_equal(comparable(read_keyed_table(out)),
+                                  comparable(runs["both"]))

@@ -1,0 +1,133 @@
+"""Register map of the injector (noisybnn.hw.registers) and the synthesis-free cost model."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from noisybnn.hw import registers as reg
+from noisybnn.hw.injector import InjectorConfig, Mode
+from noisybnn.hw.rtl_cost import YOSYS_LUT_FACTOR, cost_breakdown, estimate_resources
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_encode_order_and_values():
+    mask = tuple(i % 3 == 0 for i in range(40))
+    cfg = InjectorConfig(neurons=40, pe=4, bits=2, mode=Mode.STUCK1, threshold=6554,
+                         seed=0x0123456789ABCDEF, fault_mask=mask)
+    writes = reg.encode(cfg)
+    offsets = [o for o, _ in writes]
+    assert offsets == [reg.CONTROL, reg.THRESHOLD, reg.SEED_LO, reg.SEED_HI,
+                       reg.mask_offset(0), reg.mask_offset(1), reg.RESEED, reg.CONTROL]
+    values = dict(writes[1:-1])
+    assert writes[0] == (reg.CONTROL, 0)
+    assert values[reg.THRESHOLD] == 6554
+    assert values[reg.SEED_LO] == 0x89ABCDEF and values[reg.SEED_HI] == 0x01234567
+    assert values[reg.mask_offset(0)] == sum(1 << i for i in range(32) if i % 3 == 0)
+    assert values[reg.mask_offset(1)] == sum(1 << (i - 32) for i in range(32, 40) if i % 3 == 0)
+    assert values[reg.RESEED] == 1
+    assert writes[-1] == (reg.CONTROL, 1 | 3 << 1)
+    assert all(0 <= v <= 0xFFFFFFFF for _, v in writes)
+
+
+def test_encode_no_mask_means_all_neurons():
+    cfg = InjectorConfig(neurons=33, pe=1, threshold=65536)
+    assert reg.mask_values(cfg) == [0xFFFFFFFF, 1]
+    assert (reg.THRESHOLD, 65536) in reg.encode(cfg)
+
+
+def test_mask_too_large_for_address_space():
+    cfg = InjectorConfig(neurons=reg.MAX_NEURONS + 1, pe=1)
+    with pytest.raises(ValueError, match="ADDR_W"):
+        reg.encode(cfg)
+
+
+def test_counters():
+    assert reg.decode_counters([5, 1, 7, 2]) == reg.Counters(5 | 1 << 32, 7 | 2 << 32)
+    mem = {reg.BEATS_LO: 10, reg.BEATS_HI: 0, reg.CHANGES_LO: 3, reg.CHANGES_HI: 0}
+    order = []
+
+    def read(off):
+        order.append(off)
+        return mem[off]
+
+    assert reg.read_counters(read) == reg.Counters(10, 3)
+    assert order == list(reg.COUNTER_READ_ORDER)
+    with pytest.raises(ValueError, match="4 counter words"):
+        reg.decode_counters([1, 2, 3])
+    with pytest.raises(ValueError, match="32-bit"):
+        reg.decode_counters([1 << 32, 0, 0, 0])
+
+
+def test_params():
+    hw = reg.decode_params(reg.ID_VALUE, 1 << 24 | 2 << 16 | 16, 64, 1)
+    assert (hw.pe, hw.bits, hw.neurons, hw.counters) == (16, 2, 64, True)
+    reg.check_config(hw, InjectorConfig(neurons=64, pe=16, bits=2))
+    with pytest.raises(ValueError, match="built for"):
+        reg.check_config(hw, InjectorConfig(neurons=64, pe=8, bits=2))
+    with pytest.raises(ValueError, match="noise injector"):
+        reg.decode_params(0xDEADBEEF, 0, 0, 0)
+    with pytest.raises(ValueError, match="version"):
+        reg.decode_params(reg.ID_VALUE, 9 << 24, 0, 0)
+
+
+def test_register_map_matches_rtl():
+    """Offsets in registers.py and the localparams of noise_injector_axil.v agree."""
+    text = (REPO / "hls" / "rtl" / "noise_injector_axil.v").read_text()
+    words = dict(re.findall(r"A_(\w+) = 'h([0-9A-Fa-f]+)", text))
+    names = {"ID": reg.ID, "PARAMS": reg.PARAMS, "NEURONS": reg.NEURONS, "CAPS": reg.CAPS,
+             "CONTROL": reg.CONTROL, "THRESHOLD": reg.THRESHOLD, "SEED_LO": reg.SEED_LO,
+             "SEED_HI": reg.SEED_HI, "RESEED": reg.RESEED, "BEATS_LO": reg.BEATS_LO,
+             "BEATS_HI": reg.BEATS_HI, "CHANGES_LO": reg.CHANGES_LO,
+             "CHANGES_HI": reg.CHANGES_HI}
+    assert {k: int(v, 16) * 4 for k, v in words.items()} == names
+    assert f"32'h{reg.MASK_BASE // 4:02x}" in text
+    assert f"32'h{reg.ID_VALUE:08X}" in text
+
+
+# ------------------------------------------------------------------ cost model
+def test_estimate_shape():
+    est = estimate_resources(16, 1, 64)
+    assert set(est) == {"LUT", "FF", "BRAM", "DSP"}
+    assert est["BRAM"] == 0 and est["DSP"] == 0
+    # 66 FF per lane + fold counter (2) + handshake (3) + counters (128 + 16)
+    assert est["FF"] == 66 * 16 + 2 + 3 + 128 + 16
+
+
+def test_estimate_monotone_and_options():
+    base = estimate_resources(16, 1, 64)
+    assert estimate_resources(32, 1, 64)["LUT"] > base["LUT"]
+    assert estimate_resources(16, 2, 64)["FF"] > base["FF"]
+    assert estimate_resources(16, 1, 64, with_counters=False)["FF"] == base["FF"] - 144
+    assert estimate_resources(16, 1, 64, with_axilite=True)["FF"] > base["FF"] + 64
+    assert set(cost_breakdown(16, 1, 64, with_axilite=True)) >= {"lanes", "counters", "axilite"}
+
+
+@pytest.mark.parametrize("bad", [(0, 1, 8), (3, 1, 8), (2, 0, 8), (2, 1, 0), (1.5, 1, 3)])
+def test_estimate_rejects_bad_shapes(bad):
+    with pytest.raises(ValueError):
+        estimate_resources(*bad)
+
+
+@pytest.mark.slow
+@pytest.mark.rtl
+def test_estimate_against_yosys(tmp_path):
+    """FF exact, LUT within the documented yosys factor (yosys: apt-get install yosys)."""
+    if shutil.which("yosys") is None:
+        pytest.skip("yosys not on PATH (Debian: apt-get install yosys); optional")
+    core = REPO / "hls" / "rtl" / "noise_injector_core.v"
+    script = (f"read_verilog -defer {core}; chparam -set PE 16 -set BITS 1 -set NEURONS 64 "
+              "noise_injector_core; synth_xilinx -top noise_injector_core -family xc7 -flatten; "
+              f"tee -o {tmp_path / 'stat.txt'} stat")
+    subprocess.run(["yosys", "-q", "-p", script], check=True, capture_output=True)
+    stat = (tmp_path / "stat.txt").read_text()
+    ff = sum(int(n) for n in re.findall(r"FD[RSCP]E\s+(\d+)", stat))
+    lut = sum(int(n) for n in re.findall(r"LUT\d\s+(\d+)", stat))
+    est = estimate_resources(16, 1, 64)
+    assert ff == est["FF"]
+    assert 1.0 <= lut / est["LUT"] <= YOSYS_LUT_FACTOR * 1.15
