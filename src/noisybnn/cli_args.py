@@ -36,6 +36,12 @@ def add_report_args(s) -> None:
     s.add_argument("--out", default="results/report", help="output directory for HTML and PNGs")
     s.add_argument("--explore", default=None, help="exploration CSV to include")
     s.add_argument("--title", default="noisybnn: measured accuracy under noise vs theory")
+    s.add_argument("--board", default="pynq-z2", help="board whose builds the sweeps used")
+    s.add_argument("--target-accuracy", type=float, default=0.9,
+                   help="accuracy target for the neurons-required plot (fraction)")
+    s.add_argument("--theory-images", type=int, default=2000,
+                   help="test images used for the theory's predictions")
+    s.add_argument("--quiet", action="store_true")
 
 
 def add_explore_args(s) -> None:

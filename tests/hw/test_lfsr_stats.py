@@ -117,7 +117,9 @@ def test_leap_forward_equals_sixteen_single_steps():
         for _ in range(lfsr.SAMPLE_BITS):
             s = lfsr.step_bit_reference(s)
         assert s == int(s1)
-        assert int(u) == s & lfsr.SAMPLE_MASK  # the sample is the 16 newest bits
+        w = [(s >> (16 * i)) & 0xFFFF for i in range(4)]  # words, w0 newest
+        a, b = (w[0] + w[2]) & 0xFFFF, (w[1] + w[3]) & 0xFFFF
+        assert int(u) == a ^ (((b << 8) | (b >> 8)) & 0xFFFF)  # the output filter
 
 
 @pytest.mark.parametrize("n", [1, 2, 3, 17, 1000, 4099])

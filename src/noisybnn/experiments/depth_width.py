@@ -46,7 +46,9 @@ from noisybnn.experiments.explore import (
     _sha,
     build_cached,
     canonical_onnx_sha256,
+    check_code,
     check_toolchain,
+    code_sha256,
     measure_accuracy,
     read_keyed_rows,
     read_keyed_table,
@@ -78,7 +80,7 @@ COLUMNS = (
     "neurons",           # width * depth
     "theory_ceiling",    # theory.uniform_accuracy_ceiling(width, depth, eps, C)
     "above_ceiling",     # accuracy > ceiling + 3 standard errors of the test sample (a bug)
-    "weights_sha256", "twin_sha256",
+    "code_sha256", "weights_sha256", "twin_sha256",
     "seconds", "worker", "git_commit", "timestamp",
 )
 VOLATILE_COLUMNS = ("seconds", "worker", "git_commit", "timestamp")
@@ -88,8 +90,8 @@ MIN_WIDTH_COLUMNS = ("eps", "target", "depth", "measured_min_width", "accuracy_a
 
 
 def _row_key(point: DesignPoint, cfg: TrainConfig, eps: float, seeds: Sequence[int],
-             n_images: int) -> str:
-    return _sha({"experiment": "depth_width", "point": {
+             n_images: int, code: str) -> str:
+    return _sha({"experiment": "depth_width", "code": code, "point": {
         "width": point.width, "depth": point.depth, "weight_bits": point.weight_bits,
         "act_bits": point.act_bits, "eps_train": point.eps_train,
         "target_fps": point.target_fps, "board": point.board},
@@ -98,8 +100,8 @@ def _row_key(point: DesignPoint, cfg: TrainConfig, eps: float, seeds: Sequence[i
 
 
 def run_model(point: DesignPoint, cfg: TrainConfig, eps_values: Sequence[float],
-              seeds: Sequence[int], n_images: int, runs_dir: str = str(DEFAULT_RUNS_DIR),
-              build_dir: str = str(DEFAULT_BUILD_DIR),
+              seeds: Sequence[int], n_images: int, code: str,
+              runs_dir: str = str(DEFAULT_RUNS_DIR), build_dir: str = str(DEFAULT_BUILD_DIR),
               loader: Callable | None = None) -> list[dict]:
     """Train (or reuse), build (or reuse) and measure one model at every eps: its rows (a task)."""
     from noisybnn import theory
@@ -107,10 +109,12 @@ def run_model(point: DesignPoint, cfg: TrainConfig, eps_values: Sequence[float],
     from noisybnn.experiments.sweep import git_commit, tune_malloc
 
     tune_malloc()
+    check_code(code)
     t0 = time.perf_counter()
     spec = point.spec()
     trained = train_cached(spec, cfg, runs_dir)
     bdir = build_cached(trained.checkpoint, point, trained.key, build_dir)
+    check_code(code)
     clean, noisy = measure_accuracy(bdir, cfg.dataset, n_images, eps_values, seeds, loader)
     twin = canonical_onnx_sha256(bdir / PYTHON_MODEL)
     hist = trained.metrics.get("history") or [{}]
@@ -123,7 +127,8 @@ def run_model(point: DesignPoint, cfg: TrainConfig, eps_values: Sequence[float],
                                                         point.depth, e, spec.num_classes))
         se = math.sqrt(max(ceiling * (1 - ceiling), 1e-12) / n_images)
         rows.append({
-            "key": _row_key(point, cfg, e, seeds, n_images), "model": point.model_name,
+            "key": _row_key(point, cfg, e, seeds, n_images, code),
+            "model": point.model_name,
             "width": point.width, "depth": point.depth, "weight_bits": point.weight_bits,
             "act_bits": point.act_bits, "eps_train": point.eps_train, "dataset": cfg.dataset,
             "epochs": cfg.epochs, "train_limit": cfg.train_limit, "train_seed": cfg.seed,
@@ -135,7 +140,8 @@ def run_model(point: DesignPoint, cfg: TrainConfig, eps_values: Sequence[float],
             "accuracy_torch": None if acc_torch is None else float(acc_torch) / 100.0,
             "neurons": point.neurons, "theory_ceiling": ceiling,
             "above_ceiling": bool(mean > ceiling + 3 * se),
-            "weights_sha256": trained.weights_sha256, "twin_sha256": twin,
+            "code_sha256": code, "weights_sha256": trained.weights_sha256,
+            "twin_sha256": twin,
             "seconds": seconds, "worker": f"{socket.gethostname()}:{os.getpid()}",
             "git_commit": git_commit(),
             "timestamp": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
@@ -380,8 +386,10 @@ def run_depth_width(
               for w in widths for d in depths for et in eps_train]
     distributed = bool(workers or scheduler)
     points.sort(key=lambda p: p.width * (784 + p.width * (p.depth - 1)), reverse=distributed)
-    tasks = [(tuple(_row_key(p, train, e, seeds, n) for e in eps), run_model,
-              (p, train, eps, seeds, n, str(runs_dir), str(build_dir), loader)) for p in points]
+    code = code_sha256()
+    tasks = [(tuple(_row_key(p, train, e, seeds, n, code) for e in eps), run_model,
+              (p, train, eps, seeds, n, code, str(runs_dir), str(build_dir), loader))
+             for p in points]
 
     def describe(rows: list[dict]) -> str:
         r = rows[0]

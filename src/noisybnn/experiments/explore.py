@@ -53,7 +53,8 @@ from noisybnn.train import TrainConfig
 __all__ = [
     "BUILTIN_SPACES", "COLUMNS", "DEFAULT_RECIPE", "VOLATILE_COLUMNS", "DesignPoint",
     "DesignSpace", "EvalConfig", "ExploreError", "KeyedTable", "TrainedModel", "build_cached",
-    "canonical_onnx_sha256", "cli_explore", "comparable", "format_summary", "load_space",
+    "canonical_onnx_sha256", "check_code", "cli_explore", "code_sha256", "comparable",
+    "format_summary", "load_space",
     "measure_accuracy", "pareto_front", "plot_explore", "read_keyed_table", "recipe_key",
     "run_design_point", "run_explore", "train_cached", "validate_explore",
 ]
@@ -367,6 +368,7 @@ COLUMNS = (
     "theory_min_neurons",   # theory.min_total_neurons(depth, eps, theory_target, C)
     "below_theory_min",     # noisy_bits < theory_min_neurons (must never be true)
     "theory_ceiling",       # theory.accuracy_ceiling(widths * act_bits, eps, C)
+    "code_sha256",          # fingerprint of the build, estimate and sim code and tools (in key)
     "weights_sha256",       # SHA-256 of the trained weights (state dict), reproducible
     "twin_sha256",          # SHA-256 of the executable twin with canonical tensor names
     "checkpoint_sha256",    # SHA-256 of the checkpoint file (it records wall times)
@@ -463,9 +465,9 @@ def read_keyed_table(path: str | os.PathLike, columns: Sequence[str] = COLUMNS):
     if not path.exists():
         return pd.DataFrame(columns=list(columns))
     read_keyed_rows(path, columns)
-    text = [c for c in columns if c in ("key", "name", "model", "board", "dataset", "seeds",
-                                        "weights_sha256", "twin_sha256", "checkpoint_sha256",
-                                        "build_sha256", "worker", "git_commit", "timestamp")]
+    text = [c for c in columns if c in (
+        "key", "name", "model", "board", "dataset", "seeds", "code_sha256", "weights_sha256",
+        "twin_sha256", "checkpoint_sha256", "build_sha256", "worker", "git_commit", "timestamp")]
     df = pd.read_csv(path, float_precision="round_trip", dtype=dict.fromkeys(text, str),
                      keep_default_na=False,
                      na_values={c: [""] for c in columns if c not in text})
@@ -497,9 +499,10 @@ def recipe_key(spec: ModelSpec, cfg: TrainConfig) -> str:
     return _sha({"spec": spec.to_dict(), "train": _recipe_dict(cfg)})[:12]
 
 
-def point_key(point: DesignPoint, cfg: TrainConfig, ev: EvalConfig) -> str:
-    """16 hex digits over everything that fixes a row."""
-    return _sha({"point": asdict(point), "train": _recipe_dict(cfg), "eps": repr(float(ev.eps)),
+def point_key(point: DesignPoint, cfg: TrainConfig, ev: EvalConfig, code: str) -> str:
+    """16 hex digits over everything that fixes a row (`code`: `code_sha256()`)."""
+    return _sha({"point": asdict(point), "train": _recipe_dict(cfg), "code": code,
+                 "eps": repr(float(ev.eps)),
                  "seeds": list(ev.seeds), "n_images": ev.n_images,
                  "theory_target": None if ev.theory_target is None
                  else repr(float(ev.theory_target))})[:16]
@@ -511,6 +514,37 @@ def _file_sha256(path: Path) -> str:
         for chunk in iter(lambda: f.read(1 << 20), b""):
             h.update(chunk)
     return h.hexdigest()
+
+
+#: Sources whose changes change a build or its estimates (with the tool versions below).
+BUILD_SOURCES = ("pipeline.py", "export.py", "compile/flow.py", "compile/ops.py",
+                 "compile/transforms.py", "hw/rtl_cost.py")
+#: Sources whose changes change what the software accelerator computes from a build.
+SIM_SOURCES = ("backends/sim.py", "backends/base.py", "hw/lfsr.py", "hw/injector.py")
+CODE_PACKAGES = ("finn-plus", "qonnx", "brevitas", "onnx", "numpy")
+
+
+def code_sha256(sources: Sequence[str] = BUILD_SOURCES + SIM_SOURCES) -> str:
+    """12 hex digits over noisybnn sources (paths under the package) and the tool versions.
+
+    `pipeline.compile_model` reuses a build whose checkpoint and config are unchanged, whatever
+    the code that made it. The exploration rebuilds a cached build when `code_sha256(
+    BUILD_SOURCES)` changed (e.g. a new cost model in `hw/rtl_cost.py`), and keys its rows by
+    `code_sha256()`, so a change of the build, estimate or simulation code re-measures.
+    """
+    from importlib.metadata import PackageNotFoundError, version
+
+    h = hashlib.sha256()
+    pkg = Path(__file__).resolve().parents[1]
+    for rel in sources:
+        path = pkg / rel
+        h.update(rel.encode() + b"\0" + (path.read_bytes() if path.is_file() else b"-") + b"\0")
+    for name in CODE_PACKAGES:
+        try:
+            h.update(f"{name}={version(name)}\0".encode())
+        except PackageNotFoundError:
+            h.update(f"{name}=-\0".encode())
+    return h.hexdigest()[:12]
 
 
 def weights_sha256(checkpoint: str | os.PathLike) -> str:
@@ -590,10 +624,10 @@ def canonical_onnx_sha256(path: str | os.PathLike) -> str:
 
 @contextlib.contextmanager
 def _locked(path: Path):
-    """An exclusive flock on `<path>.lock`, waiting for it: one process trains or builds a
-    directory at a time (two Dask tasks may need the same checkpoint)."""
+    """An exclusive flock on `.<name>.lock` beside `path`, waiting for it: one process trains or
+    builds a directory at a time (two Dask tasks may need the same checkpoint)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(f"{path}.lock", os.O_CREAT | os.O_RDWR, 0o644)
+    fd = os.open(path.parent / f".{path.name}.lock", os.O_CREAT | os.O_RDWR, 0o644)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
         yield
@@ -658,19 +692,24 @@ def build_cached(checkpoint: str | os.PathLike, point: DesignPoint, key: str,
     from noisybnn.pipeline import compile_model
 
     bdir = Path(build_dir) / point.board / f"{point.name}@{key}"
+    stamp = bdir / "explore_build_code.txt"
+    build_code = code_sha256(BUILD_SOURCES)
     onnx_log = logging.getLogger("torch.onnx")  # "torchvision is not installed" warnings
     level = onnx_log.level
     with _locked(bdir):
+        stale = stamp.is_file() and stamp.read_text().strip() != build_code
         buf = io.StringIO()
         try:
             onnx_log.setLevel(logging.ERROR)
             with contextlib.redirect_stdout(buf), contextlib.redirect_stderr(buf):
-                compile_model(str(checkpoint), point.board, point.target_fps, out_dir=bdir)
+                compile_model(str(checkpoint), point.board, point.target_fps, out_dir=bdir,
+                              force=stale or not stamp.is_file())
         finally:
             onnx_log.setLevel(level)
             if buf.getvalue():
                 bdir.mkdir(parents=True, exist_ok=True)
                 (bdir / "explore_compile.log").write_text(buf.getvalue())
+        stamp.write_text(build_code + "\n")
     return bdir
 
 
@@ -715,19 +754,34 @@ def _theory(point: DesignPoint, eps: float, target: float, n_classes: int) -> tu
     return need, ceiling
 
 
-def run_design_point(point: DesignPoint, cfg: TrainConfig, ev: EvalConfig,
+def check_code(code: str) -> None:
+    """Raise if this process's build/sim code differs from the one the run was planned with."""
+    here = code_sha256()
+    if here != code:
+        raise ExploreError(
+            f"the build and simulation code on {socket.gethostname()} (fingerprint {here}) differs "
+            f"from the one this run was planned with ({code}): it changed during the run, or "
+                        "the workers run another checkout; restart the run (done points are kept)")
+
+
+def run_design_point(point: DesignPoint, cfg: TrainConfig, ev: EvalConfig, code: str,
                      runs_dir: str | os.PathLike = DEFAULT_RUNS_DIR,
                      build_dir: str | os.PathLike = DEFAULT_BUILD_DIR,
                      loader: Callable | None = None) -> dict:
-    """Train (or reuse), estimate and measure one point; return its table row (a Dask task)."""
+    """Train (or reuse), estimate and measure one point; return its table row (a Dask task).
+
+    `code` is the client's `code_sha256()`; a worker whose code differs refuses.
+    """
     from noisybnn.compile_paths import ESTIMATES, MANIFEST, PYTHON_MODEL
     from noisybnn.experiments.sweep import git_commit, tune_malloc
 
     tune_malloc()  # Dask workers: give the sim its usual malloc behaviour back
+    check_code(code)
     t0 = time.perf_counter()
     spec = point.spec()
     trained = train_cached(spec, cfg, runs_dir)
     bdir = build_cached(trained.checkpoint, point, trained.key, build_dir)
+    check_code(code)  # the build code did not change while this point was built
     t2 = time.perf_counter()
     est = json.loads((bdir / ESTIMATES).read_text())
     man = json.loads((bdir / MANIFEST).read_text())
@@ -745,7 +799,7 @@ def run_design_point(point: DesignPoint, cfg: TrainConfig, ev: EvalConfig,
     hist = trained.metrics.get("history") or [{}]
     acc_torch = hist[-1].get("test_acc")
     return {
-        "key": point_key(point, cfg, ev), "name": point.name, "model": point.model_name,
+        "key": point_key(point, cfg, ev, code), "name": point.name, "model": point.model_name,
         "width": point.width, "depth": point.depth, "weight_bits": point.weight_bits,
         "act_bits": point.act_bits, "eps_train": point.eps_train,
         "target_fps": point.target_fps, "board": point.board, "dataset": cfg.dataset,
@@ -764,7 +818,7 @@ def run_design_point(point: DesignPoint, cfg: TrainConfig, ev: EvalConfig,
         "theory_target": target, "theory_min_neurons": need,
         "below_theory_min": bool(point.neurons * point.act_bits < need),
         "theory_ceiling": ceiling,
-        "weights_sha256": trained.weights_sha256,
+        "code_sha256": code, "weights_sha256": trained.weights_sha256,
         "twin_sha256": canonical_onnx_sha256(bdir / PYTHON_MODEL),
         "checkpoint_sha256": man["checkpoint_sha256"],
         "build_sha256": man.get("python_model_sha256") or _file_sha256(bdir / PYTHON_MODEL),
@@ -979,8 +1033,9 @@ def run_explore(
     read_keyed_rows(out_csv, COLUMNS)  # another schema fails here, before any work
     cfg = space.train
     points = sorted(space.points, key=_cost, reverse=bool(workers or scheduler))
-    tasks = [(point_key(p, cfg, ev), run_design_point,
-              (p, cfg, ev, str(runs_dir), str(build_dir), loader)) for p in points]
+    code = code_sha256()
+    tasks = [(point_key(p, cfg, ev, code), run_design_point,
+              (p, cfg, ev, code, str(runs_dir), str(build_dir), loader)) for p in points]
     run_tasks(tasks, out_csv, COLUMNS, workers, scheduler, progress,
               desc=f"explore -> {out_csv.name}", describe=_describe_point)
     df = read_keyed_table(out_csv)
