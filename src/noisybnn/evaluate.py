@@ -45,7 +45,7 @@ def accuracy_under_noise(
         if len(pe) != len(net.noise_layers):
             raise ValueError(f"pe has {len(pe)} entries, the model has {len(net.noise_layers)} "
                              "noisy layers")
-        for layer, p in zip(net.noise_layers, pe):
+        for layer, p in zip(net.noise_layers, pe, strict=True):
             layer.pe = int(p)
     net.reset_noise()
     correct = 0

@@ -73,8 +73,13 @@ def save_checkpoint(path: Path, payload: dict) -> None:
     os.replace(tmp, path)
 
 
-def load_checkpoint(path: str | Path) -> tuple[BinaryNet, dict]:
-    """Rebuild the network of a checkpoint; raise CheckpointError with the reason if it cannot."""
+def load_checkpoint(path: str | Path, harden: bool = True) -> tuple[BinaryNet, dict]:
+    """Rebuild the network of a checkpoint; raise CheckpointError with the reason if it cannot.
+
+    With `harden` (the default for inference), binary thresholds are moved to half-integers
+    (`BinaryNet.harden_thresholds`) so that Brevitas, QONNX, FINN and the accelerator compute the
+    same bits; pass False to resume training.
+    """
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"checkpoint not found: {path}")
@@ -90,6 +95,8 @@ def load_checkpoint(path: str | Path) -> tuple[BinaryNet, dict]:
     except RuntimeError as exc:
         raise CheckpointError(f"checkpoint {path} does not match its model spec: {exc}") from None
     net.eval()
+    if harden:
+        net.harden_thresholds()
     return net, payload
 
 
@@ -122,7 +129,7 @@ def train(
     elapsed = 0.0
     last = out / "last.pt"
     if resume and last.is_file():
-        _, payload = load_checkpoint(last)
+        _, payload = load_checkpoint(last, harden=False)
         if payload["spec"] != spec.to_dict():
             raise CheckpointError(f"cannot resume: {last} was trained for another model spec")
         net.load_state_dict(payload["state_dict"])
@@ -225,6 +232,6 @@ def _write_json(path: Path, obj: dict) -> None:
 
 def ship_checkpoint(src: str | Path, dst: str | Path) -> Path:
     """Copy a trained checkpoint in slim form (no optimizer), with its record, for `models/`."""
-    _, payload = load_checkpoint(src)
+    _, payload = load_checkpoint(src, harden=False)
     save_checkpoint(Path(dst), _slim(payload))
     return Path(dst)

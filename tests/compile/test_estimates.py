@@ -12,7 +12,7 @@ def test_tfc_estimates_at_two_foldings(build_of):
         names = [n for n in est["layers"] if n.startswith("NoiseInjector")]
         assert len(names) == 3
         assert est["injector_LUT"] > 0
-        assert est["injector_LUT_share"] <= 0.02 * 10  # loose here; the figure is reported
+        assert 0 < est["injector_LUT_share"] < 1  # the figure is reported in docs/compile.md
         assert est["fits"]
         assert est["board"] == "Pynq-Z2" and est["fpga_part"] == "xc7z020clg400-1"
     assert fast["fps"] > slow["fps"]

@@ -2,12 +2,10 @@
 with FINN's port names, and its estimates enter FINN's reports."""
 
 import importlib.util
-import shutil
 from pathlib import Path
 
 import pytest
 from onnx import helper
-from qonnx.core.modelwrapper import ModelWrapper
 from qonnx.custom_op.registry import getCustomOp
 
 import noisybnn.compile  # noqa: F401 - registers the ops

@@ -245,7 +245,6 @@ class SimAccelerator:
         v, first = self._noise_free_prefix(x)
         inj = 0
         for stage in self.stages[first:]:
-            p = stage.params
             if stage.kind == "inject":
                 v = self._inject(inj, v, n, call_size)
                 if self._trace is not None:

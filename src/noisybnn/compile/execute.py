@@ -54,7 +54,11 @@ class SetBatchSize(Transformation):
 
 
 def execute_batched(model: ModelWrapper, images: np.ndarray, batch: int = 1000) -> np.ndarray:
-    """Run FINN/qonnx python execution on uint8 images (N, 28, 28); return integer logits."""
+    """Run FINN/qonnx python execution on uint8 images (N, 28, 28); return integer logits.
+
+    Each call of the graph is one run of the accelerator: noise injectors restart their streams
+    from the seed at every call, so for injector parity pass `batch >= len(images)`.
+    """
     import qonnx.core.onnx_exec as oxe
 
     imgs = np.asarray(images)

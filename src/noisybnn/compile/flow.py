@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import os
 import json
+import os
 import shutil
 import sys
 import time
@@ -106,6 +106,29 @@ def step_add_preprocessing(model, cfg):
     return model
 
 
+def step_extract_threshold_scales(model, cfg):
+    """Split MultiThreshold out_scale/out_bias into Mul/Add nodes that streamlining can absorb.
+
+    A binarized input in front of a multi-bit (e.g. w2a2) first layer keeps out_scale = 2 (the
+    bipolar {-1, +1} levels), which FINN's HW conversion refuses; as a separate Mul it moves past
+    the MatMul and into the next thresholds.
+    """
+    from finn.transformation.streamline import Streamline
+    from finn.transformation.streamline.extract_multithreshold_scale_bias import (
+        ExtractMultiThresholdScaleBias,
+    )
+
+    needs = any(
+        n.op_type == "MultiThreshold"
+        and any(a.name == "out_scale" and abs(a.f - 1.0) > 0 for a in n.attribute)
+        for n in model.graph.node
+    )
+    if not needs:
+        return model
+    model = model.transform(ExtractMultiThresholdScaleBias())
+    return model.transform(Streamline())
+
+
 def step_insert_noise(model, cfg):
     """Insert injectors after the chosen hidden layers (FINN builder step)."""
     from noisybnn.compile.transforms import InsertNoiseInjectors
@@ -173,6 +196,7 @@ FRONT_STEPS = [
     "step_qonnx_to_finn",
     "step_tidy_up",
     "step_streamline",
+    step_extract_threshold_scales,
     "step_convert_to_hw",
     step_insert_noise,
     "step_create_dataflow_partition",

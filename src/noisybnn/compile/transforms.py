@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 from onnx import helper
@@ -95,7 +95,7 @@ class InsertNoiseInjectors(Transformation):
                 for i, name in enumerate(node.input):
                     if name == out_name:
                         node.input[i] = new_out
-            for i, o in enumerate(graph.output):
+            for o in graph.output:
                 if o.name == out_name:
                     raise ValueError(f"layer {producer.name} is the graph output; nothing follows it")
             inj = helper.make_node(

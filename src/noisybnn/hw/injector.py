@@ -36,7 +36,7 @@ class Mode(IntEnum):
     STUCK1 = 3
 
     @classmethod
-    def parse(cls, value: "Mode | str | int") -> "Mode":
+    def parse(cls, value: Mode | str | int) -> Mode:
         if isinstance(value, Mode):
             return value
         if isinstance(value, str):
@@ -172,7 +172,7 @@ class InjectorConfig:
             object.__setattr__(self, "fault_mask", mask)
 
     @classmethod
-    def from_p(cls, neurons: int, p: float, **kw) -> "InjectorConfig":
+    def from_p(cls, neurons: int, p: float, **kw) -> InjectorConfig:
         return cls(neurons=neurons, threshold=threshold_from_p(p), **kw)
 
     @property

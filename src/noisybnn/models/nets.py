@@ -126,6 +126,36 @@ class BinaryNet(nn.Module):
             if isinstance(m, (QuantLinear, QuantConv2d)):
                 m.weight.data.clamp_(-bound, bound)
 
+    @torch.no_grad()
+    def harden_thresholds(self) -> int:
+        """Put every binary neuron's decision boundary half-way between two integers.
+
+        A binary neuron fires when BatchNorm(acc) >= 0, acc an integer: acc >= T for a positive
+        BN slope. Evaluated in float32, an acc next to T can fall on either side depending on the
+        order of operations, so Brevitas and FINN's thresholds (same maths, other order) may
+        disagree on rare inputs. Replacing BN by +-(acc - t) with t = ceil(T) - 1/2 (or
+        floor(T) + 1/2 for a negative slope) keeps every decision the exact maths makes and moves
+        the boundary 1/2 away from any acc, so every level computes the same bits. Returns the
+        number of neurons changed. Multi-bit activations are left as they are.
+        """
+        if self.spec.act_bits != 1:
+            return 0
+        changed = 0
+        for bn in (m for m in self.modules() if isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d))):
+            gamma = bn.weight.double()
+            beta = bn.bias.double()
+            std = torch.sqrt(bn.running_var.double() + bn.eps)
+            mu = bn.running_mean.double()
+            live = gamma != 0
+            t = torch.where(live, mu - beta * std / torch.where(live, gamma, 1.0), mu)
+            half = torch.where(gamma > 0, torch.ceil(t) - 0.5, torch.floor(t) + 0.5)
+            bn.running_mean.copy_(torch.where(live, half, bn.running_mean.double()).float())
+            bn.running_var.copy_(torch.where(live, 1.0 - bn.eps, bn.running_var.double()).float())
+            bn.weight.copy_(torch.where(live, torch.sign(gamma), gamma).float())
+            bn.bias.copy_(torch.where(live, 0.0, beta).float())
+            changed += int(live.sum())
+        return changed
+
     # --- noise control -----------------------------------------------------------------------
     def set_eval_noise(
         self, eps: float, layers: list[int] | None = None, seed: int = 0, **kw

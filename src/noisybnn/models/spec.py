@@ -67,7 +67,7 @@ class ModelSpec:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, d: dict) -> "ModelSpec":
+    def from_dict(cls, d: dict) -> ModelSpec:
         d = dict(d)
         d["hidden"] = tuple(d["hidden"])
         d["fc_hidden"] = tuple(d.get("fc_hidden", ()))
