@@ -63,6 +63,11 @@ def _thresholds_apply(acc: np.ndarray, thresholds: np.ndarray, act_val: float) -
     return out + np.float32(act_val) if act_val else out
 
 
+def _bipolar_if(v: np.ndarray, bipolar: bool) -> np.ndarray:
+    """FINN's Thresholding with a BIPOLAR output maps the count (0/1) to -1/+1."""
+    return 2 * v - 1 if bipolar else v
+
+
 def pack_bits(bits: np.ndarray) -> np.ndarray:
     """(N, K) of 0/1 -> (N, ceil(K/64)) uint64, bit k of the row in word k // 64."""
     n, k = bits.shape
@@ -120,7 +125,8 @@ class SimAccelerator:
             if op in ("Thresholding", "MultiThreshold"):
                 thr = inits[node.input[1]].astype(np.float32)
                 act = a.get("ActVal", a.get("out_bias", 0))
-                stages.append(_Stage("threshold", {"t": thr, "act": act}))
+                bipolar = a.get("outputDataType", a.get("out_dtype", "")) == "BIPOLAR"
+                stages.append(_Stage("threshold", {"t": thr, "act": act, "bipolar": bipolar}))
             elif op == "MVAU":
                 w = inits[node.input[1]]
                 xnor = a.get("binaryXnorMode", 0) == 1
@@ -131,6 +137,7 @@ class SimAccelerator:
                 if a.get("noActivation", 0) == 0:
                     params["t"] = inits[node.input[2]].astype(np.float32)
                     params["act"] = a.get("ActVal", 0)
+                    params["bipolar"] = a.get("outputDataType") == "BIPOLAR"
                 stages.append(_Stage("mvau", params))
                 width = w.shape[1]
             elif op in _INJECTOR_OPS:
@@ -277,10 +284,15 @@ class SimAccelerator:
     def _apply_plain(self, stage: _Stage, v: np.ndarray) -> np.ndarray:
         p = stage.params
         if stage.kind == "threshold":
-            return _thresholds_apply(v, p["t"], p["act"])
+            return _bipolar_if(_thresholds_apply(v, p["t"], p["act"]), p["bipolar"])
         if stage.kind == "mvau":
             acc = self._matmul(v, p)
-            return _thresholds_apply(acc, p["t"], p["act"]) if "t" in p else acc
+            if "t" not in p:
+                return acc
+            # FINN: a BIPOLAR output is the count of thresholds met mapped to -1/+1
+            if p["bipolar"]:
+                return 2 * _thresholds_apply(acc, p["t"], 0) - 1
+            return _thresholds_apply(acc, p["t"], p["act"])
         if stage.kind == "mul":
             return v * p["c"]
         if stage.kind == "add":

@@ -125,7 +125,20 @@ def step_extract_threshold_scales(model, cfg):
     )
     if not needs:
         return model
+    from qonnx.custom_op.registry import getCustomOp
+    from qonnx.transformation.infer_datatypes import InferDataTypes
+
     model = model.transform(ExtractMultiThresholdScaleBias())
+    # the MultiThresholds now output plain counts: annotate them as such (out_dtype still says
+    # BIPOLAR, which would make the HW layers reinterpret the bit as -1/+1 a second time)
+    for node in model.graph.node:
+        if node.op_type == "MultiThreshold":
+            op = getCustomOp(node)
+            if op.get_nodeattr("out_scale") == 1.0 and op.get_nodeattr("out_bias") == 0.0:
+                steps = model.get_initializer(node.input[1]).shape[-1]
+                op.set_nodeattr("out_dtype", "BINARY" if steps == 1
+                                else f"UINT{int(steps).bit_length()}")
+    model = model.transform(InferDataTypes())
     return model.transform(Streamline())
 
 
