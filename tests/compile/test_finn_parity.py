@@ -99,3 +99,17 @@ def test_injectors_sit_after_every_hidden_layer_with_producer_pe(build_of):
     assert [n.name for n in found] == ["NoiseInjector_0", "NoiseInjector_1", "NoiseInjector_2"]
     for node in found:
         assert twin.find_producer(node.input[0]).op_type == "MVAU"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["tfc-w1a1", "sfc-w1a1", "lfc-w1a1"])
+@pytest.mark.parametrize("setting", [SETTINGS[0], SETTINGS[1], SETTINGS[2]], ids=["off", "p0.01", "p0.1"])
+def test_sim_equals_finn_on_full_test_set(build_of, name, setting):
+    """The software accelerator = FINN python execution on all 10,000 MNIST test images."""
+    bdir = build_of(name)
+    twin = ModelWrapper(str(python_model_path(bdir)))
+    x, _ = data.load("mnist", "test")
+    finn_out = _finn(twin, x, setting)
+    sim = load("sim", bdir)
+    sim.configure_noise(setting)
+    assert np.array_equal(sim.execute(x), finn_out)

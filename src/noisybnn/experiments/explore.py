@@ -14,7 +14,7 @@ noise-aware training eps, folding target FPS, board) and one training recipe. Fo
    depth needs for the point's accuracy at that eps (`theory.min_total_neurons`) and the
    accuracy ceiling of its widths (`theory.accuracy_ceiling`).
 
-    >>> space = load_space("default")                  # 31 points, or "small", or a JSON file
+    >>> space = load_space("default")                  # 33 points, or "small", or a JSON file
     >>> df = run_explore(space, "results/explore/explore.csv", eps=0.05, seeds=(1, 2))
     >>> df = run_explore(space, "results/explore/explore.csv", workers=2)   # Dask LocalCluster
 
@@ -140,8 +140,8 @@ _TRAIN_KEYS = tuple(f.name for f in fields(TrainConfig) if f.name != "threads")
 
 #: Built-in spaces, in the JSON form `load_space` reads from files.
 BUILTIN_SPACES: dict[str, dict] = {
-    # 24 w1a1 points at 100k FPS, 2 w2a2 points, and 5 folding variants of grid models (no
-    # extra training): 31 points, 26 trained models
+    # 24 w1a1 points at 100k FPS, 2 w2a2 points, a wider model (256x3) at 100k and 1M FPS, and
+    # 5 folding variants of grid models (no extra training): 33 points, 27 trained models
     "default": {
         "grid": {"width": [16, 32, 64, 128], "depth": [1, 2, 3], "precision": ["w1a1"],
                  "eps_train": [0.0, 0.05], "target_fps": [100_000]},
@@ -153,6 +153,8 @@ BUILTIN_SPACES: dict[str, dict] = {
             {"width": 128, "depth": 2, "eps_train": 0.05, "target_fps": 10_000},
             {"width": 32, "depth": 2, "eps_train": 0.05, "target_fps": 1_000_000},
             {"width": 128, "depth": 3, "eps_train": 0.05, "target_fps": 1_000_000},
+            {"width": 256, "depth": 3, "eps_train": 0.05},
+            {"width": 256, "depth": 3, "eps_train": 0.05, "target_fps": 1_000_000},
         ],
         "train": {"epochs": 2},
     },
