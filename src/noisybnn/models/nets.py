@@ -141,7 +141,7 @@ class BinaryNet(nn.Module):
         if self.spec.act_bits != 1:
             return 0
         changed = 0
-        for bn in (m for m in self.modules() if isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d))):
+        for fan_in, bn in self._fan_in_and_norms():
             gamma = bn.weight.double()
             beta = bn.bias.double()
             std = torch.sqrt(bn.running_var.double() + bn.eps)
@@ -149,12 +149,27 @@ class BinaryNet(nn.Module):
             live = gamma != 0
             t = torch.where(live, mu - beta * std / torch.where(live, gamma, 1.0), mu)
             half = torch.where(gamma > 0, torch.ceil(t) - 0.5, torch.floor(t) + 0.5)
+            # acc lies in [-fan_in, fan_in]: a neuron that always fires gets its boundary at the
+            # end of that range (an exact tie that fires), as FINN's XNOR layers need
+            # non-negative popcount thresholds
+            half = torch.where(gamma > 0, half.clamp(-fan_in, fan_in + 0.5),
+                               half.clamp(-fan_in - 0.5, fan_in))
             bn.running_mean.copy_(torch.where(live, half, bn.running_mean.double()).float())
             bn.running_var.copy_(torch.where(live, 1.0 - bn.eps, bn.running_var.double()).float())
             bn.weight.copy_(torch.where(live, torch.sign(gamma), gamma).float())
             bn.bias.copy_(torch.where(live, 0.0, beta).float())
             changed += int(live.sum())
         return changed
+
+    def _fan_in_and_norms(self):
+        """(fan-in of the weight layer, its BatchNorm) for every hidden block."""
+        for block in self.features:
+            if not isinstance(block, nn.Sequential):
+                continue
+            layers = [m for m in block if isinstance(m, (QuantLinear, QuantConv2d))]
+            norms = [m for m in block if isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d))]
+            if layers and norms:
+                yield float(layers[0].weight[0].numel()), norms[0]
 
     # --- noise control -----------------------------------------------------------------------
     def set_eval_noise(
