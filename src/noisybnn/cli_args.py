@@ -48,7 +48,11 @@ def add_explore_args(s) -> None:
     s.add_argument("--space", default="default", help="'default', 'small', or a JSON file")
     s.add_argument("--eps", type=float, default=0.05, help="noise level to rank designs at")
     s.add_argument("--board", default="pynq-z2")
-    s.add_argument("--out", default="results/explore.csv")
+    s.add_argument("--out", default="results/explore/explore.csv")
+    s.add_argument("--runs-dir", default="runs/explore", help="cache of trained design points")
+    s.add_argument("--build-dir", default="build/explore", help="cache of FINN builds")
+    s.add_argument("--theory-target", type=float, default=None,
+                   help="accuracy target for the theory's minimum neurons (default: each point's)")
     s.add_argument("--workers", type=int, default=0)
     s.add_argument("--scheduler", default=None)
     s.add_argument("--seeds", type=int, default=2)

@@ -51,9 +51,10 @@ def test_builtin_spaces():
     names = [p.name for p in default.points]
     assert len(set(names)) == len(names)
     grid = [p for p in default.points if (p.weight_bits, p.act_bits, p.target_fps) ==
-            (1, 1, 100_000)]
+            (1, 1, 100_000) and p.width <= 128]
     assert {(p.width, p.depth, p.eps_train) for p in grid} == {
         (w, d, e) for w in (16, 32, 64, 128) for d in (1, 2, 3) for e in (0.0, 0.05)}
+    assert len(grid) == 24 and len({p.model_name for p in default.points}) == 27
     assert default.train.epochs == 2 and default.train.train_limit == 0
     assert {p.board for p in default.points} == {"pynq-z2"}
     small = load_space("small", board="alveo-u250")
@@ -158,6 +159,15 @@ def test_canonical_onnx_sha256_ignores_tensor_names(tmp_path):
     assert canonical_onnx_sha256(a) != canonical_onnx_sha256(c)
 
 
+def test_label_entropy():
+    assert ex.label_entropy(np.arange(10).repeat(3), 10) == pytest.approx(np.log2(10))
+    assert ex.label_entropy(np.zeros(5, int), 10) == 0.0
+    from noisybnn import data
+
+    _, y = data.load("mnist", "test")
+    assert ex.label_entropy(y, 10) == pytest.approx(3.3194, abs=1e-4)  # not quite log2(10)
+
+
 def synthetic_table(n: int = 8) -> pd.DataFrame:
     rng = np.random.default_rng(0)
     rows = []
@@ -231,6 +241,7 @@ def test_serial_row(runs):
     assert row["neurons"] == row["noisy_bits"] == 16
     assert not row["below_theory_min"] and row["theory_min_neurons"] <= row["noisy_bits"]
     assert row["theory_target"] == row["accuracy_under_noise"]
+    assert 3.0 < row["label_entropy"] <= np.log2(10)
     assert row["accuracy_under_noise"] <= row["theory_ceiling"]
     # the estimates are those of the cached build
     bdirs = list((runs["caches"]["build_dir"] / "pynq-z2").glob("mlp-16x1-w1a1-100kfps@*"))

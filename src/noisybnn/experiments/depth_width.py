@@ -49,6 +49,7 @@ from noisybnn.experiments.explore import (
     check_code,
     check_toolchain,
     code_sha256,
+    label_entropy,
     measure_accuracy,
     read_keyed_rows,
     read_keyed_table,
@@ -78,7 +79,8 @@ COLUMNS = (
     "accuracy_clean",    # injectors off
     "accuracy_torch",    # the trainer's test accuracy after the last epoch
     "neurons",           # width * depth
-    "theory_ceiling",    # theory.uniform_accuracy_ceiling(width, depth, eps, C)
+    "label_entropy",     # H(Y) of the evaluated labels, bits (explore.label_entropy)
+    "theory_ceiling",    # theory.uniform_accuracy_ceiling(width, depth, eps, C, H)
     "above_ceiling",     # accuracy > ceiling + 3 standard errors of the test sample (a bug)
     "code_sha256", "weights_sha256", "twin_sha256",
     "seconds", "worker", "git_commit", "timestamp",
@@ -106,7 +108,7 @@ def run_model(point: DesignPoint, cfg: TrainConfig, eps_values: Sequence[float],
     """Train (or reuse), build (or reuse) and measure one model at every eps: its rows (a task)."""
     from noisybnn import theory
     from noisybnn.compile_paths import PYTHON_MODEL
-    from noisybnn.experiments.sweep import git_commit, tune_malloc
+    from noisybnn.experiments.sweep import get_data, git_commit, tune_malloc
 
     tune_malloc()
     check_code(code)
@@ -116,6 +118,7 @@ def run_model(point: DesignPoint, cfg: TrainConfig, eps_values: Sequence[float],
     bdir = build_cached(trained.checkpoint, point, trained.key, build_dir)
     check_code(code)
     clean, noisy = measure_accuracy(bdir, cfg.dataset, n_images, eps_values, seeds, loader)
+    h_y = label_entropy(get_data(cfg.dataset, "test", n_images)[1], spec.num_classes)
     twin = canonical_onnx_sha256(bdir / PYTHON_MODEL)
     hist = trained.metrics.get("history") or [{}]
     acc_torch = hist[-1].get("test_acc")
@@ -124,7 +127,8 @@ def run_model(point: DesignPoint, cfg: TrainConfig, eps_values: Sequence[float],
     for e, accs in noisy.items():
         mean = float(np.mean(accs))
         ceiling = float(theory.uniform_accuracy_ceiling(point.width * point.act_bits,
-                                                        point.depth, e, spec.num_classes))
+                                                        point.depth, e, spec.num_classes,
+                                                        label_entropy=h_y))
         se = math.sqrt(max(ceiling * (1 - ceiling), 1e-12) / n_images)
         rows.append({
             "key": _row_key(point, cfg, e, seeds, n_images, code),
@@ -138,7 +142,7 @@ def run_model(point: DesignPoint, cfg: TrainConfig, eps_values: Sequence[float],
             "accuracy_std": float(np.std(accs, ddof=1)) if len(accs) > 1 else 0.0,
             "accuracy_min": float(np.min(accs)), "accuracy_clean": clean,
             "accuracy_torch": None if acc_torch is None else float(acc_torch) / 100.0,
-            "neurons": point.neurons, "theory_ceiling": ceiling,
+            "neurons": point.neurons, "label_entropy": h_y, "theory_ceiling": ceiling,
             "above_ceiling": bool(mean > ceiling + 3 * se),
             "code_sha256": code, "weights_sha256": trained.weights_sha256,
             "twin_sha256": twin,
@@ -149,16 +153,30 @@ def run_model(point: DesignPoint, cfg: TrainConfig, eps_values: Sequence[float],
     return rows
 
 
+def _entropy_of(df) -> float | None:
+    """The label entropy the rows were measured with (None: equiprobable classes)."""
+    if "label_entropy" not in df or not df["label_entropy"].notna().any():
+        return None
+    values = df["label_entropy"].dropna().unique()
+    if len(values) > 1:
+        raise ExploreError(f"rows measured on different label sets (entropies {list(values)}); "
+                           "analyse one n_images at a time")
+    return float(values[0])
+
+
 def min_width_table(df, targets: Sequence[float], n_classes: int = 10):
     """Measured minimal width per (eps, target, depth) beside the theory's necessary width.
 
     A width counts when the mean accuracy of its model (the best over the eps_train variants in
     `df`) reaches the target. `measured_min_width` is NaN when no width of the grid does; `ok` is
-    False only when a measured minimal width is below the theory's.
+    False only when a measured minimal width is below the theory's. The theory uses the rows'
+    `label_entropy` (equiprobable classes without that column).
     """
     import pandas as pd
 
     from noisybnn import theory
+
+    h_y = _entropy_of(df)
 
     best = (df.groupby(["eps", "depth", "width"], as_index=False)["accuracy"].max())
     out = []
@@ -167,7 +185,8 @@ def min_width_table(df, targets: Sequence[float], n_classes: int = 10):
         for t in targets:
             passing = g[g["accuracy"] >= t]
             w = float(passing["width"].iloc[0]) if len(passing) else math.nan
-            bound = float(theory.min_width(int(depth), float(e), float(t), n_classes))
+            bound = float(theory.min_width(int(depth), float(e), float(t), n_classes,
+                                           label_entropy=h_y))
             out.append({
                 "eps": float(e), "target": float(t), "depth": int(depth),
                 "measured_min_width": w,
@@ -188,13 +207,15 @@ def _violations(df, mw, targets: Sequence[float], n_classes: int = 10) -> list[s
     a target with fewer neurons per layer than the theory's necessary width."""
     from noisybnn import theory
 
+    h_y = _entropy_of(df)
     out = []
     for _, r in df[df["above_ceiling"]].iterrows():
         out.append(f"{r['model']} at eps={r['eps']:g}: accuracy {r['accuracy']:.4f} above the "
                    f"theory's ceiling {r['theory_ceiling']:.4f} by more than 3 standard errors")
     for t in targets:
         for _, r in df[df["accuracy"] >= t].iterrows():
-            bound = float(theory.min_width(int(r["depth"]), float(r["eps"]), float(t), n_classes))
+            bound = float(theory.min_width(int(r["depth"]), float(r["eps"]), float(t), n_classes,
+                                           label_entropy=h_y))
             if r["width"] < bound:
                 out.append(f"{r['model']} at eps={r['eps']:g}: accuracy {r['accuracy']:.4f} >= "
                            f"{t:g} with width {r['width']} < the theory's {bound:g}")
@@ -234,22 +255,22 @@ def plot_depth_width(df, mw, out_png: str | os.PathLike) -> Path:
             th_plot = np.where(np.isfinite(th), th, ymax)
             ax.plot(g["depth"], th_plot, color=c, ls="--", lw=1.4,
                     label=f"theory: necessary width, {t:.0%}")
-            ax.fill_between(g["depth"], 0.5, th_plot, color=c, alpha=0.06)
+            ax.fill_between(g["depth"], 0.8, th_plot, color=c, alpha=0.06)
             meas = g["measured_min_width"].to_numpy(float)
             have = np.isfinite(meas)
             ax.plot(g["depth"][have], meas[have], color=c, marker="o", lw=1.6,
                     label=f"measured minimal width, {t:.0%}")
-            if (~have).any():
-                ax.scatter(g["depth"][~have], np.full((~have).sum(), widths[-1] * 1.45),
-                           marker="^", color=c, s=50, zorder=4,
-                           label=f"none up to {widths[-1]} reaches {t:.0%}")
+            if (~have).any():  # no width reaches the target: a triangle above the grid
+                ax.scatter(g["depth"][~have], np.full((~have).sum(), widths[-1] * 1.3 ** (j + 1)),
+                           marker="^", color=c, s=40, zorder=4)
             bad = have & (meas < th)
             if bad.any():
                 ax.scatter(g["depth"][bad], meas[bad], marker="x", color="red", s=120, zorder=5,
                            label="below the theory (bug!)")
         ax.set_yscale("log", base=2)
-        ax.set_ylim(2, ymax)
-        ax.set_yticks([w for w in [2, 4, 8, 16, 32, 64, 128, 256, 512, 1024] if w <= ymax])
+        ax.set_ylim(0.8, ymax)
+        ax.set_yticks([w for w in [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048]
+                       if w <= ymax])
         ax.get_yaxis().set_major_formatter(matplotlib.ticker.ScalarFormatter())
         ax.axhline(widths[-1], color="grey", lw=0.8, ls=":")
         ax.set_xticks(depths)
@@ -258,7 +279,12 @@ def plot_depth_width(df, mw, out_png: str | os.PathLike) -> Path:
         ax.set_title(f"eps = {e:g}")
         ax.grid(alpha=0.3, which="both")
         if k == 0:
-            ax.legend(fontsize=7, loc="upper left")
+            from matplotlib.lines import Line2D
+
+            handles, _ = ax.get_legend_handles_labels()
+            handles.append(Line2D([], [], marker="^", ls="", color="grey",
+                                  label=f"no width up to {widths[-1]} reaches the target"))
+            ax.legend(handles=handles, fontsize=6.5, loc="upper left", ncol=2)
     ax = axes.flat[len(eps_values)]
     mid = eps_values[len(eps_values) // 2]
     best = df[df["eps"] == mid].groupby(["depth", "width"], as_index=False)["accuracy"].max()

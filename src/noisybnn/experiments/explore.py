@@ -54,7 +54,7 @@ __all__ = [
     "BUILTIN_SPACES", "COLUMNS", "DEFAULT_RECIPE", "VOLATILE_COLUMNS", "DesignPoint",
     "DesignSpace", "EvalConfig", "ExploreError", "KeyedTable", "TrainedModel", "build_cached",
     "canonical_onnx_sha256", "check_code", "cli_explore", "code_sha256", "comparable",
-    "format_summary", "load_space",
+    "format_summary", "label_entropy", "load_space",
     "measure_accuracy", "pareto_front", "plot_explore", "read_keyed_table", "recipe_key",
     "run_design_point", "run_explore", "train_cached", "validate_explore",
 ]
@@ -369,10 +369,11 @@ COLUMNS = (
     "accuracy_torch",       # the trainer's own test accuracy after the last epoch (all images)
     "neurons",              # hidden neurons in total (width * depth)
     "noisy_bits",           # neurons * act_bits: the noisy binary units the theory counts
+    "label_entropy",        # H(Y) of the evaluated labels in bits (the theory's input)
     "theory_target",        # accuracy for which theory_min_neurons is computed
-    "theory_min_neurons",   # theory.min_total_neurons(depth, eps, theory_target, C)
+    "theory_min_neurons",   # theory.min_total_neurons(depth, eps, theory_target, C, H)
     "below_theory_min",     # noisy_bits < theory_min_neurons (must never be true)
-    "theory_ceiling",       # theory.accuracy_ceiling(widths * act_bits, eps, C)
+    "theory_ceiling",       # theory.accuracy_ceiling(widths * act_bits, eps, C, H)
     "code_sha256",          # fingerprint of the build, estimate and sim code and tools (in key)
     "weights_sha256",       # SHA-256 of the trained weights (state dict), reproducible
     "twin_sha256",          # SHA-256 of the executable twin with canonical tensor names
@@ -744,7 +745,20 @@ def measure_accuracy(build_dir: str | os.PathLike, dataset: str, n_images: int,
     return clean, noisy
 
 
-def _theory(point: DesignPoint, eps: float, target: float, n_classes: int) -> tuple[float, float]:
+def label_entropy(labels: np.ndarray, n_classes: int) -> float:
+    """H(Y) in bits of the labels an accuracy is measured on (the theory's label entropy).
+
+    The theory's default, log2 C, assumes equiprobable classes; MNIST's test split is not quite
+    (H = 3.3194 bits, largest class 11.35 %), and near chance a ceiling computed with log2 C can
+    fall below what a constant guess of the largest class achieves.
+    """
+    counts = np.bincount(np.asarray(labels, dtype=np.int64), minlength=n_classes)
+    p = counts[counts > 0] / counts.sum()
+    return float(min(-(p * np.log2(p)).sum(), math.log2(n_classes)))
+
+
+def _theory(point: DesignPoint, eps: float, target: float, n_classes: int,
+            h_y: float) -> tuple[float, float]:
     """(least noisy binary units for `target` at this depth and eps, ceiling of these widths).
 
     A neuron of a bits is a bits binary units, each flipped independently (one LFSR lane per
@@ -753,9 +767,9 @@ def _theory(point: DesignPoint, eps: float, target: float, n_classes: int) -> tu
     from noisybnn import theory
 
     target = min(max(float(target), 0.0), 1.0)
-    need = float(theory.min_total_neurons(point.depth, eps, target, n_classes))
+    need = float(theory.min_total_neurons(point.depth, eps, target, n_classes, label_entropy=h_y))
     ceiling = float(theory.accuracy_ceiling([point.width * point.act_bits] * point.depth, eps,
-                                            n_classes))
+                                            n_classes, label_entropy=h_y))
     return need, ceiling
 
 
@@ -798,7 +812,10 @@ def run_design_point(point: DesignPoint, cfg: TrainConfig, ev: EvalConfig, code:
     mean = float(np.mean(accs))
     std = float(np.std(accs, ddof=1)) if len(accs) > 1 else 0.0
     target = mean if ev.theory_target is None else float(ev.theory_target)
-    need, ceiling = _theory(point, ev.eps, target, spec.num_classes)
+    from noisybnn.experiments.sweep import get_data
+
+    h_y = label_entropy(get_data(cfg.dataset, "test", ev.n_images)[1], spec.num_classes)
+    need, ceiling = _theory(point, ev.eps, target, spec.num_classes, h_y)
     total = est["total"]
     avail = est.get("available", {})
     hist = trained.metrics.get("history") or [{}]
@@ -820,7 +837,7 @@ def run_design_point(point: DesignPoint, cfg: TrainConfig, ev: EvalConfig, code:
         "accuracy_std": std,
         "accuracy_torch": None if acc_torch is None else float(acc_torch) / 100.0,
         "neurons": point.neurons, "noisy_bits": point.neurons * point.act_bits,
-        "theory_target": target, "theory_min_neurons": need,
+        "label_entropy": h_y, "theory_target": target, "theory_min_neurons": need,
         "below_theory_min": bool(point.neurons * point.act_bits < need),
         "theory_ceiling": ceiling,
         "code_sha256": code, "weights_sha256": trained.weights_sha256,
@@ -1091,6 +1108,12 @@ def format_summary(df) -> str:
     return "\n".join(lines)
 
 
+def _short(name: str) -> str:
+    """mlp-128x2-w1a1-eps0.05-10kfps -> 128x2 e.05 10k (plot labels)."""
+    out = name.removeprefix("mlp-").removesuffix("fps").replace("-w1a1", "")
+    return out.replace("-eps0.", " e.").replace("-", " ")
+
+
 def plot_explore(df, out_png: str | os.PathLike, title: str | None = None) -> Path:
     """Three panels: accuracy under noise vs LUT, vs FPS (Pareto fronts, fits marked), and vs
     noisy units beside the theory (accuracy ceiling per depth, each point's least units)."""
@@ -1127,9 +1150,10 @@ def plot_explore(df, out_png: str | os.PathLike, title: str | None = None) -> Pa
         ax.step(fx, fy, where="post" if not maximize else "pre", color="crimson", lw=1.5,
                 zorder=2, label="Pareto front")
         ax.scatter(fx, fy, s=150, facecolors="none", edgecolors="crimson", lw=1.2, zorder=4)
-        for xi, yi, name in zip(fx, fy, d["name"].to_numpy()[front][order], strict=True):
-            ax.annotate(name.replace("-w1a1", "").replace("fps", ""), (xi, yi), fontsize=6.5,
-                        xytext=(4, -9), textcoords="offset points", color="crimson")
+        names = d["name"].to_numpy()[front][order]
+        for k, (xi, yi, name) in enumerate(zip(fx, fy, names, strict=True)):
+            ax.annotate(_short(name), (xi, yi), fontsize=6.5, color="crimson",
+                        xytext=(5, -10 if k % 2 == 0 else 6), textcoords="offset points")
         ax.set_xscale("log")
         ax.set_xlabel(label)
         ax.set_ylabel(f"accuracy under noise (%), eps={d['eps'].iloc[0]:g}")
@@ -1153,9 +1177,12 @@ def plot_explore(df, out_png: str | os.PathLike, title: str | None = None) -> Pa
             ax.plot(need[i], acc[i], marker="|", color="black", ms=7)
     eps = float(d["eps"].iloc[0])
     n_cls = 10
+    h_y = float(d["label_entropy"].iloc[0]) if "label_entropy" in d and \
+        d["label_entropy"].notna().all() else None
     for dep in depths:
         widths = np.unique(np.round(np.logspace(0, np.log10(max(bits.max(), 64)), 200)))
-        ceil = 100 * theory.uniform_accuracy_ceiling(widths, dep, eps, n_cls)
+        ceil = 100 * theory.uniform_accuracy_ceiling(widths, dep, eps, n_cls,
+                                                     label_entropy=h_y)
         ax.plot(widths * dep, ceil, color=color[dep], lw=1.2, ls="--",
                 label=f"theory ceiling, depth {dep}")
     bad = d["below_theory_min"].to_numpy(bool)
