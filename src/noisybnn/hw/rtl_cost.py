@@ -28,8 +28,8 @@ mask, and its read mux.
 Measured (yosys 0.23 `synth_xilinx -family xc7`, docs/injector.md, before the output filter
 was added): FF equal this model exactly; LUT counts are 1.5x-1.9x higher (1.8x per lane)
 because yosys neither packs LUT6_2 pairs nor merges the reseed load with the clock enable as
-Vivado does. Treat the LUT figure as Vivado-like, and the yosys figure as an upper bound. BRAM and DSP are 0: the splitmix64
-lane constants are elaboration-time constants, never multipliers.
+Vivado does. Treat the LUT figure as Vivado-like, and the yosys figure as an upper bound.
+BRAM and DSP are 0: the splitmix64 lane constants are elaboration-time constants, never multipliers.
 """
 
 from __future__ import annotations
