@@ -60,20 +60,23 @@ class BinaryNet(nn.Module):
         self.noise_layers.append(noise)
         return [QuantIdentity(act_quant=ActQuant, bit_width=self.spec.act_bits), noise]
 
-    def _build_mlp(self, spec: ModelSpec) -> None:
-        width_in = IMAGE_SHAPE[1] * IMAGE_SHAPE[2]
-        for width in spec.hidden:
+    def _add_fc_layers(self, width_in: int, widths: tuple[int, ...]) -> int:
+        """Append fully connected hidden blocks; return the width of the last one."""
+        for width in widths:
             block = [
                 QuantLinear(width_in, width, bias=False, weight_quant=WeightQuant,
-                            weight_bit_width=spec.weight_bits),
+                            weight_bit_width=self.spec.weight_bits),
                 nn.BatchNorm1d(width),
                 *self._act(width),
             ]
-            if spec.dropout:
-                block.append(nn.Dropout(spec.dropout))
+            if self.spec.dropout:
+                block.append(nn.Dropout(self.spec.dropout))
             self.features.append(nn.Sequential(*block))
             width_in = width
-        self._fc_in = width_in
+        return width_in
+
+    def _build_mlp(self, spec: ModelSpec) -> None:
+        self._fc_in = self._add_fc_layers(IMAGE_SHAPE[1] * IMAGE_SHAPE[2], spec.hidden)
 
     def _build_cnn(self, spec: ModelSpec) -> None:
         channels_in, size = IMAGE_SHAPE[0], IMAGE_SHAPE[1]
@@ -91,19 +94,7 @@ class BinaryNet(nn.Module):
             self.features.append(nn.Sequential(*block))
             channels_in = channels
         self.features.append(nn.Flatten())
-        width_in = channels_in * size * size
-        for width in spec.fc_hidden:
-            block = [
-                QuantLinear(width_in, width, bias=False, weight_quant=WeightQuant,
-                            weight_bit_width=spec.weight_bits),
-                nn.BatchNorm1d(width),
-                *self._act(width),
-            ]
-            if spec.dropout:
-                block.append(nn.Dropout(spec.dropout))
-            self.features.append(nn.Sequential(*block))
-            width_in = width
-        self._fc_in = width_in
+        self._fc_in = self._add_fc_layers(channels_in * size * size, spec.fc_hidden)
 
     # --- forward -----------------------------------------------------------------------------
     def integer_logits(self, x: torch.Tensor) -> torch.Tensor:
