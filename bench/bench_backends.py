@@ -19,11 +19,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--model", default="tfc-w1a1", help="model name or build directory")
     ap.add_argument("--board", default="pynq-z2")
     ap.add_argument("--n-images", type=int, default=10000, help="images for sim and Brevitas")
-    ap.add_argument("--finn-images", type=int, default=1000,
+    ap.add_argument("--finn-images", type=int, default=10000,
                     help="images for FINN python execution (slow) and the common batch")
     ap.add_argument("--p", type=float, default=0.01, help="flip probability of every injector")
     ap.add_argument("--seed", type=int, default=1)
-    ap.add_argument("--repeats", type=int, default=3, help="best of N for sim and Brevitas")
+    ap.add_argument("--repeats", type=int, default=5, help="best of N for sim and Brevitas")
     ap.add_argument("--threads", type=int, default=1,
                     help="BLAS and torch threads for all three levels (0: library defaults)")
     ap.add_argument("--no-sweep", action="store_true",

@@ -26,7 +26,8 @@ def add_bench_args(s) -> None:
     s.add_argument("--model", default="tfc-w1a1")
     s.add_argument("--board", default="pynq-z2")
     s.add_argument("--n-images", type=int, default=10000)
-    s.add_argument("--finn-images", type=int, default=1000)
+    s.add_argument("--finn-images", type=int, default=10000,
+                   help="images for FINN python execution (slow) and the common batch")
     s.add_argument("--p", type=float, default=0.01)
     s.add_argument("--out", default="results/bench.json")
 

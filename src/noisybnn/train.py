@@ -36,6 +36,7 @@ class TrainConfig:
     seed: int = 0
     threads: int = 2
     train_limit: int = 0  # use only the first N training images (0: all), for smoke runs
+    shift: int = 0  # augment: move each training image by up to this many pixels in x and y
 
 
 class CheckpointError(ValueError):
@@ -51,6 +52,22 @@ def set_seed(seed: int) -> None:
 def images_to_tensor(images: np.ndarray) -> torch.Tensor:
     """uint8 (N, 28, 28) -> float32 (N, 1, 28, 28) in [0, 1]."""
     return torch.from_numpy(images.astype(np.float32) / 255.0).unsqueeze(1)
+
+
+def random_shift(batch: torch.Tensor, max_shift: int) -> torch.Tensor:
+    """Move each (N, 1, H, W) image by its own random offset in [-max_shift, max_shift]^2.
+
+    Vacated pixels are zero (background). A cheap augmentation that keeps pixel values, so the
+    binarized input stays exactly what the hardware sees.
+    """
+    if max_shift <= 0:
+        return batch
+    n, _, h, w = batch.shape
+    padded = nn.functional.pad(batch, (max_shift,) * 4)
+    dy, dx = torch.randint(0, 2 * max_shift + 1, (2, n))
+    rows = (dy[:, None] + torch.arange(h)[None, :])[:, None, :, None]
+    cols = (dx[:, None] + torch.arange(w)[None, :])[:, None, None, :]
+    return padded[torch.arange(n)[:, None, None, None], torch.zeros(1, 1, 1, 1, dtype=torch.long), rows, cols]
 
 
 def evaluate(net: BinaryNet, images: np.ndarray, labels: np.ndarray, batch_size: int = 1000) -> float:
@@ -154,7 +171,7 @@ def train(
         for start in bar:
             idx = perm[start : start + cfg.batch_size]
             opt.zero_grad()
-            loss = loss_fn(net(x_train_t[idx]), y_train_t[idx])
+            loss = loss_fn(net(random_shift(x_train_t[idx], cfg.shift)), y_train_t[idx])
             loss.backward()
             opt.step()
             net.clip_weights()

@@ -39,7 +39,7 @@ RECIPES: dict[str, Recipe] = dict(
         _r("sfc-w1a1", "sfc-w1a1", 10),
         _r("sfc-w1a1-eps0.05", "sfc-w1a1", 10, eps_train=0.05),
         _r("sfc-w1a1-eps0.1", "sfc-w1a1", 10, eps_train=0.1),
-        _r("lfc-w1a1", "lfc-w1a1", 20, dropout=0.2),
+        _r("lfc-w1a1", "lfc-w1a1", 30, dropout=0.2, shift=2),
         _r("tfc-w2a2", "tfc-w2a2", 8),
         _r("sfc-w1a1-fashion", "sfc-w1a1", 8, dataset="fashion-mnist"),
         _r("cnn-w1a1", "cnn-w1a1", 3),

@@ -122,20 +122,26 @@ def test_leap_forward_equals_sixteen_single_steps():
         assert int(u) == a ^ (((b << 8) | (b >> 8)) & 0xFFFF)  # the output filter
 
 
-@pytest.mark.parametrize("n", [1, 2, 3, 17, 1000, 4099])
+@pytest.mark.parametrize("lanes", [1, 5])
+@pytest.mark.parametrize("n", [1, 2, 3, 4, 17, 1000, 4099])
 @pytest.mark.parametrize("start", [0, 1, 999])
-def test_jump_ahead_equals_stepping(n, start):
-    """`samples` (jump-ahead chunks, sizes depend on n) against plain sequential stepping."""
-    init = lane_initial_states(0x5EED, 5)
+def test_samples_equal_stepping(lanes, n, start):
+    """`samples` (jump-ahead chunks, 3 beats per vector step) = plain beat-by-beat stepping."""
+    init = lane_initial_states(0x5EED, lanes)
     state, ref = init.copy(), []
     for _ in range(start + n):
         state, u = lfsr.step_beat(state)
         ref.append(u)
     ref = np.array(ref[start:], dtype=np.uint16)
     got = lfsr.samples(init, n, start_beat=start)
-    assert got.dtype == np.uint16 and got.shape == (n, 5)
+    assert got.dtype == np.uint16 and got.shape == (n, lanes)
     np.testing.assert_array_equal(got, ref)
     np.testing.assert_array_equal(lfsr.advance(init, start + n), state)
+
+
+def test_cached_jump_tables_equal_matrix_powers():
+    for beats in (1, 3, 48, 1000, 12345):
+        np.testing.assert_array_equal(lfsr._jump_tables_cached(beats), lfsr.jump_tables(beats))
 
 
 def test_jump_ahead_composes_for_long_distances():

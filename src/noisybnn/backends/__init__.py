@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from noisybnn.backends import kernels
 from noisybnn.backends.base import Accelerator, NoiseSetting, check_images, predict
 
 BACKENDS = ("sim", "pynq")
@@ -25,4 +26,4 @@ def load(backend: str, build_dir: str | Path, **kw) -> Accelerator:
     raise ValueError(f"unknown backend {backend!r}; choose one of: {', '.join(BACKENDS)}")
 
 
-__all__ = ["BACKENDS", "Accelerator", "NoiseSetting", "check_images", "load", "predict"]
+__all__ = ["BACKENDS", "Accelerator", "NoiseSetting", "check_images", "kernels", "load", "predict"]

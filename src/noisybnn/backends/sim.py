@@ -3,19 +3,21 @@
 It reads the executable twin of a build (`dataflow_python.onnx`: weights, thresholds, injector
 configuration) and runs it in numpy, layer by layer on whole batches:
 
-* binary layers (FINN's XNOR-popcount MVAU) as bit-packed XNOR + popcount on uint64 words, or
-  as an exact float32 GEMM (every partial sum is an integer below 2^24, so float32 is exact);
-  both kernels are tested equal, the faster one is the default;
-* integer layers (e.g. w2a2) as exact float64 GEMM;
-* thresholds as FINN's MultiThreshold: count of thresholds met, plus the activation bias;
-* injectors from the one reference in `noisybnn.hw` — the same lane samples, cached per seed so a
-  sweep over p with a fixed seed draws the stream once.
+* binary layers (FINN's XNOR-popcount MVAU) as XOR + popcount on bit-packed uint64 words, the
+  counting loop compiled with numba (`kernels`); or, as checks and fallbacks, the same in numpy
+  or an exact float32 GEMM (every partial sum is an integer below 2^24). All are tested equal;
+* integer layers (e.g. w2a2) as exact float32 GEMM;
+* thresholds as FINN's MultiThreshold: count of thresholds met, plus the activation bias
+  (binarized pixels as an integer compare);
+* injectors from the one reference in `noisybnn.hw` (the LFSR stream, compiled too): the same
+  lane samples; cached per seed so a sweep over p with a fixed seed draws the stream once.
+
+Speed against FINN python execution and Brevitas: `noisybnn bench` (docs/experiments.md).
 """
 
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,9 +26,11 @@ import numpy as np
 import onnx
 from onnx import helper, numpy_helper
 
+from noisybnn.backends import kernels
 from noisybnn.backends.base import NoiseSetting, check_images
+from noisybnn.backends.kernels import pack_rows
 from noisybnn.hw import InjectorConfig, Mode, threshold_from_p
-from noisybnn.hw.injector import derive_layer_seed, lane_samples
+from noisybnn.hw.injector import derive_layer_seed
 
 _INJECTOR_OPS = ("NoiseInjector", "NoiseInjector_rtl")
 
@@ -68,15 +72,7 @@ def _bipolar_if(v: np.ndarray, bipolar: bool) -> np.ndarray:
     return 2 * v - 1 if bipolar else v
 
 
-def pack_bits(bits: np.ndarray) -> np.ndarray:
-    """(N, K) of 0/1 -> (N, ceil(K/64)) uint64, bit k of the row in word k // 64."""
-    n, k = bits.shape
-    words = -(-k // 64)
-    padded = np.zeros((n, words * 64), dtype=np.uint8)
-    padded[:, :k] = bits
-    return np.packbits(padded.reshape(n, words, 64)[:, :, ::-1], axis=2).view(">u8")[
-        :, :, 0
-    ].astype(np.uint64)
+KERNELS = ("auto", "xnor", "xnor-numpy", "gemm")
 
 
 class SimAccelerator:
@@ -84,15 +80,19 @@ class SimAccelerator:
 
     Args:
         model: path of `dataflow_python.onnx` (or any FINN graph of supported layers).
-        kernel: "xnor" (bit-packed popcount), "gemm", or "auto" (gemm: measured faster here).
+        kernel: how binary layers count matches: "xnor" (bit-packed XOR + popcount, compiled with
+            numba), "xnor-numpy" (the same in numpy), "gemm" (float32 matrix product), or "auto"
+            (xnor where numba is installed, else gemm; `bench/bench_kernels.py` measures them).
         batch_size: images per internal block.
     """
 
     def __init__(self, model: str | Path, kernel: str = "auto", batch_size: int = 2000):
-        if kernel not in ("auto", "xnor", "gemm"):
-            raise ValueError(f"kernel must be 'auto', 'xnor' or 'gemm', got {kernel!r}")
+        if kernel not in KERNELS:
+            raise ValueError(f"kernel must be one of {', '.join(KERNELS)}, got {kernel!r}")
         self.path = Path(model)
-        self.kernel = "gemm" if kernel == "auto" else kernel
+        if kernel == "auto":
+            kernel = "xnor" if kernels.AVAILABLE else "gemm"
+        self.kernel = kernel
         self.batch_size = batch_size
         self.stages = self._parse(self.path)
         self.injector_stages = [s for s in self.stages if s.kind == "inject"]
@@ -103,7 +103,6 @@ class SimAccelerator:
         self._vectors_done = 0
         self._flips = [0] * len(self.injector_stages)
         self._trace: list | None = None
-        self._prefix_cache: dict[str, np.ndarray] = {}
 
     # --- loading -----------------------------------------------------------------------------
     def _parse(self, path: Path) -> list[_Stage]:
@@ -133,7 +132,7 @@ class SimAccelerator:
                 params = {"xnor": xnor, "mw": w.shape[0], "w": w.astype(np.float32),
                           "wsum": w.sum(axis=0).astype(np.float32)}
                 if xnor:
-                    params["wpacked"] = pack_bits(w.T.astype(np.uint8))
+                    params["wpacked"] = pack_rows(w.T > 0)
                 if a.get("noActivation", 0) == 0:
                     params["t"] = inits[node.input[2]].astype(np.float32)
                     params["act"] = a.get("ActVal", 0)
@@ -249,9 +248,9 @@ class SimAccelerator:
     # --- execution ---------------------------------------------------------------------------
     def _run(self, x: np.ndarray, call_size: int) -> np.ndarray:
         n = len(x)
-        v, first = self._noise_free_prefix(x)
+        v = x
         inj = 0
-        for stage in self.stages[first:]:
+        for stage in self.stages:
             if stage.kind == "inject":
                 v = self._inject(inj, v, n, call_size)
                 if self._trace is not None:
@@ -262,28 +261,13 @@ class SimAccelerator:
         self._vectors_done += n
         return np.rint(v).astype(np.int64)
 
-    def _noise_free_prefix(self, x: np.ndarray) -> tuple[np.ndarray, int]:
-        """Output of the stages before the first injector, cached per image block.
-
-        Those stages are deterministic, and a sweep feeds the same images at every point, so
-        their result is computed once per block of images (keyed by a digest of the pixels).
-        """
-        first = next((i for i, s in enumerate(self.stages) if s.kind == "inject"),
-                     len(self.stages))
-        key = hashlib.blake2b(x.tobytes(), digest_size=16).hexdigest() + str(x.shape)
-        cached = self._prefix_cache.get(key)
-        if cached is None:
-            v = x.astype(np.float32)
-            for stage in self.stages[:first]:
-                v = self._apply_plain(stage, v)
-            if sum(a.nbytes for a in self._prefix_cache.values()) > 256 * 2**20:
-                self._prefix_cache.clear()
-            self._prefix_cache[key] = cached = v
-        return cached, first
-
     def _apply_plain(self, stage: _Stage, v: np.ndarray) -> np.ndarray:
         p = stage.params
         if stage.kind == "threshold":
+            if v.dtype == np.uint8 and p["t"].shape[1] == 1 and not p["act"] and not p["bipolar"]:
+                # binarized pixels: pixel >= t  <=>  pixel >= ceil(t), an integer compare
+                t = np.clip(np.ceil(p["t"][:, 0]), -1, 256).astype(np.int16)
+                return v >= t[None, :]
             return _bipolar_if(_thresholds_apply(v, p["t"], p["act"]), p["bipolar"])
         if stage.kind == "mvau":
             acc = self._matmul(v, p)
@@ -301,15 +285,14 @@ class SimAccelerator:
 
     def _matmul(self, v: np.ndarray, p: dict) -> np.ndarray:
         if not p["xnor"]:
-            return v @ p["w"]
+            return v.astype(np.float32, copy=False) @ p["w"]
         if self.kernel == "xnor":
-            xp = pack_bits(v.astype(np.uint8))
-            mismatches = np.zeros((len(v), p["wpacked"].shape[0]), dtype=np.int32)
-            for word in range(xp.shape[1]):
-                mismatches += np.bitwise_count(xp[:, word, None] ^ p["wpacked"][None, :, word])
-            return (p["mw"] - mismatches).astype(np.float32)
+            return kernels.xnor_matches(v, p["wpacked"], p["mw"])
+        if self.kernel == "xnor-numpy":
+            return kernels.xnor_matches_numpy(v, p["wpacked"], p["mw"])
         # matches = sum x*w + (1-x)(1-w) = MW - sum(x) - sum(w) + 2 x.w; every term is an
         # integer below 2^24, so float32 arithmetic is exact.
+        v = v.astype(np.float32, copy=False)
         dot = v @ p["w"]
         return (p["mw"] - v.sum(axis=1, keepdims=True)) - p["wsum"][None, :] + 2 * dot
 
@@ -319,25 +302,18 @@ class SimAccelerator:
         active = s.mode != "off" and (s.layers is None or p["layer"] in s.layers)
         if not active:
             return v
-        bits, neurons, pe = p["bits"], p["neurons"], p["pe"]
-        codes = _to_codes(v, p["dtype"], bits)
+        bits, neurons = p["bits"], p["neurons"]
         mode = Mode.parse(s.mode)
+        if mode is Mode.FLIP and threshold_from_p(s.p) == 0:
+            return v
+        if mode is Mode.FLIP and p["dtype"] in ("BINARY", "BIPOLAR"):
+            # fast path for binary layers: a flipped neuron takes the other of its two values
+            flips = self._flip_mask(index, p, n, call_size).reshape(n, neurons)
+            self._flips[index] += int(np.count_nonzero(flips))
+            return np.where(flips, (1 - v) if p["dtype"] == "BINARY" else -v, v)
+        codes = _to_codes(v, p["dtype"], bits)
         if mode is Mode.FLIP:
-            threshold = threshold_from_p(s.p)
-            if threshold == 0:
-                return v
-            nf = neurons // pe
-            u_call = self._call_samples.get(index)
-            if u_call is None:
-                u_call = self._samples(p, derive_layer_seed(s.seed, p["layer"]), call_size)
-                self._call_samples[index] = u_call
-            offset = (self._vectors_done - self._call_start) * nf
-            u = u_call[offset : offset + n * nf]
-            flips = u < threshold  # (n*nf, pe*bits) -> (n, neurons, bits)
-            flips = flips.reshape(n, neurons, bits)
-            mask = s.fault_masks.get(p["layer"])
-            if mask is not None:
-                flips &= np.asarray(mask, dtype=bool)[None, :, None]
+            flips = self._flip_mask(index, p, n, call_size)  # (n, neurons, bits)
             xor = (flips.astype(np.int64) << np.arange(bits)).sum(axis=2)
             out = codes ^ xor
         else:
@@ -347,6 +323,24 @@ class SimAccelerator:
             out = np.where(hit[None, :], forced, codes)
         self._flips[index] += int(np.bitwise_count((out ^ codes).astype(np.uint64)).sum())
         return _from_codes(out, p["dtype"], bits)
+
+    def _flip_mask(self, index: int, p: dict, n: int, call_size: int) -> np.ndarray:
+        """Bool (n, neurons, bits): which bits of the next n vectors the injector inverts."""
+        s = self._setting
+        nf = p["neurons"] // p["pe"]
+        u_call = self._call_samples.get(index)
+        if u_call is None:
+            u_call = self._samples(p, derive_layer_seed(s.seed, p["layer"]), call_size)
+            self._call_samples[index] = u_call
+        offset = (self._vectors_done - self._call_start) * nf
+        u = u_call[offset : offset + n * nf]
+        flips = (u < np.uint16(threshold_from_p(s.p)) if threshold_from_p(s.p) < 1 << 16
+                 else np.ones(u.shape, bool))
+        flips = flips.reshape(n, p["neurons"], p["bits"])  # lane = pe * bits + bit
+        mask = s.fault_masks.get(p["layer"])
+        if mask is not None:
+            flips &= np.asarray(mask, dtype=bool)[None, :, None]
+        return flips
 
     def _samples(self, p: dict, seed: int, n: int) -> np.ndarray:
         """Lane samples for vectors [done, done + n) of this injector; cached per seed.
@@ -359,7 +353,7 @@ class SimAccelerator:
         cached = self._sample_cache.get(key)
         if cached is None:
             cfg = InjectorConfig(neurons=p["neurons"], pe=p["pe"], bits=p["bits"], seed=seed)
-            cached = lane_samples(cfg, n * nf, start)
+            cached = kernels.lane_samples(cfg, n * nf, start)
             if sum(a.nbytes for a in self._sample_cache.values()) > 512 * 2**20:
                 self._sample_cache.clear()
             self._sample_cache[key] = cached

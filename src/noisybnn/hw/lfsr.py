@@ -119,14 +119,12 @@ def jump_columns(beats: int) -> list[int]:
 
 def _byte_tables(cols: list[int]) -> np.ndarray:
     """8 lookup tables of 256 entries so that a matrix applies with 8 gathers per register."""
+    col = np.asarray(cols, dtype=_U64).reshape(8, 8)  # [byte, bit]
+    values = np.arange(256)
     tables = np.zeros((8, 256), dtype=_U64)
-    for byte in range(8):
-        for value in range(256):
-            acc = 0
-            for bit in range(8):
-                if value >> bit & 1:
-                    acc ^= cols[byte * 8 + bit]
-            tables[byte, value] = acc
+    for bit in range(8):
+        hit = ((values >> bit) & 1).astype(bool)
+        tables[:, hit] ^= col[:, bit][:, None]
     return tables
 
 
@@ -139,20 +137,35 @@ def apply_jump(tables: np.ndarray, state: np.ndarray) -> np.ndarray:
     return out
 
 
-_POW2_COLUMNS: list[list[int]] = [_BEAT_COLS]
-_POW2_TABLES: dict[int, np.ndarray] = {}
+_JUMP_TABLES: dict[int, np.ndarray] = {}
+_BASIS = np.array([1 << i for i in range(64)], dtype=_U64)
+
+
+def _squared(tables: np.ndarray) -> np.ndarray:
+    """Byte tables of M @ M from those of M."""
+    return _byte_tables(apply_jump(tables, apply_jump(tables, _BASIS)))
+
+
+def _jump_tables_cached(beats: int) -> np.ndarray:
+    """Byte tables of the jump by `beats` beats, built once per process (vectorized squaring)."""
+    tabs = _JUMP_TABLES.get(beats)
+    if tabs is None:
+        cols = _BASIS.copy()
+        base = _byte_tables(_BEAT_COLS)
+        k = beats
+        while k:
+            if k & 1:
+                cols = apply_jump(base, cols)
+            k >>= 1
+            if k:
+                base = _squared(base)
+        tabs = _JUMP_TABLES[beats] = _byte_tables(cols)
+    return tabs
 
 
 def _pow2_tables(k: int) -> np.ndarray:
-    """Byte tables of the jump by 2^k beats (built once, by repeated squaring)."""
-    while len(_POW2_COLUMNS) <= k:
-        last = _POW2_COLUMNS[-1]
-        _POW2_COLUMNS.append(_compose(last, last))
-    tabs = _POW2_TABLES.get(k)
-    if tabs is None:
-        tabs = _byte_tables(_POW2_COLUMNS[k])
-        _POW2_TABLES[k] = tabs
-    return tabs
+    """Byte tables of the jump by 2^k beats."""
+    return _jump_tables_cached(1 << k)
 
 
 def advance(state: np.ndarray, beats: int) -> np.ndarray:
@@ -169,13 +182,25 @@ def advance(state: np.ndarray, beats: int) -> np.ndarray:
     return s
 
 
+#: Beats produced per vector step of `samples`: the recurrence's shortest lag is 60 steps, so
+#: 48 new bits (3 beats) follow from the register at once.
+BEATS_PER_STEP = 3
+
+
 def samples(initial: np.ndarray, n_beats: int, start_beat: int = 0) -> np.ndarray:
     """16-bit samples of every lane for beats [start_beat, start_beat + n_beats).
 
     `initial` holds the lanes' registers at beat 0, shape (lanes,). Returns uint16 of shape
-    (n_beats, lanes). The time axis is cut into chunks of at most 64 beats whose start registers
-    come from GF(2) jump-ahead (doubling: log2(chunks) vector steps), then all chunks step side by
-    side, so the cost is O(n_beats * lanes) vector work with few Python steps.
+    (n_beats, lanes), equal to stepping `step_beat` (tested), in vectorized numpy (this module
+    also runs on the board, with numpy only; the software accelerator uses a compiled twin,
+    `noisybnn.backends.kernels.lane_stream`, tested equal):
+
+    * the register's 16-bit words form a sequence x[n] (x[n] = the word beat n shifts in), and
+      since every tap lags by >= 60 steps, three words (48 bits) follow from one register;
+    * the time axis is cut into chunks whose start registers come from GF(2) jump-ahead
+      (doubling), so the chunks and the lanes step side by side in numpy;
+    * the output filter u[n] = (x[n] + x[n-2]) ^ rotl8(x[n-1] + x[n-3]) then runs on the whole
+      word array in uint16 arithmetic (wrapping adds are the hardware's mod-2^16 adders).
     """
     init = np.asarray(initial, dtype=_U64).reshape(-1)
     if n_beats < 0 or start_beat < 0:
@@ -184,23 +209,42 @@ def samples(initial: np.ndarray, n_beats: int, start_beat: int = 0) -> np.ndarra
     if n_beats == 0:
         return np.zeros((0, lanes), dtype=np.uint16)
     state = advance(init, start_beat)
-    # chunk = 2^c beats: about sqrt(n_beats) for short streams, at most 64 (measured best: the
-    # per-step Python cost is then small and the jump-ahead gathers stay cheap).
-    c = min(6, max(0, (max(n_beats, 1).bit_length() + 1) // 2))
-    chunk = 1 << c
+    # Chunk length: ~sqrt(n_beats) for short streams, 48 beats (16 vector steps) for long ones.
+    steps = max(1, min(16, int(np.sqrt(n_beats / BEATS_PER_STEP))))
+    chunk = steps * BEATS_PER_STEP
     n_chunks = -(-n_beats // chunk)
     starts = state[None, :]
-    k = 0
-    while starts.shape[0] < n_chunks:  # starts[i] = jump(i * chunk) state, by doubling
-        starts = np.concatenate([starts, apply_jump(_pow2_tables(c + k), starts)])
-        k += 1
-    s = starts[:n_chunks]
-    out = np.empty((chunk, n_chunks, lanes), dtype=np.uint16)
-    for t in range(chunk):
-        s, u = step_beat(s)
-        out[t] = u
-    # out[t, c] is beat c*chunk + t: reorder to beat-major.
-    return out.transpose(1, 0, 2).reshape(n_chunks * chunk, lanes)[:n_beats]
+    have = 1
+    while have < n_chunks:  # starts cover chunks [0, have); a jump by have chunks doubles them
+        key = have * chunk
+        tabs = _JUMP_TABLES.get(key)
+        if tabs is None:
+            half = _JUMP_TABLES.get(key // 2) if have > 1 else None
+            tabs = _squared(half) if half is not None else _jump_tables_cached(key)
+            _JUMP_TABLES[key] = tabs
+        starts = np.concatenate([starts, apply_jump(tabs, starts[: n_chunks - have])])
+        have = len(starts)
+    s = starts  # (n_chunks, lanes)
+    m16 = _U64(SAMPLE_MASK)
+    # words[c, 3 + t] = x[c*chunk + t]; words[c, 0..2] = the three words before the chunk.
+    words = np.empty((n_chunks, chunk + 3, lanes), dtype=np.uint16)
+    words[:, 0] = (s >> _U64(32)) & m16
+    words[:, 1] = (s >> _U64(16)) & m16
+    words[:, 2] = s & m16
+    for step in range(steps):
+        new48 = ((s >> _U64(12)) ^ (s >> _U64(13)) ^ (s >> _U64(15)) ^ (s >> _U64(16))) & _U64(
+            (1 << 48) - 1
+        )
+        t = 3 + BEATS_PER_STEP * step
+        words[:, t] = new48 >> _U64(32)  # oldest of the three new words
+        words[:, t + 1] = (new48 >> _U64(16)) & m16
+        words[:, t + 2] = new48 & m16
+        s = (s << _U64(48)) | new48
+    x0, x1, x2, x3 = words[:, 3:], words[:, 2:-1], words[:, 1:-2], words[:, :-3]
+    a = x0 + x2
+    b = x1 + x3
+    u = a ^ ((b << np.uint16(8)) | (b >> np.uint16(8)))
+    return u.reshape(n_chunks * chunk, lanes)[:n_beats]
 
 
 def jump_tables(beats: int) -> np.ndarray:

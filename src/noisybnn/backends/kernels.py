@@ -1,0 +1,143 @@
+"""Compiled inner loops of the software accelerator (numba), each with its numpy twin.
+
+Two loops dominate the software accelerator: the injectors' LFSR stream (`lane_stream`, twin of
+`noisybnn.hw.lfsr.samples`, which stays numpy-only because it also runs on the board) and the
+binary layers' match counting (`xnor_matches`).
+
+FINN's binary layer (MVAU in XNOR mode) counts, for every neuron, the input bits that match its
+weight bits. On a CPU that is popcount(x XOR w) over 64-bit words: a 784-input neuron is 13 words
+instead of 784 multiply-adds. `xnor_matches` packs the input rows into words (numpy) and counts
+in a compiled loop; it is exact by construction (integers only). Where numba is missing, `AVAILABLE` is False
+and callers use the numpy path (`xnor_matches_numpy`); the two are tested equal.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+try:
+    import numba
+except ImportError:  # pragma: no cover - numba is a pinned dependency; this is the safety net
+    numba = None
+
+AVAILABLE = numba is not None
+
+
+def pack_rows(v: np.ndarray) -> np.ndarray:
+    """(N, K) -> (N, ceil(K/64)) uint64: bit k of row = (v[k] > 0), in word k // 64 at k % 64."""
+    bits = v if v.dtype == np.bool_ else v > 0
+    n, k = bits.shape
+    words = -(-k // 64)
+    packed = np.packbits(bits, axis=1, bitorder="little")  # (N, ceil(K/8)) bytes
+    if packed.shape[1] != words * 8:
+        packed = np.concatenate(
+            [packed, np.zeros((n, words * 8 - packed.shape[1]), np.uint8)], axis=1)
+    return np.ascontiguousarray(packed).view("<u8").astype(np.uint64, copy=False)
+
+
+def xnor_matches_numpy(v: np.ndarray, wpacked: np.ndarray, mw: int) -> np.ndarray:
+    """float32 (n, neurons): matching bits between each row's bits (v > 0) and each neuron."""
+    xp = pack_rows(v)
+    mismatches = np.zeros((len(v), wpacked.shape[0]), dtype=np.int32)
+    for word in range(xp.shape[1]):
+        mismatches += np.bitwise_count(xp[:, word, None] ^ wpacked[None, :, word])
+    return (mw - mismatches).astype(np.float32)
+
+
+if AVAILABLE:
+
+    @numba.njit(inline="always")
+    def _popcount64(v):  # pragma: no cover - compiled; LLVM turns this idiom into POPCNT
+        v = v - ((v >> np.uint64(1)) & np.uint64(0x5555555555555555))
+        v = (v & np.uint64(0x3333333333333333)) + ((v >> np.uint64(2)) & np.uint64(0x3333333333333333))
+        v = (v + (v >> np.uint64(4))) & np.uint64(0x0F0F0F0F0F0F0F0F)
+        return (v * np.uint64(0x0101010101010101)) >> np.uint64(56)
+
+    @numba.njit(cache=True, nogil=True)
+    def _xnor_matches(xp, wpacked, mw):  # pragma: no cover - compiled
+        n, words = xp.shape
+        neurons = wpacked.shape[0]
+        out = np.empty((n, neurons), dtype=np.float32)
+        for i in range(n):
+            for m in range(neurons):
+                acc = np.uint64(0)
+                for w in range(words):
+                    acc += _popcount64(xp[i, w] ^ wpacked[m, w])
+                out[i, m] = mw - np.int64(acc)
+        return out
+
+
+if AVAILABLE:
+
+    @numba.njit(inline="always")
+    def _filter(r):  # pragma: no cover - compiled
+        m16 = np.uint64(0xFFFF)
+        a = (r + (r >> np.uint64(32))) & m16
+        b = ((r >> np.uint64(16)) + (r >> np.uint64(48))) & m16
+        return a ^ (((b << np.uint64(8)) | (b >> np.uint64(8))) & m16)
+
+    @numba.njit(cache=True, nogil=True)
+    def _stream(state: np.ndarray, n_beats: int) -> np.ndarray:  # pragma: no cover - compiled
+        # Three beats per iteration: every tap lags >= 60 steps, so the next 48 bits follow from
+        # the register at once, and the three filters are independent work for the CPU.
+        lanes = state.shape[0]
+        out = np.empty((n_beats, lanes), dtype=np.uint16)
+        s = state.copy()
+        m16 = np.uint64(0xFFFF)
+        m48 = np.uint64((1 << 48) - 1)
+        t = 0
+        while t + 3 <= n_beats:
+            for lane in range(lanes):
+                r = s[lane]
+                new = ((r >> np.uint64(12)) ^ (r >> np.uint64(13)) ^ (r >> np.uint64(15))
+                       ^ (r >> np.uint64(16))) & m48
+                r1 = (r << np.uint64(16)) | (new >> np.uint64(32))
+                r2 = (r << np.uint64(32)) | (new >> np.uint64(16))
+                r = (r << np.uint64(48)) | new
+                s[lane] = r
+                out[t, lane] = _filter(r1)
+                out[t + 1, lane] = _filter(r2)
+                out[t + 2, lane] = _filter(r)
+            t += 3
+        while t < n_beats:
+            for lane in range(lanes):
+                r = s[lane]
+                new = ((r >> np.uint64(44)) ^ (r >> np.uint64(45)) ^ (r >> np.uint64(47))
+                       ^ (r >> np.uint64(48))) & m16
+                r = (r << np.uint64(16)) | new
+                s[lane] = r
+                out[t, lane] = _filter(r)
+            t += 1
+        return out
+
+
+def lane_stream(state: np.ndarray, n_beats: int) -> np.ndarray:
+    """uint16 (n_beats, lanes): the lanes' samples for the next `n_beats` beats from registers
+    `state`; equal to `noisybnn.hw.lfsr.samples(state, n_beats)` (tested), compiled.
+
+    Same arithmetic as `lfsr.step_beat` + `lfsr.output_filter` with the register in a machine
+    word, three beats per iteration (the taps lag >= 60 steps, so 48 new bits follow at once).
+    """
+    state = np.ascontiguousarray(state, dtype=np.uint64).reshape(-1)
+    if not AVAILABLE or n_beats == 0:
+        from noisybnn.hw import lfsr
+
+        return lfsr.samples(state, n_beats)
+    return _stream(state, int(n_beats))
+
+
+def lane_samples(cfg, n_beats: int, start_beat: int = 0) -> np.ndarray:
+    """`noisybnn.hw.injector.lane_samples` through the compiled stream (same result)."""
+    from noisybnn.hw import lfsr
+    from noisybnn.hw.injector import lane_initial_states
+
+    if n_beats < 0 or start_beat < 0:
+        raise ValueError("n_beats and start_beat must be >= 0")
+    return lane_stream(lfsr.advance(lane_initial_states(cfg.seed, cfg.lanes), start_beat), n_beats)
+
+
+def xnor_matches(v: np.ndarray, wpacked: np.ndarray, mw: int) -> np.ndarray:
+    """`xnor_matches_numpy` with the counting loop compiled (same result)."""
+    if not AVAILABLE:
+        return xnor_matches_numpy(v, wpacked, mw)
+    return _xnor_matches(pack_rows(v), wpacked, int(mw))

@@ -1,0 +1,67 @@
+"""The software accelerator's binary-layer kernels agree bit for bit, with and without numba."""
+
+import numpy as np
+import pytest
+
+from noisybnn import data
+from noisybnn.backends import NoiseSetting, kernels, load
+from noisybnn.backends.sim import KERNELS
+from noisybnn.hw import InjectorConfig, lfsr
+from noisybnn.hw.injector import lane_initial_states, lane_samples
+
+
+@pytest.mark.parametrize("lanes", [1, 2, 64])
+@pytest.mark.parametrize("n", [0, 1, 2, 3, 4, 5, 1000, 4099])
+@pytest.mark.parametrize("start", [0, 7, 100_003])
+def test_compiled_stream_equals_reference(lanes, n, start):
+    cfg = InjectorConfig(neurons=lanes, pe=lanes, bits=1, seed=0xBEEF + lanes)
+    np.testing.assert_array_equal(kernels.lane_samples(cfg, n, start), lane_samples(cfg, n, start))
+    init = lane_initial_states(9, lanes)
+    np.testing.assert_array_equal(kernels.lane_stream(init, n), lfsr.samples(init, n))
+
+
+def test_stream_without_numba_is_the_reference(monkeypatch):
+    cfg = InjectorConfig(neurons=8, pe=4, bits=2, seed=5)
+    compiled = kernels.lane_samples(cfg, 300, 11)
+    monkeypatch.setattr(kernels, "AVAILABLE", False)
+    np.testing.assert_array_equal(kernels.lane_samples(cfg, 300, 11), compiled)
+
+
+@pytest.mark.parametrize("k", [1, 63, 64, 65, 784])
+def test_packed_matches_count_equal_bits(k):
+    rng = np.random.default_rng(k)
+    x = np.where(rng.random((40, k)) < 0.5, 1.0, -1.0).astype(np.float32)
+    w = rng.random((k, 12)) < 0.5
+    want = ((x > 0)[:, :, None] == w[None, :, :]).sum(axis=1)
+    wp = kernels.pack_rows(w.T)
+    np.testing.assert_array_equal(kernels.xnor_matches(x, wp, k), want)
+    np.testing.assert_array_equal(kernels.xnor_matches_numpy(x, wp, k), want)
+
+
+@pytest.mark.parametrize("setting", [NoiseSetting(mode="off"), NoiseSetting(p=0.05, seed=3),
+                                     NoiseSetting(mode="stuck1", seed=1, layers=(1,))],
+                         ids=["off", "flip", "stuck1"])
+def test_all_kernels_give_the_same_logits(tfc_build, setting):
+    x, _ = data.load("mnist", "test")
+    x = x[:700]
+    outs = {}
+    for kernel in KERNELS:
+        acc = load("sim", tfc_build, kernel=kernel)
+        acc.configure_noise(setting)
+        outs[kernel] = (acc.execute(x), acc.flip_counts())
+    ref = outs["gemm"]
+    for kernel, (logits, flips) in outs.items():
+        np.testing.assert_array_equal(logits, ref[0], err_msg=kernel)
+        assert flips == ref[1], kernel
+
+
+def test_auto_kernel_falls_back_without_numba(tfc_build, monkeypatch):
+    monkeypatch.setattr(kernels, "AVAILABLE", False)
+    assert load("sim", tfc_build).kernel == "gemm"
+    monkeypatch.setattr(kernels, "AVAILABLE", True)
+    assert load("sim", tfc_build).kernel == "xnor"
+
+
+def test_unknown_kernel_is_named(tfc_build):
+    with pytest.raises(ValueError, match="kernel must be one of"):
+        load("sim", tfc_build, kernel="cuda")
