@@ -68,7 +68,7 @@ def cmd_train(args) -> int:
     if args.name:
         spec = replace(spec, name=args.name)
     cfg = TrainConfig(dataset=args.dataset, epochs=args.epochs, batch_size=args.batch_size,
-                      lr=args.lr, seed=args.seed)
+                      lr=args.lr, seed=args.seed, shift=args.shift)
     out = Path(args.out) / spec.name
     metrics = train(spec, cfg, out, resume=args.resume, progress=not args.quiet)
     print(f"{spec.name}: test accuracy {metrics['final_test_acc']:.2f} % after "
@@ -242,6 +242,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--eps-train", type=float, default=0.0,
                    help="flip probability of each hidden neuron while training (noise-aware)")
     s.add_argument("--dropout", type=float, default=0.0)
+    s.add_argument("--shift", type=int, default=0,
+                   help="augment: move each training image by up to N pixels (LFC recipe: 2)")
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--name", default=None, help="name of the run (default: from the architecture)")
     s.add_argument("--out", default="runs", help="runs directory (checkpoint per epoch)")

@@ -130,6 +130,8 @@ def train(
     With `resume`, continue from `out_dir/last.pt` (same spec and config required). Returns the
     metrics dict.
     """
+    if not 0 <= cfg.shift <= 13:
+        raise ValueError(f"shift must be 0..13 pixels, got {cfg.shift}")
     out = Path(out_dir)
     torch.set_num_threads(int(os.environ.get("NOISYBNN_THREADS", cfg.threads)))
     set_seed(cfg.seed)
