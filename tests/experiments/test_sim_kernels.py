@@ -38,9 +38,11 @@ def test_packed_matches_count_equal_bits(k):
     np.testing.assert_array_equal(kernels.xnor_matches_numpy(x, wp, k), want)
 
 
-@pytest.mark.parametrize("setting", [NoiseSetting(mode="off"), NoiseSetting(p=0.05, seed=3),
-                                     NoiseSetting(mode="stuck1", seed=1, layers=(1,))],
-                         ids=["off", "flip", "stuck1"])
+@pytest.mark.parametrize("setting", [
+    NoiseSetting(mode="off"), NoiseSetting(p=0.05, seed=3),
+    NoiseSetting(p=0.3, seed=4, layers=(0, 2), fault_masks={2: tuple(i % 5 == 0 for i in range(64))}),
+    NoiseSetting(p=1.0, seed=6, layers=(1,)),
+    NoiseSetting(mode="stuck1", seed=1, layers=(1,))], ids=["off", "flip", "masked", "p1", "stuck1"])
 def test_all_kernels_give_the_same_logits(tfc_build, setting):
     x, _ = data.load("mnist", "test")
     x = x[:700]
@@ -65,3 +67,34 @@ def test_auto_kernel_falls_back_without_numba(tfc_build, monkeypatch):
 def test_unknown_kernel_is_named(tfc_build):
     with pytest.raises(ValueError, match="kernel must be one of"):
         load("sim", tfc_build, kernel="cuda")
+
+
+@pytest.mark.parametrize("low", [0.0, -1.0])
+def test_fused_threshold_layer_equals_count_then_compare(low, monkeypatch):
+    rng = np.random.default_rng(5)
+    x = (rng.random((300, 100)) < 0.5).astype(np.float32)
+    wp = kernels.pack_rows((rng.random((100, 20)) < 0.5).T)
+    t = rng.integers(30, 70, 20) + rng.choice([0.0, 0.5], 20)  # integer and half-integer
+    want = np.where(kernels.xnor_matches_numpy(x, wp, 100) >= t[None, :], 1.0, low)
+    np.testing.assert_array_equal(kernels.xnor_fire(x, wp, 100, t, low), want)
+    monkeypatch.setattr(kernels, "AVAILABLE", False)
+    np.testing.assert_array_equal(kernels.xnor_fire(x, wp, 100, t, low), want)
+
+
+@pytest.mark.parametrize("bipolar", [False, True])
+@pytest.mark.parametrize("threshold", [0, 1, 20000, 65536])
+def test_fused_flip_equals_numpy(bipolar, threshold, monkeypatch):
+    rng = np.random.default_rng(threshold)
+    bits = rng.random((50, 16)) < 0.5
+    v = np.where(bits, 1.0, -1.0 if bipolar else 0.0).astype(np.float32)
+    u = rng.integers(0, 1 << 16, (50, 16)).astype(np.uint16)
+    mask = rng.random(16) < 0.7
+    flips = (u.astype(np.int64) < threshold) & mask[None, :]
+    want = np.where(flips, np.where(bits, -1.0 if bipolar else 0.0, 1.0), v)
+    got, count = kernels.flip_two_valued(v, u, threshold, mask, bipolar)
+    np.testing.assert_array_equal(got, want)
+    assert count == flips.sum()
+    monkeypatch.setattr(kernels, "AVAILABLE", False)
+    got, count = kernels.flip_two_valued(v, u, threshold, mask, bipolar)
+    np.testing.assert_array_equal(got, want)
+    assert count == flips.sum()

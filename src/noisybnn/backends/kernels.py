@@ -141,3 +141,66 @@ def xnor_matches(v: np.ndarray, wpacked: np.ndarray, mw: int) -> np.ndarray:
     if not AVAILABLE:
         return xnor_matches_numpy(v, wpacked, mw)
     return _xnor_matches(pack_rows(v), wpacked, int(mw))
+
+
+if AVAILABLE:
+
+    @numba.njit(cache=True, nogil=True)
+    def _xnor_fire(xp, wpacked, max_mismatches, low):  # pragma: no cover - compiled
+        # fires when matches = MW - mismatches >= t, i.e. mismatches <= MW - ceil(t)
+        n, words = xp.shape
+        neurons = wpacked.shape[0]
+        out = np.empty((n, neurons), dtype=np.float32)
+        counts = np.empty(neurons, dtype=np.int64)
+        high = np.float32(1.0)
+        for i in range(n):
+            for m in range(neurons):  # counting loop kept apart from the compare: it vectorizes
+                acc = np.uint64(0)
+                for w in range(words):
+                    acc += _popcount64(xp[i, w] ^ wpacked[m, w])
+                counts[m] = acc
+            for m in range(neurons):
+                out[i, m] = high if counts[m] <= max_mismatches[m] else low
+        return out
+
+    @numba.njit(cache=True, nogil=True)
+    def _flip_two_valued(v, u, threshold, mask, bipolar):  # pragma: no cover - compiled
+        n, neurons = v.shape
+        out = np.empty_like(v)
+        count = 0
+        for i in range(n):
+            for j in range(neurons):
+                x = v[i, j]
+                if mask[j] and np.int64(u[i, j]) < threshold:
+                    x = -x if bipolar else np.float32(1.0) - x
+                    count += 1
+                out[i, j] = x
+        return out, count
+
+
+def xnor_fire(v: np.ndarray, wpacked: np.ndarray, mw: int, thresholds: np.ndarray,
+              low: float) -> np.ndarray:
+    """A binary layer with one threshold per neuron: 1 where matches >= threshold, else `low`
+    (0 for BINARY outputs, -1 for BIPOLAR); float32 (n, neurons). Counting and compare fused."""
+    t = np.ascontiguousarray(thresholds, dtype=np.float64).reshape(-1)
+    if not AVAILABLE:
+        fire = xnor_matches_numpy(v, wpacked, mw) >= t[None, :]
+        return np.where(fire, np.float32(1), np.float32(low)).astype(np.float32)
+    max_mismatches = (mw - np.ceil(t)).astype(np.int64)  # exact: matches are integers
+    return _xnor_fire(pack_rows(v), wpacked, max_mismatches, np.float32(low))
+
+
+def flip_two_valued(v: np.ndarray, u: np.ndarray, threshold: int, mask: np.ndarray | None,
+                    bipolar: bool) -> tuple[np.ndarray, int]:
+    """Flip neurons of a binary layer where the injector's sample u < threshold (and the neuron
+    is in `mask`): BINARY 0 <-> 1, BIPOLAR -1 <-> +1. Returns (new values, number of flips).
+
+    v: float32 (n, neurons); u: uint16 (n, neurons), the lane samples in neuron order.
+    """
+    mask = np.ones(v.shape[1], dtype=np.bool_) if mask is None else np.asarray(mask, dtype=np.bool_)
+    if not AVAILABLE:
+        flips = (u.astype(np.int64) < threshold) & mask[None, :]
+        return np.where(flips, -v if bipolar else 1 - v, v), int(np.count_nonzero(flips))
+    out, count = _flip_two_valued(np.ascontiguousarray(v, dtype=np.float32),
+                                  np.ascontiguousarray(u), int(threshold), mask, bool(bipolar))
+    return out, int(count)

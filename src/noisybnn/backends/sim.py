@@ -270,6 +270,11 @@ class SimAccelerator:
                 return v >= t[None, :]
             return _bipolar_if(_thresholds_apply(v, p["t"], p["act"]), p["bipolar"])
         if stage.kind == "mvau":
+            if (p["xnor"] and self.kernel == "xnor" and "t" in p and p["t"].shape[1] == 1
+                    and (p["bipolar"] or not p["act"])):
+                # binary layer with one threshold per neuron: count and compare in one pass
+                t = np.broadcast_to(p["t"][:, 0], (p["w"].shape[1],))
+                return kernels.xnor_fire(v, p["wpacked"], p["mw"], t, -1.0 if p["bipolar"] else 0.0)
             acc = self._matmul(v, p)
             if "t" not in p:
                 return acc
@@ -307,10 +312,13 @@ class SimAccelerator:
         if mode is Mode.FLIP and threshold_from_p(s.p) == 0:
             return v
         if mode is Mode.FLIP and p["dtype"] in ("BINARY", "BIPOLAR"):
-            # fast path for binary layers: a flipped neuron takes the other of its two values
-            flips = self._flip_mask(index, p, n, call_size).reshape(n, neurons)
-            self._flips[index] += int(np.count_nonzero(flips))
-            return np.where(flips, (1 - v) if p["dtype"] == "BINARY" else -v, v)
+            # binary layers: a flipped neuron takes the other of its two values (one fused pass)
+            u = self._call_stream(index, p, n, call_size).reshape(n, neurons)
+            out, count = kernels.flip_two_valued(v, u, threshold_from_p(s.p),
+                                                 s.fault_masks.get(p["layer"]),
+                                                 p["dtype"] == "BIPOLAR")
+            self._flips[index] += count
+            return out
         codes = _to_codes(v, p["dtype"], bits)
         if mode is Mode.FLIP:
             flips = self._flip_mask(index, p, n, call_size)  # (n, neurons, bits)
@@ -324,16 +332,21 @@ class SimAccelerator:
         self._flips[index] += int(np.bitwise_count((out ^ codes).astype(np.uint64)).sum())
         return _from_codes(out, p["dtype"], bits)
 
-    def _flip_mask(self, index: int, p: dict, n: int, call_size: int) -> np.ndarray:
-        """Bool (n, neurons, bits): which bits of the next n vectors the injector inverts."""
-        s = self._setting
+    def _call_stream(self, index: int, p: dict, n: int, call_size: int) -> np.ndarray:
+        """uint16 (n * NF, PE * bits): the injector's lane samples for the next n vectors."""
         nf = p["neurons"] // p["pe"]
         u_call = self._call_samples.get(index)
         if u_call is None:
-            u_call = self._samples(p, derive_layer_seed(s.seed, p["layer"]), call_size)
+            seed = derive_layer_seed(self._setting.seed, p["layer"])
+            u_call = self._samples(p, seed, call_size)
             self._call_samples[index] = u_call
         offset = (self._vectors_done - self._call_start) * nf
-        u = u_call[offset : offset + n * nf]
+        return u_call[offset : offset + n * nf]
+
+    def _flip_mask(self, index: int, p: dict, n: int, call_size: int) -> np.ndarray:
+        """Bool (n, neurons, bits): which bits of the next n vectors the injector inverts."""
+        s = self._setting
+        u = self._call_stream(index, p, n, call_size)
         flips = (u < np.uint16(threshold_from_p(s.p)) if threshold_from_p(s.p) < 1 << 16
                  else np.ones(u.shape, bool))
         flips = flips.reshape(n, p["neurons"], p["bits"])  # lane = pe * bits + bit
@@ -360,15 +373,22 @@ class SimAccelerator:
         return cached
 
 
+_BLAS_CONTROLLER = None
+
+
 @contextlib.contextmanager
 def _single_blas_thread():
-    """Small GEMMs run faster on one BLAS thread (measured 3x on 2 busy cores)."""
+    """Small GEMMs run faster on one BLAS thread (measured 3x on 2 busy cores). The controller
+    is made once: building it scans the loaded libraries (~1.5 ms, as long as a TFC run)."""
+    global _BLAS_CONTROLLER
     try:
-        from threadpoolctl import threadpool_limits
+        from threadpoolctl import ThreadpoolController
     except ImportError:
         yield
         return
-    with threadpool_limits(limits=1, user_api="blas"):
+    if _BLAS_CONTROLLER is None:
+        _BLAS_CONTROLLER = ThreadpoolController()
+    with _BLAS_CONTROLLER.limit(limits=1, user_api="blas"):
         yield
 
 
