@@ -23,7 +23,8 @@ def main(argv: list[str] | None = None) -> int:
                     help="images for FINN python execution (slow) and the common batch")
     ap.add_argument("--p", type=float, default=0.01, help="flip probability of every injector")
     ap.add_argument("--seed", type=int, default=1)
-    ap.add_argument("--repeats", type=int, default=5, help="best of N for sim and Brevitas")
+    ap.add_argument("--repeats", type=int, default=7,
+                    help="interleaved rounds of sim and Brevitas runs; best of each")
     ap.add_argument("--threads", type=int, default=1,
                     help="BLAS and torch threads for all three levels (0: library defaults)")
     ap.add_argument("--no-sweep", action="store_true",

@@ -266,7 +266,9 @@ class SimAccelerator:
         if stage.kind == "threshold":
             if v.dtype == np.uint8 and p["t"].shape[1] == 1 and not p["act"] and not p["bipolar"]:
                 # binarized pixels: pixel >= t  <=>  pixel >= ceil(t), an integer compare
-                t = np.clip(np.ceil(p["t"][:, 0]), -1, 256).astype(np.int16)
+                t = np.clip(np.ceil(p["t"][:, 0]), 0, 256).astype(np.int16)
+                if np.all(t == t[0]) and t[0] <= 255:  # one threshold: a uint8 SIMD compare
+                    return v >= np.uint8(t[0])
                 return v >= t[None, :]
             return _bipolar_if(_thresholds_apply(v, p["t"], p["act"]), p["bipolar"])
         if stage.kind == "mvau":
