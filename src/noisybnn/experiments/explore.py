@@ -46,7 +46,7 @@ from pathlib import Path
 import numpy as np
 
 from noisybnn.experiments.grid import SweepError
-from noisybnn.experiments.table import ResultsTable, format_value
+from noisybnn.experiments.table import ResultsTable, format_value, read_keyed_csv
 from noisybnn.models.spec import PRECISIONS, ModelSpec, mlp
 from noisybnn.train import TrainConfig
 
@@ -440,27 +440,7 @@ class KeyedTable(ResultsTable):
 
 def read_keyed_rows(path: str | os.PathLike, columns: Sequence[str]) -> dict[str, list[str]]:
     """key -> row of an existing keyed table; {} if none; ExploreError for another schema."""
-    path = Path(path)
-    if not path.exists():
-        return {}
-    with open(path, newline="") as f:
-        reader = csv.reader(f)
-        header = next(reader, None)
-        if header is None:
-            return {}
-        if tuple(header) != tuple(columns):
-            raise ExploreError(f"{path} is not a table of this kind and version: its columns are "
-                               f"{header[:5]}..., expected {list(columns[:5])}...; write to "
-                               "another file")
-        rows: dict[str, list[str]] = {}
-        for n, row in enumerate(reader, start=2):
-            if len(row) != len(columns):
-                raise ExploreError(f"{path} line {n} has {len(row)} fields, expected "
-                                   f"{len(columns)}")
-            if row[0] in rows:
-                raise ExploreError(f"{path} has key {row[0]} twice (line {n})")
-            rows[row[0]] = row
-        return rows
+    return read_keyed_csv(path, columns, ExploreError, "a table of this kind and version")
 
 
 def read_keyed_table(path: str | os.PathLike, columns: Sequence[str] = COLUMNS):

@@ -57,6 +57,37 @@ def format_value(value) -> str:
     return str(value)
 
 
+def read_keyed_csv(path: str | os.PathLike, columns, error: type[Exception],
+                   kind: str) -> dict[str, list[str]]:
+    """key (first column) -> row of an existing keyed CSV table; {} if there is none.
+
+    A file with other columns (another kind or version of table), a row with the wrong number
+    of fields or a repeated key raises `error` naming the file and line: a table is never
+    guessed at, and never overwritten by a writer that does not understand it.
+    """
+    path = Path(path)
+    columns = tuple(columns)
+    if not path.exists():
+        return {}
+    with open(path, newline="") as f:
+        reader = csv.reader(f)
+        header = next(reader, None)
+        if header is None:
+            return {}
+        if tuple(header) != columns:
+            raise error(f"{path} is not {kind}: its columns are {header[:6]}..., expected "
+                        f"{list(columns[:6])}...; write to a new file")
+        rows: dict[str, list[str]] = {}
+        for n, row in enumerate(reader, start=2):
+            if len(row) != len(columns):
+                raise error(f"{path} line {n} has {len(row)} fields, expected {len(columns)}; "
+                            "was the table edited by hand?")
+            if row[0] in rows:
+                raise error(f"{path} has key {row[0]} twice (line {n})")
+            rows[row[0]] = row
+        return rows
+
+
 class ResultsTable:
     """The CSV of a sweep, opened for writing (a context manager that holds the lock).
 
@@ -73,28 +104,7 @@ class ResultsTable:
     @staticmethod
     def read_rows(path: str | os.PathLike) -> dict[str, list[str]]:
         """key -> row (strings, in COLUMNS order) of an existing table; {} if there is none."""
-        path = Path(path)
-        if not path.exists():
-            return {}
-        with open(path, newline="") as f:
-            reader = csv.reader(f)
-            header = next(reader, None)
-            if header is None:
-                return {}
-            if tuple(header) != COLUMNS:
-                raise SweepError(
-                    f"{path} is not a results table of this noisybnn version: its columns are "
-                    f"{header[:6]}..., expected {list(COLUMNS[:6])}...; write to a new file"
-                )
-            rows = {}
-            for n, row in enumerate(reader, start=2):
-                if len(row) != len(COLUMNS):
-                    raise SweepError(f"{path} line {n} has {len(row)} fields, expected "
-                                     f"{len(COLUMNS)}; the table was edited by hand?")
-                if row[0] in rows:
-                    raise SweepError(f"{path} has key {row[0]} twice (line {n})")
-                rows[row[0]] = row
-            return rows
+        return read_keyed_csv(path, COLUMNS, SweepError, "a results table of this noisybnn version")
 
     # --- writing -----------------------------------------------------------------------------
     def __enter__(self) -> ResultsTable:

@@ -103,7 +103,11 @@ _BEAT_COLS = _beat_matrix_columns()
 
 
 def jump_columns(beats: int) -> list[int]:
-    """Columns of the matrix that advances a register by `beats` beats (square-and-multiply)."""
+    """Columns of the matrix that advances a register by `beats` beats (square-and-multiply).
+
+    Plain Python integers: the reference that the vectorized `_jump_tables_cached` (same
+    square-and-multiply on byte tables) is tested against, and the period proof's arithmetic.
+    """
     if beats < 0:
         raise ValueError(f"beats must be >= 0, got {beats}")
     result = [1 << i for i in range(64)]
