@@ -25,8 +25,8 @@ The AXI-Lite register file (`noise_injector_axil.v`, optional) adds 183 FF (cont
 seed, reseed strobe, counter HI latches, read data, response valids) + one FF per neuron of the
 mask, and its read mux.
 
-Measured (yosys 0.23 `synth_xilinx -family xc7`, docs/injector.md, before the output filter
-was added): FF equal this model exactly; LUT counts are 1.5x-1.9x higher (1.8x per lane)
+Measured (yosys 0.23 `synth_xilinx -family xc7`, docs/injector.md, with the output filter):
+FF and CARRY4 equal this model exactly; LUT counts are 1.45x-1.65x higher (158 vs 103 per lane)
 because yosys neither packs LUT6_2 pairs nor merges the reseed load with the clock enable as
 Vivado does. Treat the LUT figure as Vivado-like, and the yosys figure as an upper bound.
 BRAM and DSP are 0: the splitmix64 lane constants are elaboration-time constants, never multipliers.
@@ -56,7 +56,7 @@ LANE_LUT = (
 LANE_CARRY4 = 2 + 2 * SAMPLE_BITS // 4
 
 #: Yosys synth_xilinx LUT count per lane relative to this model (see module docstring).
-YOSYS_LUT_FACTOR = 1.8
+YOSYS_LUT_FACTOR = 1.55
 
 
 def _check(pe: int, bits: int, neurons: int) -> None:
