@@ -53,21 +53,53 @@ if AVAILABLE:
         v = (v + (v >> np.uint64(4))) & np.uint64(0x0F0F0F0F0F0F0F0F)
         return (v * np.uint64(0x0101010101010101)) >> np.uint64(56)
 
+    @numba.njit(inline="always")
+    def _row_mismatches(xp, i, wpacked, counts):  # pragma: no cover - compiled
+        # counts[m] = differing bits between input row i and neuron m; a loop of its own (not
+        # mixed with what the caller does next) so that it vectorizes
+        for m in range(wpacked.shape[0]):
+            acc = np.uint64(0)
+            for w in range(xp.shape[1]):
+                acc += _popcount64(xp[i, w] ^ wpacked[m, w])
+            counts[m] = acc
+
     @numba.njit(cache=True, nogil=True)
     def _xnor_matches(xp, wpacked, mw):  # pragma: no cover - compiled
-        n, words = xp.shape
-        neurons = wpacked.shape[0]
+        n, neurons = xp.shape[0], wpacked.shape[0]
         out = np.empty((n, neurons), dtype=np.float32)
+        counts = np.empty(neurons, dtype=np.int64)
         for i in range(n):
+            _row_mismatches(xp, i, wpacked, counts)
             for m in range(neurons):
-                acc = np.uint64(0)
-                for w in range(words):
-                    acc += _popcount64(xp[i, w] ^ wpacked[m, w])
-                out[i, m] = mw - np.int64(acc)
+                out[i, m] = mw - counts[m]
         return out
 
+    @numba.njit(cache=True, nogil=True)
+    def _xnor_fire(xp, wpacked, max_mismatches, low):  # pragma: no cover - compiled
+        # fires when matches = MW - mismatches >= t, i.e. mismatches <= MW - ceil(t)
+        n, neurons = xp.shape[0], wpacked.shape[0]
+        out = np.empty((n, neurons), dtype=np.float32)
+        counts = np.empty(neurons, dtype=np.int64)
+        high = np.float32(1.0)
+        for i in range(n):
+            _row_mismatches(xp, i, wpacked, counts)
+            for m in range(neurons):
+                out[i, m] = high if counts[m] <= max_mismatches[m] else low
+        return out
 
-if AVAILABLE:
+    @numba.njit(cache=True, nogil=True)
+    def _flip_two_valued(v, u, threshold, mask, bipolar):  # pragma: no cover - compiled
+        n, neurons = v.shape
+        out = np.empty_like(v)
+        count = 0
+        for i in range(n):
+            for j in range(neurons):
+                x = v[i, j]
+                if mask[j] and np.int64(u[i, j]) < threshold:
+                    x = -x if bipolar else np.float32(1.0) - x
+                    count += 1
+                out[i, j] = x
+        return out, count
 
     @numba.njit(inline="always")
     def _filter(r):  # pragma: no cover - compiled
@@ -141,41 +173,6 @@ def xnor_matches(v: np.ndarray, wpacked: np.ndarray, mw: int) -> np.ndarray:
     if not AVAILABLE:
         return xnor_matches_numpy(v, wpacked, mw)
     return _xnor_matches(pack_rows(v), wpacked, int(mw))
-
-
-if AVAILABLE:
-
-    @numba.njit(cache=True, nogil=True)
-    def _xnor_fire(xp, wpacked, max_mismatches, low):  # pragma: no cover - compiled
-        # fires when matches = MW - mismatches >= t, i.e. mismatches <= MW - ceil(t)
-        n, words = xp.shape
-        neurons = wpacked.shape[0]
-        out = np.empty((n, neurons), dtype=np.float32)
-        counts = np.empty(neurons, dtype=np.int64)
-        high = np.float32(1.0)
-        for i in range(n):
-            for m in range(neurons):  # counting loop kept apart from the compare: it vectorizes
-                acc = np.uint64(0)
-                for w in range(words):
-                    acc += _popcount64(xp[i, w] ^ wpacked[m, w])
-                counts[m] = acc
-            for m in range(neurons):
-                out[i, m] = high if counts[m] <= max_mismatches[m] else low
-        return out
-
-    @numba.njit(cache=True, nogil=True)
-    def _flip_two_valued(v, u, threshold, mask, bipolar):  # pragma: no cover - compiled
-        n, neurons = v.shape
-        out = np.empty_like(v)
-        count = 0
-        for i in range(n):
-            for j in range(neurons):
-                x = v[i, j]
-                if mask[j] and np.int64(u[i, j]) < threshold:
-                    x = -x if bipolar else np.float32(1.0) - x
-                    count += 1
-                out[i, j] = x
-        return out, count
 
 
 def xnor_fire(v: np.ndarray, wpacked: np.ndarray, mw: int, thresholds: np.ndarray,

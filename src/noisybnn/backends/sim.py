@@ -67,6 +67,18 @@ def _thresholds_apply(acc: np.ndarray, thresholds: np.ndarray, act_val: float) -
     return out + np.float32(act_val) if act_val else out
 
 
+def _pixel_threshold(thresholds: np.ndarray, act_val: float, bipolar: bool):
+    """For a binarizing threshold on uint8 pixels, what `pixels >= it` compares against exactly:
+    pixel >= t  <=>  pixel >= ceil(t). A uint8 scalar when all channels share it (one SIMD
+    compare), else an int16 row. None where the stage is not a plain 0/1 binarization."""
+    if thresholds.shape[1] != 1 or act_val or bipolar:
+        return None
+    t = np.clip(np.ceil(thresholds[:, 0]), 0, 256).astype(np.int16)
+    if np.all(t == t[0]) and t[0] <= 255:
+        return np.uint8(t[0])
+    return t[None, :]
+
+
 def _bipolar_if(v: np.ndarray, bipolar: bool) -> np.ndarray:
     """FINN's Thresholding with a BIPOLAR output maps the count (0/1) to -1/+1."""
     return 2 * v - 1 if bipolar else v
@@ -125,7 +137,8 @@ class SimAccelerator:
                 thr = inits[node.input[1]].astype(np.float32)
                 act = a.get("ActVal", a.get("out_bias", 0))
                 bipolar = a.get("outputDataType", a.get("out_dtype", "")) == "BIPOLAR"
-                stages.append(_Stage("threshold", {"t": thr, "act": act, "bipolar": bipolar}))
+                stages.append(_Stage("threshold", {"t": thr, "act": act, "bipolar": bipolar,
+                                                   "pixel_t": _pixel_threshold(thr, act, bipolar)}))
             elif op == "MVAU":
                 w = inits[node.input[1]]
                 xnor = a.get("binaryXnorMode", 0) == 1
@@ -137,6 +150,10 @@ class SimAccelerator:
                     params["t"] = inits[node.input[2]].astype(np.float32)
                     params["act"] = a.get("ActVal", 0)
                     params["bipolar"] = a.get("outputDataType") == "BIPOLAR"
+                    if xnor and params["t"].shape[1] == 1 and (params["bipolar"] or not params["act"]):
+                        # one threshold per neuron, two output values: the fused kernel applies
+                        params["fire_t"] = np.ascontiguousarray(np.broadcast_to(
+                            params["t"][:, 0], (w.shape[1],)), dtype=np.float64)
                 stages.append(_Stage("mvau", params))
                 width = w.shape[1]
             elif op in _INJECTOR_OPS:
@@ -264,19 +281,13 @@ class SimAccelerator:
     def _apply_plain(self, stage: _Stage, v: np.ndarray) -> np.ndarray:
         p = stage.params
         if stage.kind == "threshold":
-            if v.dtype == np.uint8 and p["t"].shape[1] == 1 and not p["act"] and not p["bipolar"]:
-                # binarized pixels: pixel >= t  <=>  pixel >= ceil(t), an integer compare
-                t = np.clip(np.ceil(p["t"][:, 0]), 0, 256).astype(np.int16)
-                if np.all(t == t[0]) and t[0] <= 255:  # one threshold: a uint8 SIMD compare
-                    return v >= np.uint8(t[0])
-                return v >= t[None, :]
+            if v.dtype == np.uint8 and p["pixel_t"] is not None:
+                return v >= p["pixel_t"]
             return _bipolar_if(_thresholds_apply(v, p["t"], p["act"]), p["bipolar"])
         if stage.kind == "mvau":
-            if (p["xnor"] and self.kernel == "xnor" and "t" in p and p["t"].shape[1] == 1
-                    and (p["bipolar"] or not p["act"])):
-                # binary layer with one threshold per neuron: count and compare in one pass
-                t = np.broadcast_to(p["t"][:, 0], (p["w"].shape[1],))
-                return kernels.xnor_fire(v, p["wpacked"], p["mw"], t, -1.0 if p["bipolar"] else 0.0)
+            if self.kernel == "xnor" and "fire_t" in p:  # count and compare in one pass
+                return kernels.xnor_fire(v, p["wpacked"], p["mw"], p["fire_t"],
+                                         -1.0 if p["bipolar"] else 0.0)
             acc = self._matmul(v, p)
             if "t" not in p:
                 return acc
@@ -311,19 +322,19 @@ class SimAccelerator:
             return v
         bits, neurons = p["bits"], p["neurons"]
         mode = Mode.parse(s.mode)
-        if mode is Mode.FLIP and threshold_from_p(s.p) == 0:
+        threshold = threshold_from_p(s.p) if mode is Mode.FLIP else 0
+        if mode is Mode.FLIP and threshold == 0:
             return v
         if mode is Mode.FLIP and p["dtype"] in ("BINARY", "BIPOLAR"):
             # binary layers: a flipped neuron takes the other of its two values (one fused pass)
             u = self._call_stream(index, p, n, call_size).reshape(n, neurons)
-            out, count = kernels.flip_two_valued(v, u, threshold_from_p(s.p),
-                                                 s.fault_masks.get(p["layer"]),
+            out, count = kernels.flip_two_valued(v, u, threshold, s.fault_masks.get(p["layer"]),
                                                  p["dtype"] == "BIPOLAR")
             self._flips[index] += count
             return out
         codes = _to_codes(v, p["dtype"], bits)
         if mode is Mode.FLIP:
-            flips = self._flip_mask(index, p, n, call_size)  # (n, neurons, bits)
+            flips = self._flip_mask(index, p, n, call_size, threshold)  # (n, neurons, bits)
             xor = (flips.astype(np.int64) << np.arange(bits)).sum(axis=2)
             out = codes ^ xor
         else:
@@ -345,14 +356,13 @@ class SimAccelerator:
         offset = (self._vectors_done - self._call_start) * nf
         return u_call[offset : offset + n * nf]
 
-    def _flip_mask(self, index: int, p: dict, n: int, call_size: int) -> np.ndarray:
+    def _flip_mask(self, index: int, p: dict, n: int, call_size: int,
+                   threshold: int) -> np.ndarray:
         """Bool (n, neurons, bits): which bits of the next n vectors the injector inverts."""
-        s = self._setting
         u = self._call_stream(index, p, n, call_size)
-        flips = (u < np.uint16(threshold_from_p(s.p)) if threshold_from_p(s.p) < 1 << 16
-                 else np.ones(u.shape, bool))
+        flips = u < np.uint16(threshold) if threshold < 1 << 16 else np.ones(u.shape, bool)
         flips = flips.reshape(n, p["neurons"], p["bits"])  # lane = pe * bits + bit
-        mask = s.fault_masks.get(p["layer"])
+        mask = self._setting.fault_masks.get(p["layer"])
         if mask is not None:
             flips &= np.asarray(mask, dtype=bool)[None, :, None]
         return flips

@@ -151,25 +151,26 @@ def _squared(tables: np.ndarray) -> np.ndarray:
 
 
 def _jump_tables_cached(beats: int) -> np.ndarray:
-    """Byte tables of the jump by `beats` beats, built once per process (vectorized squaring)."""
+    """Byte tables of the jump by `beats` beats, built once per process (vectorized squaring;
+    one squaring when the jump by beats / 2 is already known, as in `samples`' doubling)."""
     tabs = _JUMP_TABLES.get(beats)
     if tabs is None:
-        cols = _BASIS.copy()
-        base = _byte_tables(_BEAT_COLS)
-        k = beats
-        while k:
-            if k & 1:
-                cols = apply_jump(base, cols)
-            k >>= 1
-            if k:
-                base = _squared(base)
-        tabs = _JUMP_TABLES[beats] = _byte_tables(cols)
+        half = _JUMP_TABLES.get(beats // 2) if beats % 2 == 0 else None
+        if half is not None:
+            tabs = _squared(half)
+        else:
+            cols = _BASIS.copy()
+            base = _byte_tables(_BEAT_COLS)
+            k = beats
+            while k:
+                if k & 1:
+                    cols = apply_jump(base, cols)
+                k >>= 1
+                if k:
+                    base = _squared(base)
+            tabs = _byte_tables(cols)
+        _JUMP_TABLES[beats] = tabs
     return tabs
-
-
-def _pow2_tables(k: int) -> np.ndarray:
-    """Byte tables of the jump by 2^k beats."""
-    return _jump_tables_cached(1 << k)
 
 
 def advance(state: np.ndarray, beats: int) -> np.ndarray:
@@ -180,7 +181,7 @@ def advance(state: np.ndarray, beats: int) -> np.ndarray:
     k = 0
     while beats:
         if beats & 1:
-            s = apply_jump(_pow2_tables(k), s)
+            s = apply_jump(_jump_tables_cached(1 << k), s)
         beats >>= 1
         k += 1
     return s
@@ -220,15 +221,10 @@ def samples(initial: np.ndarray, n_beats: int, start_beat: int = 0) -> np.ndarra
     starts = state[None, :]
     have = 1
     while have < n_chunks:  # starts cover chunks [0, have); a jump by have chunks doubles them
-        key = have * chunk
-        tabs = _JUMP_TABLES.get(key)
-        if tabs is None:
-            half = _JUMP_TABLES.get(key // 2) if have > 1 else None
-            tabs = _squared(half) if half is not None else _jump_tables_cached(key)
-            _JUMP_TABLES[key] = tabs
+        tabs = _jump_tables_cached(have * chunk)
         starts = np.concatenate([starts, apply_jump(tabs, starts[: n_chunks - have])])
         have = len(starts)
-    s = starts  # (n_chunks, lanes)
+    s = starts  # (n_chunks, lanes) registers, then stepped in place of the chunks
     m16 = _U64(SAMPLE_MASK)
     # words[c, 3 + t] = x[c*chunk + t]; words[c, 0..2] = the three words before the chunk.
     words = np.empty((n_chunks, chunk + 3, lanes), dtype=np.uint16)
