@@ -42,4 +42,6 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from noisybnn.cli import run_reporting_errors
+
+    sys.exit(run_reporting_errors("bench_backends", main))

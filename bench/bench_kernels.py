@@ -38,8 +38,13 @@ def main(argv: list[str] | None = None) -> int:
     from noisybnn.compile_paths import python_model_path
     from noisybnn.experiments.sweep import limit_blas_threads, resolve_model
 
+    if args.rounds < 1:
+        raise ValueError(f"--rounds must be >= 1, got {args.rounds}")
+    test_images = data.load("mnist", "test")[0]
+    if not 1 <= args.images <= len(test_images):
+        raise ValueError(f"--images must be in 1..{len(test_images)}, got {args.images}")
+    x = np.ascontiguousarray(test_images[: args.images])
     bdir, _, _ = resolve_model(args.model, "sim", args.board)
-    x = np.ascontiguousarray(data.load("mnist", "test")[0][: args.images])
     variants = {"xnor": ("xnor", True), "xnor-numpy": ("xnor-numpy", True),
                 "gemm": ("gemm", True), "numpy only": ("gemm", False)}
     accs = {name: SimAccelerator(python_model_path(bdir), kernel=k) for name, (k, _) in variants.items()}
@@ -77,4 +82,6 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    from noisybnn.cli import run_reporting_errors
+
+    raise SystemExit(run_reporting_errors("bench_kernels", main))

@@ -319,19 +319,25 @@ def _user_errors() -> tuple:
     return (UserError, *user_error_types())
 
 
+def run_reporting_errors(prog: str, fn, *args) -> int:
+    """Run `fn(*args)` as a command: its return code, or a one-line `prog: error: ...` and 2 for
+    what the user gave or lacks (never a traceback), 130 on Ctrl-C. Also used by bench/ scripts."""
+    try:
+        return int(fn(*args) or 0)
+    except _user_errors() as exc:
+        msg = " ".join(str(exc).split()) or type(exc).__name__
+        print(f"{prog}: error: {msg}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"{prog}: interrupted", file=sys.stderr)
+        return 130
+
+
 def main(argv: list[str] | None = None) -> int:
     _quiet()
     parser = build_parser()
     args = parser.parse_args(argv)
-    try:
-        return int(args.func(args) or 0)
-    except _user_errors() as exc:
-        msg = " ".join(str(exc).split()) or type(exc).__name__
-        print(f"noisybnn: error: {msg}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("noisybnn: interrupted", file=sys.stderr)
-        return 130
+    return run_reporting_errors("noisybnn", args.func, args)
 
 
 if __name__ == "__main__":

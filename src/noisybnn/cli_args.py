@@ -29,6 +29,8 @@ def add_bench_args(s) -> None:
     s.add_argument("--finn-images", type=int, default=10000,
                    help="images for FINN python execution (slow) and the common batch")
     s.add_argument("--p", type=float, default=0.01)
+    s.add_argument("--no-sweep", action="store_true",
+                   help="skip timing the 20 eps x 5 seeds sweep on sim")
     s.add_argument("--out", default="results/bench.json")
 
 

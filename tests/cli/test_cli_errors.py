@@ -60,6 +60,32 @@ def test_unknown_architecture_for_train(cli, tmp_path):
     assert_one_line_error(rc, err, "unknown model")
 
 
+@pytest.mark.parametrize("shift", ["-1", "14"])
+def test_train_shift_out_of_range(cli, tmp_path, shift):
+    rc, _, err = cli("train", "tfc-w1a1", "--shift", shift, "--epochs", "1", "--out", str(tmp_path))
+    assert_one_line_error(rc, err, "shift must be 0..13 pixels")
+    assert not any(tmp_path.iterdir())  # refused before anything was written
+
+
+def test_bench_unknown_model(cli):
+    rc, _, err = cli("bench", "--model", "xfc-w9a9", "--no-sweep")
+    assert_one_line_error(rc, err, "unknown model 'xfc-w9a9'")
+
+
+@pytest.mark.parametrize("script,args,frag", [
+    ("bench_kernels.py", ["--model", "xfc-w9a9"], "unknown model 'xfc-w9a9'"),
+    ("bench_kernels.py", ["--model", "tfc-w1a1", "--images", "0"], "--images must be in 1..10000"),
+    ("bench_kernels.py", ["--rounds", "0"], "--rounds must be >= 1"),
+    ("bench_backends.py", ["--model", "xfc-w9a9"], "unknown model 'xfc-w9a9'"),
+])
+def test_bench_scripts_report_one_line(script, args, frag):
+    proc = subprocess.run([sys.executable, str(ROOT / "bench" / script), *args],
+                          capture_output=True, text=True, timeout=300, cwd=ROOT)
+    lines = [ln for ln in proc.stderr.splitlines() if ln.strip() and "Warning" not in ln]
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
+    assert lines[-1].startswith(f"{script[:-3]}: error: ") and frag in lines[-1], proc.stderr
+
+
 def test_missing_and_corrupt_checkpoint(cli, tmp_path):
     rc, _, err = cli("eval", "--model", str(tmp_path / "none.pt"), "--eps", "0")
     assert_one_line_error(rc, err, "checkpoint not found")
