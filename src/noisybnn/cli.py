@@ -1,7 +1,8 @@
 """`noisybnn`: one command for the whole flow. Thin: it parses arguments and calls the library.
 
-Every subcommand exits 0 on success; on a user error (bad argument, missing file or tool) it prints
-one line `noisybnn: error: ...` and exits 2, never a traceback.
+Every subcommand exits 0 on success; on a user error (a `noisybnn.errors.NoisyBNNError`: bad
+argument, missing file or tool) it prints one line `noisybnn: error: ...` and exits 2. Any other
+exception is a bug and keeps its traceback. One argparse tree holds every command.
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ import os
 import sys
 import warnings
 from pathlib import Path
+
+from noisybnn.errors import ConfigError, NoisyBNNError
 
 DESCRIPTION = """\
 noisybnn: binarized neural networks on FPGAs with hardware noise injection.
@@ -27,6 +30,8 @@ The flow, one subcommand per stage (each reads the previous stage's files):
   bench     speed of the software accelerator vs FINN python execution vs Brevitas
   report    HTML report with plots: measurements beside the theoretical bounds
   explore   design-space exploration: accuracy under noise vs LUTs and FPS
+  depth-width  least width per depth that keeps an accuracy under noise, vs the theory
+  theory    the theory's figures: tightness, tradeoff, predict (docs/theory.md)
   demo      the full flow on the default (software) backend
 
 Models: a shipped name (see `noisybnn zoo list`) or a checkpoint file (.pt).
@@ -34,8 +39,8 @@ Architectures for `train`: tfc|sfc|lfc|cnn-w1a1|w1a2|w2a2, or mlp-<width>x<depth
 """
 
 
-class UserError(Exception):
-    """An error to show as one line."""
+#: Kept for callers of the old name: a user error of the command line is a ConfigError.
+UserError = ConfigError
 
 
 def _quiet() -> None:
@@ -172,7 +177,7 @@ def cmd_deploy(args) -> int:
     from noisybnn.pipeline import build_dir_for
 
     if not args.host:
-        raise UserError("deploy needs the board's address: HOST=<address> (or --host)")
+        raise ConfigError("deploy needs the board's address: HOST=<address> (or --host)")
     bdir = Path(args.build_dir) if args.build_dir else build_dir_for(args.model, args.board)
     print(pynq_backend.deploy_build(bdir, args.host, user=args.user))
     return 0
@@ -197,9 +202,36 @@ def cmd_report(args) -> int:
 
 
 def cmd_explore(args) -> int:
-    from noisybnn.experiments.explore import cli_explore
+    """Run (or resume) the exploration, print its summary, draw its Pareto plot."""
+    import time
 
-    return cli_explore(args)
+    from noisybnn.experiments.cache import DEFAULT_BUILD_DIR, DEFAULT_RUNS_DIR
+    from noisybnn.experiments.explore import run_explore
+    from noisybnn.report.design import format_summary, plot_explore
+
+    t0 = time.perf_counter()
+    out = Path(args.out)
+    df = run_explore(args.space, out, eps=args.eps, seeds=args.seeds,
+                     n_images=args.n_images or None, board=args.board,
+                     theory_target=args.theory_target, workers=args.workers,
+                     scheduler=args.scheduler, runs_dir=args.runs_dir or DEFAULT_RUNS_DIR,
+                     build_dir=args.build_dir or DEFAULT_BUILD_DIR, progress=not args.quiet)
+    png = out.with_suffix(".png")
+    if len(df):
+        plot_explore(df, png)
+    print(format_summary(df))
+    print(f"table: {out}  plot: {png}  ({len(df)} points, {time.perf_counter() - t0:.1f} s)")
+    return 0
+
+
+def cmd_depth_width(args) -> int:
+    from noisybnn.experiments.depth_width import cli_depth_width
+
+    return cli_depth_width(args)
+
+
+def cmd_theory(args) -> int:
+    return args.theory_func(args)
 
 
 def cmd_demo(args) -> int:
@@ -216,7 +248,7 @@ def _parse_layers(text: str | None) -> list[int] | None:
     try:
         return [int(t) for t in text.split(",") if t.strip()]
     except ValueError:
-        raise UserError(f"layers must be 'all', 'none' or indices like 0,2; got {text!r}") from None
+        raise ConfigError(f"layers must be 'all', 'none' or indices like 0,2; got {text!r}") from None
 
 
 # --- parser ------------------------------------------------------------------------------------
@@ -295,8 +327,6 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--user", default="xilinx")
     s.set_defaults(func=cmd_deploy)
 
-    from noisybnn.cli_args import add_bench_args, add_explore_args, add_report_args, add_sweep_args
-
     add_sweep_args(sub.add_parser("sweep", help="accuracy vs eps/mode/layers/seeds on a backend"))
     sub.choices["sweep"].set_defaults(func=cmd_sweep)
     add_bench_args(sub.add_parser("bench", help="sim vs FINN python vs Brevitas speed"))
@@ -305,6 +335,13 @@ def build_parser() -> argparse.ArgumentParser:
     sub.choices["report"].set_defaults(func=cmd_report)
     add_explore_args(sub.add_parser("explore", help="design-space exploration with Pareto plot"))
     sub.choices["explore"].set_defaults(func=cmd_explore)
+    add_depth_width_args(sub.add_parser("depth-width", help="least width per depth vs the theory"))
+    sub.choices["depth-width"].set_defaults(func=cmd_depth_width)
+    from noisybnn.theory.commands import add_theory_commands
+
+    s = sub.add_parser("theory", help="the theory's figures (docs/theory.md)")
+    s.set_defaults(func=cmd_theory)
+    add_theory_commands(s)
 
     s = sub.add_parser("demo", help="the full flow on the software backend")
     s.add_argument("--out", default="results/demo")
@@ -313,15 +350,110 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def _user_errors() -> tuple:
-    from noisybnn.compile_errors import user_error_types
+# --- arguments of the experiment and report commands ---------------------------------------
 
-    return (UserError, *user_error_types())
+
+def add_sweep_args(s) -> None:
+    s.add_argument("--models", default="tfc-w1a1", help="comma-separated model names or build dirs")
+    s.add_argument("--board", default="pynq-z2")
+    s.add_argument("--backend", default="sim", choices=["sim", "pynq"])
+    s.add_argument("--eps", default="0,0.001,0.002,0.005,0.01,0.02,0.05,0.1,0.2",
+                   help="comma-separated flip probabilities")
+    s.add_argument("--modes", default="flip", help="comma-separated: flip, stuck0, stuck1")
+    s.add_argument("--layers", default="all",
+                   help="semicolon-separated layer sets, each 'all' or indices like 0,2")
+    s.add_argument("--seeds", type=int, default=3)
+    s.add_argument("--faults", default="", help="stuck modes: crashed neurons per layer, e.g. 1,4,16")
+    s.add_argument("--dataset", default="mnist")
+    s.add_argument("--n-images", type=int, default=0, help="first N test images (0: all)")
+    s.add_argument("--out", default="results/sweep.csv")
+    s.add_argument("--workers", type=int, default=0, help="Dask local cluster workers (0: serial)")
+    s.add_argument("--scheduler", default=None, help="address of an existing Dask scheduler")
+    s.add_argument("--quiet", action="store_true")
+
+
+def add_bench_args(s) -> None:
+    s.add_argument("--model", default="tfc-w1a1")
+    s.add_argument("--board", default="pynq-z2")
+    s.add_argument("--n-images", type=int, default=10000)
+    s.add_argument("--finn-images", type=int, default=10000,
+                   help="images for FINN python execution (slow) and the common batch")
+    s.add_argument("--p", type=float, default=0.01)
+    s.add_argument("--no-sweep", action="store_true",
+                   help="skip timing the 20 eps x 5 seeds sweep on sim")
+    s.add_argument("--out", default="results/bench.json")
+
+
+def add_report_args(s) -> None:
+    s.add_argument("results", nargs="+", help="sweep CSV file(s)")
+    s.add_argument("--out", default="results/report", help="output directory for HTML and PNGs")
+    s.add_argument("--explore", default=None, help="exploration CSV to include")
+    s.add_argument("--title", default="noisybnn: measured accuracy under noise vs theory")
+    s.add_argument("--board", default="pynq-z2", help="board whose builds the sweeps used")
+    s.add_argument("--target-accuracy", type=float, default=0.9,
+                   help="accuracy target for the neurons-required plot (fraction)")
+    s.add_argument("--theory-images", type=int, default=2000,
+                   help="test images used for the theory's predictions")
+    s.add_argument("--quiet", action="store_true")
+
+
+def add_explore_args(s) -> None:
+    s.add_argument("--space", default="default", help="'default', 'small', or a JSON file")
+    s.add_argument("--eps", type=float, default=0.05, help="noise level to rank designs at")
+    s.add_argument("--board", default="pynq-z2")
+    s.add_argument("--out", default="results/explore/explore.csv")
+    s.add_argument("--runs-dir", default="runs/explore", help="cache of trained design points")
+    s.add_argument("--build-dir", default="build/explore", help="cache of FINN builds")
+    s.add_argument("--theory-target", type=float, default=None,
+                   help="accuracy target for the theory's minimum neurons (default: each point's)")
+    s.add_argument("--workers", type=int, default=0)
+    s.add_argument("--scheduler", default=None)
+    s.add_argument("--seeds", type=int, default=2)
+    s.add_argument("--n-images", type=int, default=0)
+    s.add_argument("--quiet", action="store_true")
+
+
+def add_depth_width_args(s) -> None:
+    def floats(text: str) -> list[float]:
+        try:
+            return [float(x) for x in text.split(",") if x.strip()]
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not comma-separated numbers: {text!r}") from None
+
+    def ints(text: str) -> list[int]:
+        try:
+            return [int(x) for x in text.split(",") if x.strip()]
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not comma-separated integers: {text!r}") from None
+
+    # defaults (None) are depth_width.DEFAULT_*, filled in by its handler: no import here
+    s.add_argument("--out", default="results/depth_width")
+    s.add_argument("--widths", type=ints, default=None, help="default 4,8,16,32,64,128,256")
+    s.add_argument("--depths", type=ints, default=None, help="default 1,2,3,4,6")
+    s.add_argument("--eps", type=floats, default=None, help="default 0.01,0.05,0.1,0.2,0.45")
+    s.add_argument("--targets", type=floats, default=None, help="default 0.9,0.8")
+    s.add_argument("--eps-train", type=floats, default=[0.0])
+    s.add_argument("--seeds", type=int, default=3)
+    s.add_argument("--n-images", type=int, default=0)
+    s.add_argument("--workers", type=int, default=0)
+    s.add_argument("--scheduler", default=None)
+    s.add_argument("--quiet", action="store_true")
+
+
+def _user_errors() -> tuple[type[BaseException], ...]:
+    """NoisyBNNError, and the board bundle's own user errors (noisybnn_host runs on the board
+    without noisybnn, so its errors cannot derive from ours)."""
+    try:
+        from noisybnn_host.errors import BoardUnavailableError, ManifestError
+    except ImportError:
+        return (NoisyBNNError,)
+    return (NoisyBNNError, BoardUnavailableError, ManifestError)
 
 
 def run_reporting_errors(prog: str, fn, *args) -> int:
     """Run `fn(*args)` as a command: its return code, or a one-line `prog: error: ...` and 2 for
-    what the user gave or lacks (never a traceback), 130 on Ctrl-C. Also used by bench/ scripts."""
+    a user error (what the user gave or lacks), 130 on Ctrl-C. Anything else is a bug and keeps
+    its traceback. Also used by the bench/ scripts."""
     try:
         return int(fn(*args) or 0)
     except _user_errors() as exc:

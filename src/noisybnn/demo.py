@@ -18,6 +18,7 @@ DEMO_EPS = (0.0, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.3)
 def run_demo(args) -> int:
     from noisybnn import data
     from noisybnn.compile_paths import ESTIMATES
+    from noisybnn.errors import MissingInputError
     from noisybnn.experiments import SweepSpec, run_sweep
     from noisybnn.pipeline import compile_model, format_estimates
     from noisybnn.report import build_report, screenshot
@@ -29,7 +30,7 @@ def run_demo(args) -> int:
     _say(f"[1/5] data: {data.ensure('mnist')}")
     models = [m for m in DEMO_MODELS if checkpoint_path(m).is_file()]
     if not models:
-        raise FileNotFoundError("no shipped checkpoint found in models/: run `noisybnn zoo train "
+        raise MissingInputError("no shipped checkpoint found in models/: run `noisybnn zoo train "
                                 "tfc-w1a1` first")
     builds = []
     for m in models:

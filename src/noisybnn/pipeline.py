@@ -6,7 +6,6 @@ for the same inputs (a hash of checkpoint and config), so a flow resumes where i
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import platform
@@ -17,17 +16,12 @@ from pathlib import Path
 import numpy as np
 
 from noisybnn.compile_paths import ESTIMATES, MANIFEST, PYTHON_MODEL
+from noisybnn.fingerprint import code_sha256, file_sha256, json_sha256
+from noisybnn.resources import work_dir
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-DEFAULT_OUT = REPO_ROOT / "bitstreams"
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
+#: Builds go to bitstreams/<board>/<model>/ of the checkout (~/.cache/noisybnn/bitstreams when
+#: installed from a wheel).
+DEFAULT_OUT = work_dir("bitstreams")
 
 
 def _atomic_json(path: Path, obj) -> None:
@@ -72,8 +66,8 @@ def compile_model(
     cfg = flow.CompileConfig(board=board, output_dir=str(bdir), target_fps=target_fps,
                              folding_file=folding_file, noise_layers=noise_layers,
                              estimates_only=estimates_only)
-    key = {"checkpoint_sha256": _sha256(ckpt), "config": asdict(cfg), "code": _code_fingerprint()}
-    key_hash = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
+    key = {"checkpoint_sha256": file_sha256(ckpt), "config": asdict(cfg), "code": code_sha256()}
+    key_hash = json_sha256(key)[:16]
     manifest_path = bdir / MANIFEST
     if not force and manifest_path.is_file() and (bdir / PYTHON_MODEL).is_file():
         old = json.loads(manifest_path.read_text())
@@ -101,8 +95,8 @@ def compile_model(
         "model": name,
         "checkpoint": str(ckpt),
         "checkpoint_sha256": key["checkpoint_sha256"],
-        "model_onnx_sha256": _sha256(onnx_path),
-        "python_model_sha256": _sha256(bdir / PYTHON_MODEL),
+        "model_onnx_sha256": file_sha256(onnx_path),
+        "python_model_sha256": file_sha256(bdir / PYTHON_MODEL),
         "board": board,
         "fpga_part": target["fpga_part"],
         "compile_config": asdict(cfg),
@@ -166,19 +160,6 @@ def injector_bases_from_hwh(hwh: str | Path, names: list[str]) -> dict[str, int]
     if missing:
         raise ValueError(f"{hwh} has no address for injector(s) {', '.join(missing)}")
     return found
-
-
-def _code_fingerprint() -> str:
-    """Hash of the code that shapes a build (injector reference, cost model, FINN integration),
-    so a build made by older code is redone rather than reused."""
-    h = hashlib.sha256()
-    pkg = Path(__file__).resolve().parent
-    for sub in ("hw", "compile"):
-        for f in sorted((pkg / sub).glob("*.py")):
-            h.update(f.read_bytes())
-    for f in sorted((REPO_ROOT / "hls" / "rtl").glob("*.v")):
-        h.update(f.read_bytes())
-    return h.hexdigest()[:16]
 
 
 def _tool_versions() -> dict:

@@ -20,6 +20,7 @@ from torch import nn
 from tqdm import tqdm
 
 from noisybnn import data as datasets
+from noisybnn.errors import ConfigError, InputFileError
 from noisybnn.models import BinaryNet, ModelSpec, build
 
 
@@ -39,7 +40,7 @@ class TrainConfig:
     shift: int = 0  # augment: move each training image by up to this many pixels in x and y
 
 
-class CheckpointError(ValueError):
+class CheckpointError(InputFileError):
     """A checkpoint file is missing, unreadable, or not a noisybnn checkpoint."""
 
 
@@ -131,7 +132,7 @@ def train(
     metrics dict.
     """
     if not 0 <= cfg.shift <= 13:
-        raise ValueError(f"shift must be 0..13 pixels, got {cfg.shift}")
+        raise ConfigError(f"shift must be 0..13 pixels, got {cfg.shift}")
     out = Path(out_dir)
     torch.set_num_threads(int(os.environ.get("NOISYBNN_THREADS", cfg.threads)))
     set_seed(cfg.seed)

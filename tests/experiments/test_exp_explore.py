@@ -9,7 +9,6 @@ imports of each new process.
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 from pathlib import Path
@@ -19,18 +18,21 @@ import pandas as pd
 import pytest
 
 from noisybnn.experiments import explore as ex
-from noisybnn.experiments.explore import (
-    COLUMNS,
-    ExploreError,
-    canonical_onnx_sha256,
-    comparable,
-    format_summary,
-    load_space,
-    plot_explore,
-    read_keyed_rows,
-    read_keyed_table,
-    run_explore,
-)
+from noisybnn.experiments.errors import ExploreError
+from noisybnn.experiments.explore import read_explore, run_explore
+from noisybnn.experiments.measure import label_entropy
+from noisybnn.experiments.schemas import EXPLORE
+from noisybnn.experiments.space import load_space, train_config
+from noisybnn.experiments.table import comparable as _comparable
+from noisybnn.experiments.table import read_rows
+from noisybnn.fingerprint import canonical_onnx_sha256
+from noisybnn.report.design import format_summary, pareto_front, plot_explore
+
+COLUMNS = EXPLORE.columns
+
+
+def comparable(df):
+    return _comparable(df, EXPLORE.volatile)
 
 TINY_TRAIN = {"epochs": 1, "train_limit": 2000}
 N_IMAGES = 500
@@ -160,12 +162,12 @@ def test_canonical_onnx_sha256_ignores_tensor_names(tmp_path):
 
 
 def test_label_entropy():
-    assert ex.label_entropy(np.arange(10).repeat(3), 10) == pytest.approx(np.log2(10))
-    assert ex.label_entropy(np.zeros(5, int), 10) == 0.0
+    assert label_entropy(np.arange(10).repeat(3), 10) == pytest.approx(np.log2(10))
+    assert label_entropy(np.zeros(5, int), 10) == 0.0
     from noisybnn import data
 
     _, y = data.load("mnist", "test")
-    assert ex.label_entropy(y, 10) == pytest.approx(3.3194, abs=1e-4)  # not quite log2(10)
+    assert label_entropy(y, 10) == pytest.approx(3.3194, abs=1e-4)  # not quite log2(10)
 
 
 def synthetic_table(n: int = 8) -> pd.DataFrame:
@@ -188,7 +190,7 @@ def synthetic_table(n: int = 8) -> pd.DataFrame:
 
 def test_pareto_summary_and_plot(tmp_path):
     df = synthetic_table()
-    front = ex.pareto_front(df)
+    front = pareto_front(df)
     # accuracy grows with LUT here: every point is on the accuracy-vs-LUT front
     assert front.all()
     text = format_summary(df)
@@ -209,7 +211,7 @@ def runs(tmp_path_factory):
     out = root / "serial" / "explore.csv"
     first = run_explore(tiny_space((16, 1)), out, eps=EPS, seeds=2, n_images=N_IMAGES,
                         progress=False, **caches)
-    first_rows = read_keyed_rows(out, COLUMNS)
+    first_rows = read_rows(out, EXPLORE)
     calls = []
     original = ex.run_design_point
 
@@ -248,8 +250,7 @@ def test_serial_row(runs):
     assert len(bdirs) == 1
     est = json.loads((bdirs[0] / "estimates.json").read_text())
     assert row["lut"] == est["total"]["LUT"] and row["fps"] == est["fps"]
-    plot = runs["out"].with_suffix(".png")
-    assert plot.is_file() and plot.stat().st_size > 10_000
+    assert not runs["out"].with_suffix(".png").exists()  # the library run draws nothing
 
 
 def test_sim_clean_accuracy_equals_brevitas(runs):
@@ -267,7 +268,7 @@ def test_sim_clean_accuracy_equals_brevitas(runs):
 def test_resume_skips_done_points(runs):
     assert runs["calls_second"] == ["mlp-8x1-w1a1-100kfps"]  # only the new point ran
     assert runs["calls_third"] == []  # nothing left to do
-    rows = read_keyed_rows(runs["out"], COLUMNS)
+    rows = read_rows(runs["out"], EXPLORE)
     key = runs["first"].iloc[0]["key"]
     assert rows[key] == runs["first_rows"][key]  # the done row is untouched, byte for byte
     assert len(rows) == 2
@@ -290,16 +291,21 @@ def test_dask_run_equals_serial(runs):
     assert set(dist["weights_sha256"]) == set(runs["both"]["weights_sha256"])
 
 
-def test_cli_prints_the_summary(runs, capsys):
+def test_cli_prints_the_summary_and_draws_the_plot(runs, capsys):
+    from noisybnn.cli import main
+
     space = runs["root"] / "space.json"
     space.write_text(json.dumps(tiny_space((16, 1), (8, 1))))
-    args = argparse.Namespace(space=str(space), eps=EPS, board="pynq-z2", out=str(runs["out"]),
-                              workers=0, scheduler=None, seeds=2, n_images=N_IMAGES, quiet=True,
-                              **{k: str(v) for k, v in runs["caches"].items()})
-    assert ex.cli_explore(args) == 0
+    argv = ["explore", "--space", str(space), "--eps", str(EPS), "--out", str(runs["out"]),
+            "--seeds", "2", "--n-images", str(N_IMAGES), "--quiet",
+            "--runs-dir", str(runs["caches"]["runs_dir"]),
+            "--build-dir", str(runs["caches"]["build_dir"])]
+    assert main(argv) == 0
     text = capsys.readouterr().out
     assert "mlp-16x1-w1a1-100kfps" in text and "mlp-8x1-w1a1-100kfps" in text
     assert f"table: {runs['out']}" in text and "explore.png" in text
+    plot = runs["out"].with_suffix(".png")
+    assert plot.is_file() and plot.stat().st_size > 10_000
 
 
 def test_depth_width_reuses_the_exploration_cache(runs, tmp_path):
@@ -311,7 +317,7 @@ def test_depth_width_reuses_the_exploration_cache(runs, tmp_path):
     before = trained()
     res = run_depth_width(tmp_path / "dw", widths=(8, 16), depths=(1,), eps=(0.05, 0.45),
                           targets=(0.5, 0.2), seeds=2, n_images=N_IMAGES,
-                          train=ex._train_config(TINY_TRAIN, "train"), progress=False,
+                          train=train_config(TINY_TRAIN, "train"), progress=False,
                           **runs["caches"])
     assert trained() == before  # both models came from the exploration's cache
     df = res.table
@@ -346,12 +352,12 @@ def test_killed_run_resumes_to_the_same_table(runs, tmp_path):
     space = json.dumps(tiny_space((16, 1), (8, 1)))
     proc = subprocess.Popen([sys.executable, "-c", script, space])
     deadline = time.time() + 300
-    while time.time() < deadline and len(read_keyed_rows(out, COLUMNS)) < 1:
+    while time.time() < deadline and len(read_rows(out, EXPLORE)) < 1:
         time.sleep(0.2)
         assert proc.poll() is None, "the run ended before it could be killed"
     proc.kill()
     proc.wait()
-    assert len(read_keyed_rows(out, COLUMNS)) == 1
+    assert len(read_rows(out, EXPLORE)) == 1
     subprocess.run([sys.executable, "-c", script, space], check=True)
-    pd.testing.assert_frame_equal(comparable(read_keyed_table(out)),
+    pd.testing.assert_frame_equal(comparable(read_explore(out)),
                                   comparable(runs["both"]))

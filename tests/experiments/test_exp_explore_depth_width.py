@@ -18,7 +18,7 @@ from noisybnn.experiments.depth_width import (
     plot_depth_width,
     run_depth_width,
 )
-from noisybnn.experiments.explore import ExploreError
+from noisybnn.experiments.errors import ExploreError
 
 WIDTHS = (4, 8, 16, 32, 64)
 DEPTHS = (1, 2, 3)

@@ -204,7 +204,7 @@ def test_two_models_in_one_table(small_spec, fake_build, tmp_path):
 
 
 def test_cli_adapter(fake_build, tmp_path, monkeypatch, capsys):
-    import noisybnn.experiments.sweep as sweep_mod
+    import noisybnn.experiments.measure as sweep_mod
 
     monkeypatch.setattr(sweep_mod, "_loader_or_default", lambda loader: load_fake)
     args = types.SimpleNamespace(
@@ -248,7 +248,7 @@ def test_pynq_on_a_cluster_of_boards_plans_from_the_manifest(fake_build):
 def test_tune_malloc_only_where_dask_changed_it(monkeypatch):
     import platform
 
-    import noisybnn.experiments.sweep as sweep_mod
+    import noisybnn.experiments.measure as sweep_mod
 
     monkeypatch.setattr(sweep_mod, "_MALLOC_TUNED", False)
     monkeypatch.delenv("MALLOC_TRIM_THRESHOLD_", raising=False)

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from noisybnn.experiments.table import COLUMNS
+from noisybnn.experiments import COLUMNS
 from noisybnn.report import ReportOptions
 
 REPO = Path(__file__).resolve().parents[2]

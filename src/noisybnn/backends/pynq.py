@@ -25,13 +25,14 @@ from typing import Any
 import numpy as np
 
 import noisybnn.hw
+from noisybnn import resources
 from noisybnn.backends.base import NoiseSetting, check_images
 
-REPO_DIR = Path(__file__).resolve().parents[3]
-HOST_DIR = REPO_DIR / "host"
+REPO_DIR = resources.source_checkout()
+HOST_DIR = resources.host_dir()
 HW_DIR = Path(noisybnn.hw.__file__).resolve().parent
-BITSTREAMS_DIR = REPO_DIR / "bitstreams"
-MODELS_DIR = Path(os.environ.get("NOISYBNN_MODELS", REPO_DIR / "models"))
+BITSTREAMS_DIR = resources.work_dir("bitstreams")
+MODELS_DIR = resources.models_dir()
 #: The board tests; the bundle carries them (pytest -m board test_board.py on the board).
 BOARD_TEST = REPO_DIR / "tests" / "host" / "test_host_board.py"
 PIXELS = 784

@@ -13,6 +13,7 @@ import shutil
 from pathlib import Path
 
 from noisybnn.errors import ToolMissingError
+from noisybnn.resources import work_dir
 
 _PREPARED = False
 
@@ -50,11 +51,8 @@ class _XsiUnavailable:
 
 
 def _default_build_dir() -> Path:
-    """<repo>/build/finn in a source checkout, else ~/.cache/noisybnn/finn."""
-    repo = Path(__file__).resolve().parents[3]
-    if (repo / "pyproject.toml").is_file():
-        return repo / "build" / "finn"
-    return Path.home() / ".cache" / "noisybnn" / "finn"
+    """<repo>/build/finn in a source checkout, else ~/.cache/noisybnn/build/finn."""
+    return work_dir("build", "finn")
 
 
 def prepare_finn(build_dir: str | Path | None = None) -> Path:

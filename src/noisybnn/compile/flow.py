@@ -24,8 +24,10 @@ from pathlib import Path
 import numpy as np
 
 from noisybnn.compile.finn_env import ToolMissingError, prepare_finn, require_vivado
+from noisybnn.errors import ConfigError, MissingInputError
+from noisybnn.resources import configs_dir
 
-CONFIG_DIR = Path(__file__).resolve().parents[3] / "bitstreams" / "configs"
+CONFIG_DIR = configs_dir()
 BITSTREAMS_DIR = CONFIG_DIR.parent
 
 
@@ -44,14 +46,14 @@ def resolve_folding(folding: str | None) -> str | None:
     if shipped.is_file():
         return str(shipped)
     known = ", ".join(sorted(p.stem for p in (CONFIG_DIR / "folding").glob("*.json")))
-    raise FileNotFoundError(f"folding file {folding!r} not found (shipped: {known})")
+    raise MissingInputError(f"folding file {folding!r} not found (shipped: {known})")
 
 
 def load_target(board: str) -> dict:
     """The target description of `board` (bitstreams/configs/<board>.json)."""
     path = CONFIG_DIR / f"{board}.json"
     if not path.is_file():
-        raise ValueError(f"unknown board {board!r}; known targets: {', '.join(targets())}")
+        raise ConfigError(f"unknown board {board!r}; known targets: {', '.join(targets())}")
     return json.loads(path.read_text())
 
 

@@ -18,8 +18,9 @@ from qonnx.core.datatype import DataType
 
 from noisybnn.hw import InjectorConfig, Mode
 from noisybnn.hw.injector import inject_stream
+from noisybnn.resources import rtl_dir
 
-RTL_DIR = Path(__file__).resolve().parents[3] / "hls" / "rtl"
+RTL_DIR = rtl_dir()
 MODES = {"off", "flip", "stuck0", "stuck1"}
 
 

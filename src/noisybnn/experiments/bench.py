@@ -25,7 +25,9 @@ from pathlib import Path
 
 import numpy as np
 
-from noisybnn.experiments.sweep import limit_blas_threads, resolve_model
+from noisybnn.errors import ConfigError
+from noisybnn.experiments.measure import limit_blas_threads
+from noisybnn.experiments.sweep import resolve_model
 
 #: The sweep the bench times: 20 eps values (0 .. 0.095), 5 seeds.
 SWEEP_EPS = tuple(round(0.005 * i, 3) for i in range(20))
@@ -98,7 +100,7 @@ def run_bench(
     from noisybnn.train import images_to_tensor, load_checkpoint
 
     if finn_images > n_images:
-        raise ValueError(f"finn_images ({finn_images}) must be <= n_images ({n_images})")
+        raise ConfigError(f"finn_images ({finn_images}) must be <= n_images ({n_images})")
     bdir, manifest, _ = resolve_model(model, "sim", board)
     twin = python_model_path(bdir)
     x_all, _ = data.load("mnist", "test")

@@ -17,15 +17,15 @@ measurement, and is reported as such.
 
 Outputs in `out_dir`: `depth_width.csv` (one row per model and eps; keyed, resumable like the
 exploration table), `min_width.csv` (derived, rewritten each run) and `depth_width.png`.
-Command line: ``python -m noisybnn.experiments.depth_width --help``.
+Command line: ``noisybnn depth-width --help``.
 """
 
 from __future__ import annotations
 
-import argparse
 import math
 import os
 import socket
+import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -33,29 +33,27 @@ from pathlib import Path
 
 import numpy as np
 
-from noisybnn.experiments.explore import (
+from noisybnn.experiments.cache import (
     DEFAULT_BUILD_DIR,
-    DEFAULT_RECIPE,
     DEFAULT_RUNS_DIR,
-    DesignPoint,
-    ExploreError,
-    _check_seeds,
-    _check_workers,
-    _prob,
-    _recipe_dict,
-    _sha,
     build_cached,
-    canonical_onnx_sha256,
-    check_code,
-    check_toolchain,
-    code_sha256,
-    label_entropy,
-    measure_accuracy,
-    read_keyed_rows,
-    read_keyed_table,
-    run_tasks,
+    recipe_dict,
     train_cached,
 )
+from noisybnn.experiments.errors import ExploreError
+from noisybnn.experiments.explore import check_toolchain
+from noisybnn.experiments.measure import get_data, label_entropy, measure_accuracy, tune_malloc
+from noisybnn.experiments.runner import check_code, run_tasks
+from noisybnn.experiments.schemas import DEPTH_WIDTH
+from noisybnn.experiments.space import (
+    DEFAULT_RECIPE,
+    DesignPoint,
+    check_prob,
+    check_seeds,
+    check_workers,
+)
+from noisybnn.experiments.table import read_frame, read_rows
+from noisybnn.fingerprint import canonical_onnx_sha256, code_sha256, git_commit, json_sha256
 from noisybnn.train import TrainConfig
 
 __all__ = ["COLUMNS", "DEFAULT_DEPTHS", "DEFAULT_EPS", "DEFAULT_TARGETS", "DEFAULT_WIDTHS",
@@ -68,24 +66,9 @@ DEFAULT_DEPTHS = (1, 2, 3, 4, 6)
 DEFAULT_EPS = (0.01, 0.05, 0.1, 0.2, 0.45)
 DEFAULT_TARGETS = (0.9, 0.8)
 
-#: Columns of depth_width.csv (one row per model and eps).
-COLUMNS = (
-    "key", "model", "width", "depth", "weight_bits", "act_bits", "eps_train", "dataset", "epochs",
-    "train_limit", "train_seed", "board", "target_fps",
-    "eps", "seeds", "n_images",
-    "accuracy",          # mean over seeds, flip at eps on every injector, in [0, 1]
-    "accuracy_std",      # sample standard deviation over seeds
-    "accuracy_min",      # worst seed
-    "accuracy_clean",    # injectors off
-    "accuracy_torch",    # the trainer's test accuracy after the last epoch
-    "neurons",           # width * depth
-    "label_entropy",     # H(Y) of the evaluated labels, bits (explore.label_entropy)
-    "theory_ceiling",    # theory.uniform_accuracy_ceiling(width, depth, eps, C, H)
-    "above_ceiling",     # accuracy > ceiling + 3 standard errors of the test sample (a bug)
-    "code_sha256", "weights_sha256", "twin_sha256",
-    "seconds", "worker", "git_commit", "timestamp",
-)
-VOLATILE_COLUMNS = ("seconds", "worker", "git_commit", "timestamp")
+#: Columns of depth_width.csv (one row per model and eps): see `schemas.DEPTH_WIDTH`.
+COLUMNS = DEPTH_WIDTH.columns
+VOLATILE_COLUMNS = DEPTH_WIDTH.volatile
 #: Columns of min_width.csv.
 MIN_WIDTH_COLUMNS = ("eps", "target", "depth", "measured_min_width", "accuracy_at_min",
                      "best_accuracy", "widths_tested", "theory_min_width", "ok")
@@ -93,11 +76,11 @@ MIN_WIDTH_COLUMNS = ("eps", "target", "depth", "measured_min_width", "accuracy_a
 
 def _row_key(point: DesignPoint, cfg: TrainConfig, eps: float, seeds: Sequence[int],
              n_images: int, code: str) -> str:
-    return _sha({"experiment": "depth_width", "code": code, "point": {
+    return json_sha256({"experiment": "depth_width", "code": code, "point": {
         "width": point.width, "depth": point.depth, "weight_bits": point.weight_bits,
         "act_bits": point.act_bits, "eps_train": point.eps_train,
         "target_fps": point.target_fps, "board": point.board},
-        "train": _recipe_dict(cfg), "eps": repr(float(eps)), "seeds": list(seeds),
+        "train": recipe_dict(cfg), "eps": repr(float(eps)), "seeds": list(seeds),
         "n_images": n_images})[:16]
 
 
@@ -108,7 +91,6 @@ def run_model(point: DesignPoint, cfg: TrainConfig, eps_values: Sequence[float],
     """Train (or reuse), build (or reuse) and measure one model at every eps: its rows (a task)."""
     from noisybnn import theory
     from noisybnn.compile_paths import PYTHON_MODEL
-    from noisybnn.experiments.sweep import get_data, git_commit, tune_malloc
 
     tune_malloc()
     check_code(code)
@@ -384,15 +366,15 @@ def run_depth_width(
     """
     widths = _ints(widths, "widths")
     depths = _ints(depths, "depths")
-    eps = tuple(sorted({_prob(e, "eps") for e in eps}))
+    eps = tuple(sorted({check_prob(e, "eps") for e in eps}))
     if not eps:
         raise ExploreError("no eps given")
-    targets = tuple(sorted({_prob(t, "target") for t in targets}, reverse=True))
+    targets = tuple(sorted({check_prob(t, "target") for t in targets}, reverse=True))
     if not targets:
         raise ExploreError("no targets given")
-    eps_train = tuple(sorted({_prob(e, "eps_train") for e in eps_train}))
-    seeds = _check_seeds(seeds)
-    _check_workers(workers, scheduler)
+    eps_train = tuple(sorted({check_prob(e, "eps_train") for e in eps_train}))
+    seeds = check_seeds(seeds)
+    check_workers(workers, scheduler)
     from noisybnn import data
     from noisybnn.compile.flow import load_target
 
@@ -407,7 +389,7 @@ def run_depth_width(
     check_toolchain()
     out_dir = Path(out_dir)
     csv_path = out_dir / "depth_width.csv"
-    read_keyed_rows(csv_path, COLUMNS)
+    read_rows(csv_path, DEPTH_WIDTH)
     points = [DesignPoint(w, d, eps_train=et, target_fps=target_fps, board=board)
               for w in widths for d in depths for et in eps_train]
     distributed = bool(workers or scheduler)
@@ -423,12 +405,11 @@ def run_depth_width(
         return (f"{r['model']}: clean {100 * r['accuracy_clean']:.1f} %, under noise "
                 f"(eps: %) {accs} ({r['seconds']:.0f} s)")
 
-    run_tasks(tasks, csv_path, COLUMNS, workers, scheduler, progress, desc="depth-width",
+    run_tasks(tasks, csv_path, DEPTH_WIDTH, workers, scheduler, progress, desc="depth-width",
               describe=describe)
-    df = read_keyed_table(csv_path, COLUMNS)
+    df = read_frame(csv_path, DEPTH_WIDTH)
     keys = {k for t in tasks for k in t[0]}
     df = df[df["key"].isin(keys)].reset_index(drop=True)
-    df["above_ceiling"] = df["above_ceiling"].map(lambda v: str(v) == "True")
     mw = min_width_table(df, targets)
     mw_path = out_dir / "min_width.csv"
     tmp = mw_path.with_name(f".{mw_path.name}.{os.getpid()}.tmp")
@@ -455,43 +436,27 @@ def format_min_width(mw) -> str:
     return "\n".join(lines)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m noisybnn.experiments.depth_width``."""
-    def floats(text: str) -> list[float]:
-        return [float(x) for x in text.split(",") if x.strip()]
-
-    def ints(text: str) -> list[int]:
-        return [int(x) for x in text.split(",") if x.strip()]
-
-    p = argparse.ArgumentParser(prog="python -m noisybnn.experiments.depth_width",
-                                description=__doc__.split("\n\n")[0])
-    p.add_argument("--out", default="results/depth_width")
-    p.add_argument("--widths", type=ints, default=list(DEFAULT_WIDTHS))
-    p.add_argument("--depths", type=ints, default=list(DEFAULT_DEPTHS))
-    p.add_argument("--eps", type=floats, default=list(DEFAULT_EPS))
-    p.add_argument("--targets", type=floats, default=list(DEFAULT_TARGETS))
-    p.add_argument("--eps-train", type=floats, default=[0.0])
-    p.add_argument("--seeds", type=int, default=3)
-    p.add_argument("--n-images", type=int, default=0)
-    p.add_argument("--workers", type=int, default=0)
-    p.add_argument("--scheduler", default=None)
-    p.add_argument("--quiet", action="store_true")
-    args = p.parse_args(argv)
+def cli_depth_width(args) -> int:
+    """`noisybnn depth-width`: run (or resume), print the minimal widths and any violation."""
     t0 = time.perf_counter()
-    try:
-        res = run_depth_width(args.out, args.widths, args.depths, args.eps, args.targets,
-                              args.seeds, args.n_images or None, eps_train=args.eps_train,
-                              workers=args.workers, scheduler=args.scheduler,
-                              progress=not args.quiet)
-    except ValueError as exc:
-        print(f"depth_width: error: {exc}")
-        return 2
+    res = run_depth_width(args.out, args.widths or DEFAULT_WIDTHS, args.depths or DEFAULT_DEPTHS,
+                          args.eps or DEFAULT_EPS, args.targets or DEFAULT_TARGETS, args.seeds,
+                          args.n_images or None, eps_train=args.eps_train,
+                          workers=args.workers, scheduler=args.scheduler,
+                          progress=not args.quiet)
     print(format_min_width(res.min_width))
     print("violations of the theory: " + ("none" if not res.violations else
                                           "\n  " + "\n  ".join(res.violations)))
     print(f"table: {res.csv}  minimal widths: {res.min_width_csv}  plot: {res.plot}  "
           f"({len(res.table)} rows, {time.perf_counter() - t0:.0f} s)")
     return 1 if res.violations else 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m noisybnn.experiments.depth_width``: the same as ``noisybnn depth-width``."""
+    from noisybnn.cli import main as cli_main
+
+    return cli_main(["depth-width", *(argv if argv is not None else sys.argv[1:])])
 
 
 if __name__ == "__main__":

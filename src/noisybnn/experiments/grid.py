@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from noisybnn.experiments.errors import SweepError
 from noisybnn.hw import Mode, check_probability
 from noisybnn.hw.injector import check_seed
 
@@ -25,10 +26,6 @@ MODES = ("off", "flip", "stuck0", "stuck1")
 STUCK_MODES = ("stuck0", "stuck1")
 #: Salt of the RNG that picks crashed neurons, so it never shares a stream with anything else.
 FAULT_RNG_SALT = 0x5EED_FA17
-
-
-class SweepError(ValueError):
-    """A sweep cannot start or go on: bad grid, missing build, unavailable backend, bad table."""
 
 
 # --- parsers (for the CLI and for humans) ------------------------------------------------------

@@ -21,17 +21,11 @@ and resumed give the same table up to the volatile columns (`table.VOLATILE_COLU
 
 from __future__ import annotations
 
-import ctypes
-import hashlib
 import json
 import os
 import socket
-import subprocess
-import sys
 import time
 from collections.abc import Callable, Sequence
-from contextlib import contextmanager
-from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -52,26 +46,21 @@ from noisybnn.experiments.grid import (
     parse_modes,
     parse_seeds,
 )
-from noisybnn.experiments.table import ResultsTable, read_table
+from noisybnn.experiments.measure import get_data, limit_blas_threads, tune_malloc
+from noisybnn.experiments.runner import run_tasks
+from noisybnn.experiments.schemas import SWEEP
+from noisybnn.experiments.table import comparable as _comparable
+from noisybnn.experiments.table import read_frame, read_rows
+from noisybnn.fingerprint import file_sha256, git_commit
 
-__all__ = ["SweepSpec", "SweepError", "run_sweep", "validate", "resolve_model", "run_points",
+__all__ = ["SweepSpec", "SweepError", "comparable", "read_table", "run_sweep", "validate",
+           "resolve_model", "run_points",
            "cli_sweep", "parse_eps", "parse_seeds", "parse_modes", "parse_layers"]
 
 #: `loader(backend, build_dir) -> Accelerator`; the default is noisybnn.backends.load.
 Loader = Callable[[str, Path], object]
 
-REPO_ROOT = Path(__file__).resolve().parents[3]
-
-
 # --- resolving models --------------------------------------------------------------------------
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def _looks_like_path(entry: str) -> bool:
@@ -141,10 +130,9 @@ def resolve_model(entry: str, backend: str, board: str = "pynq-z2") -> tuple[Pat
     return bdir, manifest, build_file(backend, bdir, manifest)
 
 
-# --- per-process caches (the client, and each Dask worker) -------------------------------------
+# --- per-process cache of loaded accelerators (the client, and each Dask worker) ---------------
 
 _ACCELERATORS: dict[tuple, object] = {}
-_DATA: dict[tuple, tuple[np.ndarray, np.ndarray]] = {}
 
 
 def _loader_or_default(loader: Loader | None) -> Loader:
@@ -163,7 +151,7 @@ def get_accelerator(backend: str, ref: ModelRef, loader: Loader | None = None):
     if acc is None:
         bdir = Path(ref.build_dir)
         manifest = json.loads((bdir / "manifest.json").read_text())
-        got = _sha256(build_file(backend, bdir, manifest))
+        got = file_sha256(build_file(backend, bdir, manifest))
         if got != ref.build_sha256:
             raise SweepError(
                 f"the build in {bdir} on {socket.gethostname()} has hash {got[:12]}, the sweep "
@@ -173,42 +161,6 @@ def get_accelerator(backend: str, ref: ModelRef, loader: Loader | None = None):
         acc = _loader_or_default(loader)(backend, bdir)
         _ACCELERATORS[key] = acc
     return acc
-
-
-def get_data(dataset: str, split: str, n: int) -> tuple[np.ndarray, np.ndarray]:
-    """The first n images and labels of a split, loaded once per process."""
-    key = (dataset, split, n)
-    if key not in _DATA:
-        from noisybnn import data
-
-        x, y = data.load(dataset, split)
-        if n > len(x):
-            raise SweepError(f"{n} images asked, the {dataset} {split} split has {len(x)}")
-        _DATA[key] = (np.ascontiguousarray(x[:n]), np.asarray(y[:n]).astype(np.int64))
-    return _DATA[key]
-
-
-@lru_cache(maxsize=1)
-def git_commit() -> str:
-    """HEAD of the checkout this code runs from, "+dirty" if tracked files changed; "unknown".
-
-    $NOISYBNN_GIT_COMMIT overrides it (for installs without a .git, e.g. a copied worker tree).
-    """
-    if os.environ.get("NOISYBNN_GIT_COMMIT"):
-        return os.environ["NOISYBNN_GIT_COMMIT"]
-    if not (REPO_ROOT / ".git").exists():
-        return "unknown"
-    try:
-        head = subprocess.run(["git", "-C", str(REPO_ROOT), "rev-parse", "HEAD"],
-                              capture_output=True, text=True, timeout=10)
-        if head.returncode != 0:
-            return "unknown"
-        dirty = subprocess.run(["git", "--no-optional-locks", "-C", str(REPO_ROOT), "status",
-                                "--porcelain", "--untracked-files=no"],
-                               capture_output=True, text=True, timeout=30)
-        return head.stdout.strip() + ("+dirty" if dirty.stdout.strip() else "")
-    except (OSError, subprocess.SubprocessError):
-        return "unknown"
 
 
 # --- running points ----------------------------------------------------------------------------
@@ -240,53 +192,6 @@ def evaluate_point(acc, images: np.ndarray, labels: np.ndarray, p: Point) -> dic
         "worker": f"{socket.gethostname()}:{os.getpid()}", "git_commit": git_commit(),
         "timestamp": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
-
-
-_MALLOC_TUNED = False
-
-
-def tune_malloc() -> bool:
-    """Give numpy back glibc's large-array allocation in processes where it was switched off.
-
-    Dask's nanny starts workers with MALLOC_TRIM_THRESHOLD_=65536. Setting that variable freezes
-    glibc's mmap threshold at 128 KiB, so every temporary array of the software accelerator is a
-    fresh mmap, page-faulted and zeroed: a TFC point (10k images) took 420-550 ms instead of
-    110-145 ms. When the variable is set (and on glibc only) this sets the mmap threshold to
-    32 MiB, glibc's own dynamic ceiling, and the trim threshold to twice that. Once per process.
-    """
-    global _MALLOC_TUNED
-    if _MALLOC_TUNED or "MALLOC_TRIM_THRESHOLD_" not in os.environ:
-        return False
-    _MALLOC_TUNED = True
-    if not sys.platform.startswith("linux"):
-        return False
-    try:
-        libc = ctypes.CDLL("libc.so.6")
-    except OSError:  # not glibc (e.g. musl)
-        return False
-    m_trim_threshold, m_mmap_threshold = -1, -3
-    return bool(libc.mallopt(m_mmap_threshold, 32 << 20) and
-                libc.mallopt(m_trim_threshold, 64 << 20))
-
-
-@contextmanager
-def limit_blas_threads(n: int | None):
-    """Limit BLAS threads to n while running points (threadpoolctl; no-op without it or for None).
-
-    The software accelerator's GEMMs are small (batch x 784 x 64): one BLAS thread is faster than
-    several, by about 3x for TFC on a busy 2-core machine, and a sweep gets its parallelism from
-    Dask workers instead (whose nannies set OMP_NUM_THREADS=1 anyway).
-    """
-    if n is None:
-        yield
-        return
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:
-        yield
-        return
-    with threadpool_limits(limits=int(n), user_api="blas"):
-        yield
 
 
 def run_points(points: Sequence[Point], loader: Loader | None = None,
@@ -333,7 +238,7 @@ def validate(spec: SweepSpec, backend: str = "sim", loader: Loader | None = None
         bdir, manifest, bfile = resolve_model(entry, backend, spec.board)
         ref = ModelRef(entry=entry, name=str(manifest["model"]), build_dir=str(bdir),
                        model_sha256=str(manifest["checkpoint_sha256"]),
-                       build_sha256=_sha256(bfile), injector_widths=())
+                       build_sha256=file_sha256(bfile), injector_widths=())
         if backend == "sim" and manifest.get("python_model_sha256") not in (None,
                                                                              ref.build_sha256):
             raise SweepError(f"{bfile} changed after {bdir / 'manifest.json'} was written "
@@ -376,13 +281,6 @@ def _load_checked(backend: str, ref: ModelRef, loader: Loader | None, entry: str
 # --- the runner --------------------------------------------------------------------------------
 
 
-def _groups(points: Sequence[Point]) -> list[list[Point]]:
-    out: dict[tuple, list[Point]] = {}
-    for p in points:
-        out.setdefault(p.group, []).append(p)
-    return list(out.values())
-
-
 def run_sweep(
     spec: SweepSpec,
     out_csv: str | os.PathLike,
@@ -423,70 +321,33 @@ def run_sweep(
                          "(or a scheduler whose workers each own a board)")
     _, points = validate(spec, backend, loader, remote=bool(scheduler))
     out_csv = Path(out_csv)
-    done = ResultsTable.read_rows(out_csv)  # a table of another schema fails here
-    distributed = bool(scheduler) or workers > 0
-    client = cluster = None
-    if distributed and any(p.key not in done for p in points):
-        # before the table is opened: an unreachable scheduler leaves nothing behind
-        client, cluster = _connect(workers, scheduler, connect_timeout_s)
-    from tqdm.auto import tqdm
-
+    read_rows(out_csv, SWEEP)  # a table of another schema fails here
+    if scheduler or workers > 0:  # one task per group: its eps values share a noise stream
+        groups: dict[tuple, list[Point]] = {}
+        for p in points:
+            groups.setdefault(p.group, []).append(p)
+        tasks = [(tuple(p.key for p in g), run_points, (g, loader, blas_threads))
+                 for g in groups.values()]
+    else:
+        tasks = [(p.key, run_points, ([p], loader, blas_threads)) for p in points]
     try:
-        with ResultsTable(out_csv) as table:
-            todo = [p for p in points if p.key not in table.keys]
-            bar = tqdm(total=len(points), initial=len(points) - len(todo), disable=not progress,
-                       unit="pt", desc=f"sweep -> {out_csv.name}", dynamic_ncols=True)
-            try:
-                if todo and client is not None:
-                    _run_dask(client, todo, table, bar, loader, blas_threads)
-                else:
-                    for p in todo:
-                        table.add(run_points([p], loader, blas_threads))
-                        bar.update(1)
-            finally:
-                bar.close()
-                _close_all()
+        run_tasks(tasks, out_csv, SWEEP, workers, scheduler, progress,
+                  desc=f"sweep -> {out_csv.name}", connect_timeout_s=connect_timeout_s, unit="pt")
     finally:
-        if client is not None:
-            client.close()
-        if cluster is not None:
-            cluster.close()
+        _close_all()
     df = read_table(out_csv)
     keys = {p.key for p in points}
     return df[df["key"].isin(keys)].reset_index(drop=True)
 
 
-def _connect(workers: int, scheduler: str | None, timeout_s: float = 30.0):
-    """(client, cluster or None): a client of `scheduler`, or of a new loopback LocalCluster."""
-    try:
-        from dask.distributed import Client, LocalCluster
-    except ImportError:
-        raise SweepError("running on a Dask cluster needs dask[distributed]: "
-                         "pip install 'noisybnn[dist]'") from None
-    if scheduler:
-        try:
-            return Client(scheduler, timeout=f"{timeout_s}s"), None
-        except (OSError, TimeoutError) as exc:
-            raise SweepError(f"cannot reach the Dask scheduler {scheduler}: {exc}") from None
-    cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                           host="127.0.0.1", dashboard_address=None,
-                           silence_logs=40)  # logging.ERROR
-    return Client(cluster), cluster
+def read_table(path: str | os.PathLike):
+    """A sweep table as a DataFrame (`table.read_frame` with `schemas.SWEEP`)."""
+    return read_frame(path, SWEEP)
 
 
-def _run_dask(client, todo, table, bar, loader: Loader | None, threads: int | None) -> None:
-    """One task per group; the rows are added to the table in the order they finish."""
-    from dask.distributed import as_completed
-
-    futures = [client.submit(run_points, g, loader, threads, pure=False) for g in _groups(todo)]
-    try:
-        for fut in as_completed(futures):
-            rows = fut.result()
-            table.add(rows)
-            bar.update(len(rows))
-    except BaseException:
-        client.cancel(futures)
-        raise
+def comparable(df):
+    """A sweep table without its volatile columns, sorted by key: equal for equal results."""
+    return _comparable(df, SWEEP.volatile)
 
 
 # --- the command line --------------------------------------------------------------------------

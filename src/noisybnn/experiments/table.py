@@ -1,11 +1,17 @@
-"""The results table: one CSV, one writer, never a partial row.
+"""The keyed results table: one CSV, one writer, never a partial row, every value checked.
 
-Every change rewrites the whole table to a temporary file in the same folder, fsyncs it and
-renames it over the old one (`os.replace` is atomic on POSIX), so a reader or a killed run sees
-either the previous table or the new one, whole. Rows are kept sorted by key, and the rows read
-back are written again byte for byte, so the file depends only on which points are done, not on
-the order they finished in. An advisory lock (`<table>.lock`, `fcntl.flock`) keeps a second
-sweep from writing the same table at the same time; the kernel drops it when the process dies.
+One class, `ResultsTable`, serves every table of the experiments; a `Schema` says what a table
+of one kind holds (the sweep's, the exploration's and the depth-width experiment's live in
+`experiments.schemas`). Every change rewrites the whole table to a temporary file in the same
+folder, fsyncs it and renames it over the old one (`os.replace` is atomic on POSIX), so a reader
+or a killed run sees either the previous table or the new one, whole. Rows are kept sorted by key,
+and the rows read back are written again byte for byte, so the file depends only on which rows
+are done, not on the order they finished in. An advisory lock (`<table>.lock`, `fcntl.flock`)
+keeps a second writer out; the kernel drops it when the process dies.
+
+Reading checks the header against the schema and every value against its column's type (number,
+integer, True/False, text pattern), so a table edited by hand, cut short or written by another
+version is refused with its file and line, never guessed at.
 """
 
 from __future__ import annotations
@@ -13,43 +19,66 @@ from __future__ import annotations
 import csv
 import fcntl
 import os
-from collections.abc import Iterable
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from noisybnn.experiments.grid import SweepError
+#: UTC timestamps as the writers format them (time.strftime("%Y-%m-%dT%H:%M:%SZ")).
+TIMESTAMP = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ"
+HEX = r"[0-9a-f]+"
 
-#: Columns of the table, in order.
-COLUMNS = (
-    "key",              # hash of the point's parameters (grid.point_key)
-    "model",            # model name (manifest "model")
-    "model_sha256",     # SHA-256 of the checkpoint (manifest checkpoint_sha256)
-    "build_sha256",     # SHA-256 of the executable twin (sim) or of the bitfile (pynq)
-    "backend",          # sim | pynq
-    "dataset",
-    "split",
-    "n_images",         # the first n images of the split
-    "seed",             # master seed
-    "mode",             # off | flip | stuck0 | stuck1
-    "eps",              # flip probability asked (flip mode; empty otherwise)
-    "threshold",        # injector threshold register, p realised = threshold / 65536 (flip)
-    "layers",           # active injectors: all | none | 0;2
-    "faults_per_layer", # k crashed neurons per active layer (stuck modes; empty otherwise)
-    "fault_spec",       # the crashed neurons, "layer:i j k|layer:..." (stuck modes)
-    "accuracy",         # n_correct / n_images, in [0, 1]
-    "n_correct",
-    "flips_per_layer",  # bits changed by each injector, "f0;f1;f2" (the hardware counters)
-    "flips_total",
-    "seconds",          # time of execute() for the point
-    "images_per_s",
-    "worker",           # host:pid that ran the point
-    "git_commit",       # commit of the noisybnn checkout (+dirty), or "unknown"
-    "timestamp",        # UTC, when the point finished
-)
-#: Columns that differ between two runs of the same points (timing and who/when ran them).
-VOLATILE_COLUMNS = ("seconds", "images_per_s", "worker", "git_commit", "timestamp")
+
+@dataclass(frozen=True)
+class Schema:
+    """The columns of one kind of table and how to read each value.
+
+    Columns not in `text`, `ints` or `bools` hold numbers (a float, or empty for "none").
+    """
+
+    #: What the table is, for messages: "a results table of this noisybnn version".
+    kind: str
+    columns: tuple[str, ...]
+    #: Columns that differ between two runs of the same rows (timing, who and when).
+    volatile: tuple[str, ...] = ()
+    text: tuple[str, ...] = ()
+    ints: tuple[str, ...] = ()
+    bools: tuple[str, ...] = ()
+    #: text column -> regular expression its non-empty values match in full.
+    patterns: dict[str, str] = field(default_factory=dict)
+    #: The exception raised for a bad table (the experiment's user error).
+    error: type[Exception] = ValueError
+    #: Who writes it, for the message when the lock is held: "sweep", "exploration".
+    writer: str = "run"
+
+    def __post_init__(self) -> None:
+        if not self.columns or self.columns[0] != "key":
+            raise ValueError("the first column of a keyed table must be 'key'")
+        unknown = (set(self.text) | set(self.ints) | set(self.bools) | set(self.volatile)
+                   | set(self.patterns)) - set(self.columns)
+        if unknown:
+            raise ValueError(f"schema {self.kind!r} names unknown columns {sorted(unknown)}")
+
+    def check_value(self, column: str, value: str) -> str | None:
+        """Why `value` cannot be in `column`, or None if it can."""
+        if value == "":
+            return None if column != "key" else "the key is empty"
+        if column in self.bools:
+            return None if value in ("True", "False") else "is not True or False"
+        if column in self.ints:
+            return None if re.fullmatch(r"-?\d+", value) else "is not an integer"
+        if column in self.text:
+            pat = self.patterns.get(column)
+            return None if pat is None or re.fullmatch(pat, value) else "is malformed"
+        try:
+            float(value)
+        except ValueError:
+            return "is not a number"
+        return None
 
 
 def format_value(value) -> str:
+    """A cell as written: empty for None, floats by repr (they read back bit-equal)."""
     if value is None:
         return ""
     if isinstance(value, float):
@@ -57,56 +86,78 @@ def format_value(value) -> str:
     return str(value)
 
 
-def read_keyed_csv(path: str | os.PathLike, columns, error: type[Exception],
-                   kind: str) -> dict[str, list[str]]:
-    """key (first column) -> row of an existing keyed CSV table; {} if there is none.
+def read_rows(path: str | os.PathLike, schema: Schema) -> dict[str, list[str]]:
+    """key -> row (strings, in schema order) of an existing table; {} if there is none.
 
-    A file with other columns (another kind or version of table), a row with the wrong number
-    of fields or a repeated key raises `error` naming the file and line: a table is never
-    guessed at, and never overwritten by a writer that does not understand it.
+    Raises `schema.error` naming the file and line for another header, a row with the wrong
+    number of fields, a value its column cannot hold, a repeated key, or a last row cut short.
     """
     path = Path(path)
-    columns = tuple(columns)
     if not path.exists():
         return {}
-    with open(path, newline="") as f:
-        reader = csv.reader(f)
-        header = next(reader, None)
-        if header is None:
-            return {}
-        if tuple(header) != columns:
-            raise error(f"{path} is not {kind}: its columns are {header[:6]}..., expected "
-                        f"{list(columns[:6])}...; write to a new file")
-        rows: dict[str, list[str]] = {}
-        for n, row in enumerate(reader, start=2):
-            if len(row) != len(columns):
-                raise error(f"{path} line {n} has {len(row)} fields, expected {len(columns)}; "
-                            "was the table edited by hand?")
-            if row[0] in rows:
-                raise error(f"{path} has key {row[0]} twice (line {n})")
-            rows[row[0]] = row
-        return rows
+    err = schema.error
+    try:
+        raw = path.read_bytes()
+        text = raw.decode()
+    except UnicodeDecodeError:
+        raise err(f"{path} is not a text table; write to a new file") from None
+    except OSError as exc:
+        raise err(f"cannot read {path}: {exc}") from None
+    if not text:
+        return {}
+    if not text.endswith("\n"):
+        n = text.count("\n") + 1
+        raise err(f"{path} line {n} is cut short (no end of line): was a write interrupted, or "
+                  "the table edited by hand? remove that line")
+    reader = csv.reader(text.splitlines(keepends=True))
+    header = next(reader, None)
+    if header is None:
+        return {}
+    if tuple(header) != schema.columns:
+        raise err(f"{path} is not {schema.kind}: its columns are {header[:6]}..., expected "
+                  f"{list(schema.columns[:6])}...; write to a new file")
+    rows: dict[str, list[str]] = {}
+    for n, row in enumerate(reader, start=2):
+        if len(row) != len(schema.columns):
+            raise err(f"{path} line {n} has {len(row)} fields, expected {len(schema.columns)}; "
+                      "was the table edited by hand?")
+        for col, value in zip(schema.columns, row, strict=True):
+            why = schema.check_value(col, value)
+            if why:
+                raise err(f"{path} line {n}: {col} {value!r} {why}; was the table edited by hand?")
+        if row[0] in rows:
+            raise err(f"{path} has key {row[0]} twice (line {n})")
+        rows[row[0]] = row
+    return rows
 
 
 class ResultsTable:
-    """The CSV of a sweep, opened for writing (a context manager that holds the lock).
+    """A keyed CSV table opened for writing (a context manager that holds the lock).
 
     Args:
         path: the CSV; created on the first `add`, with its folder.
+        schema: what it holds; default the sweep's.
     """
 
-    def __init__(self, path: str | os.PathLike):
+    def __init__(self, path: str | os.PathLike, schema: Schema | None = None):
+        if schema is None:
+            from noisybnn.experiments.schemas import SWEEP
+
+            schema = SWEEP
         self.path = Path(path)
+        self.schema = schema
         self._rows: dict[str, list[str]] = {}
         self._lock_fd: int | None = None
 
-    # --- reading (no lock needed) ------------------------------------------------------------
     @staticmethod
-    def read_rows(path: str | os.PathLike) -> dict[str, list[str]]:
-        """key -> row (strings, in COLUMNS order) of an existing table; {} if there is none."""
-        return read_keyed_csv(path, COLUMNS, SweepError, "a results table of this noisybnn version")
+    def read_rows(path: str | os.PathLike, schema: Schema | None = None) -> dict[str, list[str]]:
+        """`read_rows` with the sweep's schema by default."""
+        if schema is None:
+            from noisybnn.experiments.schemas import SWEEP
 
-    # --- writing -----------------------------------------------------------------------------
+            schema = SWEEP
+        return read_rows(path, schema)
+
     def __enter__(self) -> ResultsTable:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         lock = self.path.with_name(self.path.name + ".lock")
@@ -115,14 +166,17 @@ class ResultsTable:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             os.close(fd)
-            raise SweepError(
-                f"{self.path} is being written by another sweep (lock {lock} is held); wait for "
-                "it to finish or write to another file"
-            ) from None
+            raise self.schema.error(
+                f"{self.path} is being written by another {self.schema.writer} (lock {lock} is "
+                "held); wait for it to finish or write to another file") from None
         self._lock_fd = fd
-        for stale in self.path.parent.glob(f".{self.path.name}.*.tmp"):
-            stale.unlink(missing_ok=True)  # left by a killed writer; we hold the lock
-        self._rows = self.read_rows(self.path)
+        try:
+            for stale in self.path.parent.glob(f".{self.path.name}.*.tmp"):
+                stale.unlink(missing_ok=True)  # left by a killed writer; we hold the lock
+            self._rows = read_rows(self.path, self.schema)
+        except BaseException:
+            self.__exit__()
+            raise
         return self
 
     def __exit__(self, *exc) -> None:
@@ -139,19 +193,26 @@ class ResultsTable:
         return len(self._rows)
 
     def add(self, rows: Iterable[dict]) -> None:
-        """Add finished points and rewrite the table atomically. A key already there is an error
-        (the runner skips done points, so a repeat means two runs computed the same point)."""
+        """Add finished rows and rewrite the table atomically. A key already there is an error
+        (the runner skips done rows, so a repeat means two runs computed the same row); so is a
+        value its column cannot hold (a bug in the writer: nothing is written)."""
         if self._lock_fd is None:
-            raise RuntimeError("use `with ResultsTable(path) as table:` to write")
+            raise RuntimeError("use `with ResultsTable(path, schema) as table:` to write")
+        cols = self.schema.columns
         new = {}
         for row in rows:
-            missing = set(COLUMNS) - set(row)
+            missing = set(cols) - set(row)
             if missing:
                 raise ValueError(f"row lacks columns {sorted(missing)}")
             key = row["key"]
             if key in self._rows or key in new:
-                raise SweepError(f"point {key} is already in {self.path}")
-            new[key] = [format_value(row[c]) for c in COLUMNS]
+                raise self.schema.error(f"row {key} is already in {self.path}")
+            cells = [format_value(row[c]) for c in cols]
+            for col, value in zip(cols, cells, strict=True):
+                why = self.schema.check_value(col, value)
+                if why:
+                    raise ValueError(f"row {key}: {col} {value!r} {why}")
+            new[key] = cells
         if not new:
             return
         self._rows.update(new)
@@ -161,7 +222,7 @@ class ResultsTable:
         tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
         with open(tmp, "w", newline="") as f:
             w = csv.writer(f, lineterminator="\n")
-            w.writerow(COLUMNS)
+            w.writerow(self.schema.columns)
             for key in sorted(self._rows):
                 w.writerow(self._rows[key])
             f.flush()
@@ -174,23 +235,25 @@ class ResultsTable:
             os.close(dfd)
 
 
-def read_table(path: str | os.PathLike):
-    """The table as a pandas DataFrame (empty, with the columns, if the file does not exist)."""
+def read_frame(path: str | os.PathLike, schema: Schema):
+    """A table as a pandas DataFrame, checked, floats exactly as written, True/False as bools
+    (an empty frame with the columns if the file does not exist)."""
     import pandas as pd
 
     path = Path(path)
     if not path.exists():
-        return pd.DataFrame(columns=list(COLUMNS))
-    ResultsTable.read_rows(path)  # schema check with a clear message
-    text_columns = ("key", "model", "model_sha256", "build_sha256", "layers", "fault_spec",
-                    "flips_per_layer", "worker", "git_commit", "timestamp")
-    # round_trip: floats come back bit-equal to what was written (the default parser may not)
-    return pd.read_csv(path, float_precision="round_trip", dtype=dict.fromkeys(text_columns, str),
-                       keep_default_na=False, na_values={c: [""] for c in COLUMNS
-                                                         if c not in text_columns})
+        return pd.DataFrame(columns=list(schema.columns))
+    read_rows(path, schema)  # schema and value checks with a clear message
+    df = pd.read_csv(path, float_precision="round_trip",  # floats come back bit-equal
+                     dtype=dict.fromkeys(schema.text, str), keep_default_na=False,
+                     na_values={c: [""] for c in schema.columns if c not in schema.text})
+    for c in schema.bools:
+        df[c] = df[c].map(lambda v: str(v) == "True")
+    return df
 
 
-def comparable(df):
-    """The table without its volatile columns, rows sorted by key: equal for equal results."""
-    return (df.drop(columns=[c for c in VOLATILE_COLUMNS if c in df.columns])
+def comparable(df, volatile: Sequence[str]):
+    """A table without its volatile columns, rows sorted by key: equal for equal results."""
+    return (df.drop(columns=[c for c in volatile if c in df.columns])
             .sort_values("key").reset_index(drop=True))
+

@@ -10,6 +10,8 @@ import tempfile
 import warnings
 from pathlib import Path
 
+from noisybnn.errors import MissingInputError
+
 #: Browser executables tried in order.
 BROWSERS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
 
@@ -75,7 +77,7 @@ def screenshot(html_path: str | Path, png_path: str | Path, width: int = 1300,
     """
     html_path = Path(html_path).resolve()
     if not html_path.is_file():
-        raise FileNotFoundError(f"{html_path} not found; write the report first")
+        raise MissingInputError(f"{html_path} not found; write the report first")
     browser = find_browser()
     if browser is None:
         warnings.warn("no Chromium found (apt-get install chromium): no screenshot taken",

@@ -339,7 +339,7 @@ def _models_html(models: dict) -> str:
 
 def _git_commit() -> str:
     try:
-        from noisybnn.experiments.sweep import git_commit
+        from noisybnn.fingerprint import git_commit
 
         return git_commit()
     except Exception:  # noqa: BLE001 - provenance only

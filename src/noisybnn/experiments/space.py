@@ -1,0 +1,316 @@
+"""The design space of the exploration: design points, spaces, the built-in ones, their JSON form.
+
+A *design space* is a set of design points (hidden width, depth, weight/activation bits,
+noise-aware training eps, folding target FPS, board) and one training recipe. Nothing here
+trains, builds or measures; `explore` does, with the caches of `cache`.
+
+    >>> space = load_space("default")                  # 33 points, or "small", or a JSON file
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+
+import numpy as np
+
+from noisybnn.experiments.errors import ExploreError
+from noisybnn.models.spec import PRECISIONS, ModelSpec, mlp
+from noisybnn.train import TrainConfig
+
+__all__ = ["BUILTIN_SPACES", "DEFAULT_RECIPE", "DesignPoint", "DesignSpace", "check_int",
+           "check_prob", "check_seeds", "check_workers", "load_space", "space_from_dict",
+           "train_config"]
+
+#: The training recipe of the built-in spaces (and of the depth-width experiment, which reuses
+#: their checkpoints): 2 epochs of Adam on all of MNIST, seed 0, one torch thread.
+DEFAULT_RECIPE = TrainConfig(dataset="mnist", epochs=2, seed=0, threads=1)
+
+
+def _fps_label(fps: int) -> str:
+    """100000 -> "100k", 1000000 -> "1M", 2500 -> "2.5k"."""
+    for unit, div in (("M", 1_000_000), ("k", 1000)):
+        if fps >= div:
+            return f"{fps / div:g}{unit}"
+    return str(fps)
+
+
+@dataclass(frozen=True)
+class DesignPoint:
+    """One design: a 784-[width]*depth-10 MLP, its training noise, its folding and board."""
+
+    #: Hidden neurons per layer.
+    width: int
+    #: Hidden layers (each followed by a noise injector).
+    depth: int
+    #: Weight bits (1: binary).
+    weight_bits: int = 1
+    #: Activation bits of the hidden layers (1: binary neurons).
+    act_bits: int = 1
+    #: Neuron flip probability during training (0: plain training).
+    eps_train: float = 0.0
+    #: Folding goal of FINN's SetFolding, in frames per second.
+    target_fps: int = 100_000
+    #: Target board (a file in bitstreams/configs).
+    board: str = "pynq-z2"
+
+    @property
+    def model_name(self) -> str:
+        """Name of the trained model; points that differ only in folding or board share it."""
+        base = f"mlp-{self.width}x{self.depth}-w{self.weight_bits}a{self.act_bits}"
+        return base + (f"-eps{self.eps_train:g}" if self.eps_train else "")
+
+    @property
+    def name(self) -> str:
+        return f"{self.model_name}-{_fps_label(self.target_fps)}fps"
+
+    @property
+    def neurons(self) -> int:
+        """Hidden (noisy) neurons in total."""
+        return self.width * self.depth
+
+    def spec(self) -> ModelSpec:
+        return mlp(self.width, self.depth, self.weight_bits, self.act_bits,
+                   eps_train=self.eps_train, name=self.model_name)
+
+
+@dataclass(frozen=True)
+class DesignSpace:
+    """Design points and the one training recipe they share."""
+
+    name: str
+    points: tuple[DesignPoint, ...]
+    train: TrainConfig = field(default_factory=lambda: DEFAULT_RECIPE)
+
+    def __len__(self) -> int:
+        return len(self.points)
+
+
+_GRID_AXES = ("width", "depth", "precision", "weight_bits", "act_bits", "eps_train", "target_fps",
+              "board")
+_TRAIN_KEYS = tuple(f.name for f in fields(TrainConfig) if f.name != "threads")
+
+#: Built-in spaces, in the JSON form `load_space` reads from files.
+BUILTIN_SPACES: dict[str, dict] = {
+    # 24 w1a1 points at 100k FPS, 2 w2a2 points, a wider model (256x3) at 100k and 1M FPS, and
+    # 5 folding variants of grid models (no extra training): 33 points, 27 trained models
+    "default": {
+        "grid": {"width": [16, 32, 64, 128], "depth": [1, 2, 3], "precision": ["w1a1"],
+                 "eps_train": [0.0, 0.05], "target_fps": [100_000]},
+        "points": [
+            {"width": 64, "depth": 2, "precision": "w2a2", "eps_train": 0.0},
+            {"width": 64, "depth": 2, "precision": "w2a2", "eps_train": 0.05},
+            {"width": 64, "depth": 2, "eps_train": 0.05, "target_fps": 10_000},
+            {"width": 64, "depth": 2, "eps_train": 0.05, "target_fps": 1_000_000},
+            {"width": 128, "depth": 2, "eps_train": 0.05, "target_fps": 10_000},
+            {"width": 32, "depth": 2, "eps_train": 0.05, "target_fps": 1_000_000},
+            {"width": 128, "depth": 3, "eps_train": 0.05, "target_fps": 1_000_000},
+            {"width": 256, "depth": 3, "eps_train": 0.05},
+            {"width": 256, "depth": 3, "eps_train": 0.05, "target_fps": 1_000_000},
+        ],
+        "train": {"epochs": 2},
+    },
+    # 4 tiny points for a quick look (about a minute on 2 cores)
+    "small": {
+        "grid": {"width": [16, 32], "depth": [1, 2], "precision": ["w1a1"], "eps_train": [0.0],
+                 "target_fps": [100_000]},
+        "train": {"epochs": 1, "train_limit": 10_000},
+    },
+}
+
+
+
+def _as_list(value, what: str) -> list:
+    if isinstance(value, (list, tuple)):
+        if not value:
+            raise ExploreError(f"{what} is an empty list")
+        return list(value)
+    return [value]
+
+
+def check_int(value, what: str, lo: int = 1) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < lo:
+        raise ExploreError(f"{what} must be an integer >= {lo}, got {value!r}")
+    return int(value)
+
+
+def check_prob(value, what: str) -> float:
+    from noisybnn.hw import check_probability
+
+    try:
+        return check_probability(value, what)
+    except ValueError as exc:
+        raise ExploreError(str(exc)) from None
+
+
+def _bits(entry: dict, where: str) -> tuple[int, int]:
+    prec = entry.get("precision")
+    if prec is not None:
+        if "weight_bits" in entry or "act_bits" in entry:
+            raise ExploreError(f"{where}: give 'precision' or 'weight_bits'/'act_bits', not both")
+        key = str(prec).strip().lower()
+        if key not in PRECISIONS:
+            raise ExploreError(f"{where}: unknown precision {prec!r}; known: "
+                               f"{', '.join(PRECISIONS)}")
+        return PRECISIONS[key]
+    return (check_int(entry.get("weight_bits", 1), f"{where} weight_bits"),
+            check_int(entry.get("act_bits", 1), f"{where} act_bits"))
+
+
+def _point(entry: dict, board: str, where: str) -> DesignPoint:
+    unknown = set(entry) - set(_GRID_AXES)
+    if unknown:
+        raise ExploreError(f"{where}: unknown key(s) {sorted(unknown)}; known: "
+                           f"{', '.join(_GRID_AXES)}")
+    for need in ("width", "depth"):
+        if need not in entry:
+            raise ExploreError(f"{where}: missing {need!r}")
+    wb, ab = _bits(entry, where)
+    point = DesignPoint(
+        width=check_int(entry["width"], f"{where} width"),
+        depth=check_int(entry["depth"], f"{where} depth"),
+        weight_bits=wb, act_bits=ab,
+        eps_train=check_prob(entry.get("eps_train", 0.0), f"{where} eps_train"),
+        target_fps=check_int(entry.get("target_fps", 100_000), f"{where} target_fps"),
+        board=str(entry.get("board", board)),
+    )
+    try:
+        point.spec()  # bit widths and sizes the model family accepts
+    except ValueError as exc:
+        raise ExploreError(f"{where}: {exc}") from None
+    return point
+
+
+def train_config(d: dict | None, where: str) -> TrainConfig:
+    d = dict(d or {})
+    unknown = set(d) - set(_TRAIN_KEYS)
+    if unknown:
+        raise ExploreError(f"{where}: unknown training key(s) {sorted(unknown)}; known: "
+                           f"{', '.join(_TRAIN_KEYS)}")
+    for k in ("epochs", "batch_size"):
+        if k in d:
+            d[k] = check_int(d[k], f"{where} {k}")
+    for k in ("train_limit", "seed"):
+        if k in d:
+            d[k] = check_int(d[k], f"{where} {k}", lo=0)
+    for k in ("lr", "lr_min", "weight_decay"):
+        if k in d:
+            v = d[k]
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) \
+                    or v < 0 or (k == "lr" and v == 0):
+                raise ExploreError(f"{where} {k} must be a finite number >= 0 (lr > 0), got {v!r}")
+            d[k] = float(v)
+    if "dataset" in d:
+        from noisybnn import data
+
+        try:
+            d["dataset"] = data.get_spec(str(d["dataset"])).name
+        except ValueError as exc:
+            raise ExploreError(f"{where}: {exc}") from None
+    return replace(DEFAULT_RECIPE, **d)
+
+
+def space_from_dict(d: dict, board: str = "pynq-z2", name: str = "custom") -> DesignSpace:
+    """A DesignSpace from its JSON form: {"grid": {axis: [values]}, "points": [...], "train": {}}.
+
+    Grid axes: width, depth, precision ("w1a1", "w2a2", ...) or weight_bits/act_bits, eps_train,
+    target_fps, board; the grid is their product. "points" adds single points (same keys, one
+    value each). Points without a board get `board`. "train" overrides fields of
+    `DEFAULT_RECIPE` (epochs, train_limit, seed, lr, batch_size, dataset, ...).
+    """
+    if not isinstance(d, dict):
+        raise ExploreError(f"a design space is a JSON object, got {type(d).__name__}")
+    unknown = set(d) - {"name", "description", "grid", "points", "train"}
+    if unknown:
+        raise ExploreError(f"design space: unknown key(s) {sorted(unknown)}; known: name, "
+                           "description, grid, points, train")
+    name = str(d.get("name", name))
+    points: dict[tuple, DesignPoint] = {}
+    grid = d.get("grid")
+    if grid is not None:
+        if not isinstance(grid, dict):
+            raise ExploreError("design space 'grid' must be an object of axis: [values]")
+        unknown = set(grid) - set(_GRID_AXES)
+        if unknown:
+            raise ExploreError(f"grid: unknown axis/axes {sorted(unknown)}; known: "
+                               f"{', '.join(_GRID_AXES)}")
+        for need in ("width", "depth"):
+            if need not in grid:
+                raise ExploreError(f"grid: missing axis {need!r}")
+        axes = {k: _as_list(v, f"grid {k}") for k, v in grid.items()}
+        combos: list[dict] = [{}]
+        for axis, values in axes.items():
+            combos = [{**c, axis: v} for c in combos for v in values]
+        for c in combos:
+            p = _point(c, board, "grid")
+            points.setdefault((p.name, p.board), p)
+    extra = d.get("points", [])
+    if not isinstance(extra, list):
+        raise ExploreError("design space 'points' must be a list of objects")
+    for i, entry in enumerate(extra):
+        if not isinstance(entry, dict):
+            raise ExploreError(f"points[{i}] must be an object, e.g. "
+                               '{"width": 64, "depth": 2}')
+        p = _point(entry, board, f"points[{i}]")
+        points.setdefault((p.name, p.board), p)
+    if not points:
+        raise ExploreError(f"design space {name!r} has no points: give a 'grid' or 'points'")
+    return DesignSpace(name=name, points=tuple(points.values()),
+                       train=train_config(d.get("train"), "train"))
+
+
+def load_space(space: str | os.PathLike | dict | DesignSpace,
+               board: str = "pynq-z2") -> DesignSpace:
+    """A design space: a DesignSpace, a dict, a built-in name ("default", "small"), or a JSON file.
+
+    Raises:
+        ExploreError: unknown name or missing file, malformed JSON, invalid values.
+    """
+    if isinstance(space, DesignSpace):
+        return space
+    if isinstance(space, dict):
+        return space_from_dict(space, board)
+    text = str(space)
+    if text in BUILTIN_SPACES:
+        return space_from_dict(BUILTIN_SPACES[text], board, name=text)
+    path = Path(text).expanduser()
+    if not path.is_file():
+        raise ExploreError(f"design space {text!r} is neither a built-in space "
+                           f"({', '.join(BUILTIN_SPACES)}) nor an existing JSON file")
+    try:
+        d = json.loads(path.read_text())
+    except json.JSONDecodeError as exc:
+        raise ExploreError(f"design space file {path} is not valid JSON: {exc.msg} at line "
+                           f"{exc.lineno} column {exc.colno}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ExploreError(f"cannot read design space file {path}: {exc}") from None
+    return space_from_dict(d, board, name=path.stem)
+
+
+
+
+def check_workers(workers, scheduler) -> None:
+    if isinstance(workers, bool) or not isinstance(workers, (int, np.integer)) or workers < 0:
+        raise ExploreError(f"workers must be an integer >= 0, got {workers!r}")
+    if scheduler is not None and not str(scheduler).strip():
+        raise ExploreError("scheduler must be an address like tcp://10.0.0.5:8786, got ''")
+
+
+def check_seeds(seeds) -> tuple[int, ...]:
+    from noisybnn.hw.injector import check_seed
+
+    if isinstance(seeds, (int, np.integer)) and not isinstance(seeds, bool):
+        if seeds < 1:
+            raise ExploreError(f"the number of seeds must be >= 1, got {seeds}")
+        seeds = range(1, int(seeds) + 1)
+    try:
+        out = tuple(dict.fromkeys(check_seed(s) for s in seeds))
+    except (TypeError, ValueError) as exc:
+        raise ExploreError(f"seeds: {exc}") from None
+    if not out:
+        raise ExploreError("no seeds given")
+    return out
+
