@@ -118,13 +118,13 @@ def tfc_sweep(tfc_build, tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def explore_csv(tmp_path_factory) -> Path:
-    """An exploration table with non-canonical column spellings (LUT, BRAM_18K, FPS)."""
+    """An exploration table with a few of the columns of `schemas.EXPLORE`."""
     path = tmp_path_factory.mktemp("explore") / "explore.csv"
     pd.DataFrame({
         "name": ["a", "b", "c", "d", "e"],
-        "LUT": [3000, 9000, 24000, 52000, 98000],
-        "BRAM_18K": [1, 2, 8, 16, 40],
-        "FPS": [500000, 200000, 100000, 50000, 40000],
+        "lut": [3000, 9000, 24000, 52000, 98000],
+        "bram_18k": [1, 2, 8, 16, 40],
+        "fps": [500000, 200000, 100000, 50000, 40000],
         "fits": [True, True, True, True, False],
         "accuracy_under_noise": [0.2, 0.78, 0.885, 0.93, 0.95],
         "eps": [0.05] * 5, "width": [3, 16, 64, 128, 256], "depth": [1, 3, 3, 3, 3],

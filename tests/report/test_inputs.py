@@ -7,7 +7,8 @@ import pandas as pd
 import pytest
 
 from noisybnn.report import build_report, load_explore, load_results
-from noisybnn.report.compute import TheoryCache, _pick_eps, pareto_mask, parse_fault_spec
+from noisybnn.report.compute import TheoryCache, _pick_eps, parse_fault_spec
+from noisybnn.report.design import pareto_mask
 from noisybnn.report.inputs import REQUIRED_COLUMNS
 
 
@@ -64,20 +65,29 @@ def test_no_results_is_value_error(make_rows, tmp_path):
         load_results([empty])
 
 
-def test_explore_column_variants_and_missing_columns(tmp_path):
+def test_explore_columns_are_the_schema_s_and_missing_ones_are_named(tmp_path):
+    from noisybnn.experiments.schemas import EXPLORE
+    from noisybnn.report.inputs import EXPLORE_FIELDS
+
+    assert set(EXPLORE_FIELDS.values()) <= set(EXPLORE.columns)
     path = tmp_path / "x.csv"
-    pd.DataFrame({"Design": ["a", "b"], "LUTs": [10, 20], "throughput_fps": [5.0, 3.0],
-                  "noisy_accuracy": [80.0, 90.0], "width": ["64,64", "32"],
+    pd.DataFrame({"name": ["a", "b"], "lut": [10, 20], "fps": [5.0, 3.0],
+                  "accuracy_under_noise": [0.8, 0.9], "width": [64, 32],
                   "depth": [2, 3]}).to_csv(path, index=False)
     t = load_explore(path)
     assert t.df is not None
-    assert list(t.df["accuracy"]) == [0.8, 0.9]  # percent read as such, with a note
-    assert any("percent" in n for n in t.notes)
-    assert list(t.df["neurons"]) == [128.0, 96.0]
+    assert list(t.df["accuracy"]) == [0.8, 0.9]
+    assert list(t.df["neurons"]) == [128.0, 96.0]  # width * depth without a neurons column
+    other = tmp_path / "other.csv"  # another spelling is not guessed at
+    pd.DataFrame({"Design": ["a"], "LUTs": [10], "throughput_fps": [5.0],
+                  "noisy_accuracy": [0.8]}).to_csv(other, index=False)
+    t = load_explore(other)
+    assert t.df is None
+    assert "accuracy_under_noise" in t.notes[0] and "'lut'" in t.notes[0]
     bad = tmp_path / "bad.csv"
     pd.DataFrame({"name": ["a"], "lut": [1]}).to_csv(bad, index=False)
     t = load_explore(bad)
-    assert t.df is None and "accuracy" in t.notes[0] and "fps" in t.notes[0]
+    assert t.df is None and "accuracy_under_noise" in t.notes[0] and "fps" in t.notes[0]
     with pytest.raises(FileNotFoundError):
         load_explore(tmp_path / "missing.csv")
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from noisybnn.report import compute, plots
+from noisybnn.report import compute, design, plots
 from noisybnn.report.inputs import InputFile, load_explore, load_results
 from noisybnn.report.models import DataCache, resolve_model
 from noisybnn.report.options import ReportOptions
@@ -408,7 +408,7 @@ def build_report(results, out_dir, explore_csv=None, board: str = "pynq-z2",
                     ("geometry", compute.geometry_section)):
         step(f"computing {key}")
         sec[key] = fn(ctx)
-    sec["design"] = compute.design_section(explore, ctx) if explore is not None else None
+    sec["design"] = design.design_section(explore, ctx) if explore is not None else None
     cache.save()
 
     step("drawing")

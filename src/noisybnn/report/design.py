@@ -1,18 +1,73 @@
-"""The exploration's summary and plot: Pareto fronts of accuracy under noise vs LUT and FPS,
-a text table, and the three-panel figure beside the theory. Reads a table of `schemas.EXPLORE`.
+"""The exploration in the report and on the console: Pareto fronts of accuracy under noise vs
+LUT and FPS, the report's design-space section, a text summary, and the three-panel figure
+beside the theory. Reads tables of `experiments.schemas.EXPLORE`.
 """
 
 from __future__ import annotations
 
+import json
 import math
 import os
 from pathlib import Path
 
 import numpy as np
 
-from noisybnn.report.compute import pareto_mask
+from noisybnn import theory
+from noisybnn.report.compute import Context
 
-__all__ = ["format_summary", "pareto_front", "plot_explore"]
+__all__ = ["design_section", "format_summary", "pareto_front", "pareto_mask", "plot_explore"]
+
+
+def pareto_mask(cost: np.ndarray, value: np.ndarray) -> np.ndarray:
+    """True for points no other point beats: cost <= and value >=, one of them strictly."""
+    cost = np.asarray(cost, float)
+    value = np.asarray(value, float)
+    le = cost[None, :] <= cost[:, None]
+    ge = value[None, :] >= value[:, None]
+    strict = (cost[None, :] < cost[:, None]) | (value[None, :] > value[:, None])
+    return ~np.any(le & ge & strict, axis=1)
+
+
+def design_section(explore, ctx: Context) -> dict:
+    """Pareto fronts of the exploration table and the theory's least neuron count."""
+    out = {"notes": list(explore.notes), "available": explore.df is not None, "violations": []}
+    if explore.df is None:
+        return out
+    df = explore.df.copy()
+    opts = ctx.opts
+    classes = sorted({m.n_classes for m in ctx.models.values() if m.n_classes})
+    n_cls = classes[0] if classes else 10
+    df["pareto_lut"] = pareto_mask(df["lut"].to_numpy(), df["accuracy"].to_numpy())
+    df["pareto_fps"] = pareto_mask(-df["fps"].to_numpy(), df["accuracy"].to_numpy())
+    has_theory = "depth" in df and "eps" in df and "neurons" in df
+    df["min_neurons"] = np.nan
+    if has_theory:
+        ok = df["depth"].notna() & df["eps"].notna() & (df["depth"] >= 1)
+        if ok.any():
+            df.loc[ok, "min_neurons"] = theory.min_total_neurons(
+                df.loc[ok, "depth"].round().astype(int).to_numpy(),
+                df.loc[ok, "eps"].to_numpy(), opts.target_accuracy, n_cls)
+        binary = df["act_bits"].fillna(1) == 1 if "act_bits" in df else True
+        df["below_min_neurons"] = (df["neurons"] < df["min_neurons"]) & binary
+        bad = df[df["below_min_neurons"] & (df["accuracy"] >= opts.target_accuracy)]
+        for _, r in bad.iterrows():
+            out["violations"].append(
+                f"design {r['name']}: {r['neurons']:g} noisy neurons < {r['min_neurons']:g} "
+                f"required for {opts.target_accuracy:.0%} at eps={r['eps']:g}, yet accuracy "
+                f"{r['accuracy']:.2%}")
+    else:
+        out["notes"].append("the theory line needs depth, width (neurons) and eps columns; it is "
+                            "left out")
+    out["eps_values"] = sorted(float(e) for e in df["eps"].dropna().unique()) if "eps" in df else []
+    out["n_classes"] = n_cls
+    out["target_accuracy"] = opts.target_accuracy
+    out["has_theory"] = bool(has_theory and df["min_neurons"].notna().any())
+    keep = [c for c in ("name", "lut", "bram", "fps", "fits", "accuracy", "eps", "width", "depth",
+                        "weight_bits", "act_bits", "neurons", "min_neurons", "below_min_neurons",
+                        "pareto_lut", "pareto_fps") if c in df]
+    out["rows"] = json.loads(df[keep].to_json(orient="records"))
+    out["_df"] = df
+    return out
 
 
 def pareto_front(df, cost: str = "lut", value: str = "accuracy_under_noise",
@@ -63,8 +118,6 @@ def plot_explore(df, out_png: str | os.PathLike, title: str | None = None) -> Pa
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-
-    from noisybnn import theory
 
     out_png = Path(out_png)
     d = df.reset_index(drop=True)

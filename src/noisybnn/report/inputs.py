@@ -1,14 +1,13 @@
 """Reading the report's inputs: sweep results tables and an exploration table.
 
-The sweep table is the one `noisybnn.experiments.table` writes, but only the columns the report uses
-are required (:data:`REQUIRED_COLUMNS`), so tables of a slightly older or newer schema still load.
-The exploration table comes from a module that is still changing: its columns are matched against
-a few spellings each (:data:`EXPLORE_ALIASES`).
+The sweep table is the one `noisybnn.experiments.sweep` writes (`schemas.SWEEP`), but only the
+columns the report uses are required (:data:`REQUIRED_COLUMNS`), so tables of a slightly older or
+newer schema still load. The exploration table's columns are those `schemas.EXPLORE` defines
+(:data:`EXPLORE_FIELDS` names the ones the report reads); no other spelling is guessed.
 """
 
 from __future__ import annotations
 
-import hashlib
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -18,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from noisybnn.errors import ConfigError, InputFileError, MissingInputError
+from noisybnn.fingerprint import file_sha256
 
 #: Columns a results table must have.
 REQUIRED_COLUMNS = ("model", "mode", "eps", "seed", "accuracy", "n_images")
@@ -32,21 +32,11 @@ _TEXT_COLUMNS = ("key", "model", "model_sha256", "build_sha256", "backend", "dat
                  "timestamp")
 _MODES = ("off", "flip", "stuck0", "stuck1")
 
-#: Exploration columns: canonical name -> accepted spellings (compared case-insensitively).
-EXPLORE_ALIASES = {
-    "name": ("name", "model", "design", "config", "design_name"),
-    "lut": ("lut", "luts", "lut_total", "total_lut", "est_lut"),
-    "bram": ("bram", "bram_18k", "bram18", "brams", "bram18k"),
-    "fps": ("fps", "throughput_fps", "est_fps", "estimated_fps", "throughput"),
-    "fits": ("fits", "fits_board", "fit", "fits_on_board"),
-    "accuracy": ("accuracy_under_noise", "acc_under_noise", "noisy_accuracy", "accuracy_noise",
-                 "accuracy_at_eps", "accuracy"),
-    "eps": ("eps", "p", "noise_eps", "eps_eval"),
-    "width": ("width", "hidden_width", "neurons_per_layer", "widths", "hidden"),
-    "depth": ("depth", "hidden_layers", "n_layers", "n_hidden"),
-    "weight_bits": ("weight_bits", "wbits", "w_bits"),
-    "act_bits": ("act_bits", "abits", "a_bits"),
-}
+#: What the report calls each exploration column it reads -> its name in `schemas.EXPLORE`.
+EXPLORE_FIELDS = {"name": "name", "lut": "lut", "bram": "bram_18k", "fps": "fps", "fits": "fits",
+                  "accuracy": "accuracy_under_noise", "eps": "eps", "width": "width",
+                  "depth": "depth", "weight_bits": "weight_bits", "act_bits": "act_bits",
+                  "neurons": "neurons"}
 #: Exploration columns without which the design-space section cannot be drawn.
 EXPLORE_REQUIRED = ("accuracy", "lut", "fps")
 
@@ -58,14 +48,6 @@ class InputFile:
     path: str
     rows: int
     sha256: str
-
-
-def sha256_file(path: str | os.PathLike) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def _read_csv(path: Path, text_columns: Sequence[str]) -> pd.DataFrame:
@@ -147,7 +129,7 @@ def load_results(results) -> tuple[pd.DataFrame, list[InputFile]]:
         for path in paths:
             raw = _read_csv(path, _TEXT_COLUMNS)
             frames.append(normalize_results(raw, str(path)))
-            files.append(InputFile(str(path), len(raw), sha256_file(path)))
+            files.append(InputFile(str(path), len(raw), file_sha256(path)))
         df = pd.concat(frames, ignore_index=True)
     if df.empty:
         raise InputFileError("the results have no rows; run a sweep first")
@@ -169,78 +151,43 @@ class ExploreTable:
     file: InputFile | None
 
 
-def _parse_width(value) -> tuple[float, int] | None:
-    """(total neurons, depth) of a width cell: an int, or a list like "64,64,64" / "256x3"."""
-    if value is None or (isinstance(value, float) and np.isnan(value)):
-        return None
-    text = str(value).strip().strip("[]()")
-    if "x" in text.lower() and "," not in text:
-        a, _, b = text.lower().partition("x")
-        try:
-            return float(a) * int(b), int(b)
-        except ValueError:
-            return None
-    parts = [p for p in text.replace(";", ",").replace("-", ",").replace(" ", ",").split(",") if p]
-    try:
-        nums = [float(p) for p in parts]
-    except ValueError:
-        return None
-    if not nums:
-        return None
-    return (float(sum(nums)), len(nums)) if len(nums) > 1 else (nums[0], 0)
-
-
 def load_explore(path: str | os.PathLike) -> ExploreTable:
-    """The exploration CSV with canonical columns (see :data:`EXPLORE_ALIASES`).
+    """The exploration CSV with the report's column names (see :data:`EXPLORE_FIELDS`).
 
     Missing optional columns leave a note; missing required ones leave ``df=None`` and a note.
-    A file that does not exist raises FileNotFoundError.
+    A file that does not exist raises MissingInputError.
     """
     path = Path(path)
     if not path.exists():
         raise MissingInputError(f"exploration table {path} not found (`noisybnn explore --out`)")
     raw = pd.read_csv(path)
-    info = InputFile(str(path), len(raw), sha256_file(path))
-    lower = {c.lower().strip(): c for c in raw.columns}
-    found: dict[str, str] = {}
-    for canon, aliases in EXPLORE_ALIASES.items():
-        for alias in aliases:
-            if alias in lower:
-                found[canon] = lower[alias]
-                break
+    info = InputFile(str(path), len(raw), file_sha256(path))
+    found = {canon: col for canon, col in EXPLORE_FIELDS.items() if col in raw.columns}
     notes = []
     missing = [c for c in EXPLORE_REQUIRED if c not in found]
     if missing:
-        notes.append(f"{path.name} lacks the column(s) {missing} (accepted spellings: "
-                     + "; ".join(f"{c}: {', '.join(EXPLORE_ALIASES[c])}" for c in missing)
-                     + f"); found {list(raw.columns)}. The design-space section is skipped.")
+        notes.append(f"{path.name} lacks the column(s) "
+                     f"{[EXPLORE_FIELDS[c] for c in missing]} of an exploration table "
+                     f"(experiments.schemas.EXPLORE); found {list(raw.columns)}. The design-space "
+                     "section is skipped.")
         return ExploreTable(None, found, notes, info)
     df = pd.DataFrame({canon: raw[col] for canon, col in found.items()})
     if "name" not in df:
         df["name"] = [f"design {i}" for i in range(len(df))]
     df["name"] = df["name"].astype(str)
-    for col in ("lut", "fps", "accuracy", "bram", "eps", "depth", "weight_bits", "act_bits"):
+    for col in ("lut", "fps", "accuracy", "bram", "eps", "width", "depth", "weight_bits",
+                "act_bits", "neurons"):
         if col in df:
             df[col] = pd.to_numeric(df[col], errors="coerce")
-    if df["accuracy"].max() > 1.0 + 1e-9:
-        df["accuracy"] = df["accuracy"] / 100.0
-        notes.append("accuracy values above 1 were read as percentages")
     if "fits" in df:
-        df["fits"] = df["fits"].map(lambda v: str(v).strip().lower() in ("1", "true", "yes", "y"))
-    if "width" in df:
-        parsed = [_parse_width(v) for v in df["width"]]
-        total = [p[0] if p else np.nan for p in parsed]
-        depth_from_width = [p[1] if p and p[1] else np.nan for p in parsed]
-        if "depth" not in df:
-            df["depth"] = depth_from_width
-        df["depth"] = df["depth"].fillna(pd.Series(depth_from_width, index=df.index))
-        df["neurons"] = [t if (p and p[1]) else t * d if np.isfinite(t) else np.nan
-                         for t, p, d in zip(total, parsed, df["depth"], strict=True)]
+        df["fits"] = df["fits"].map(lambda v: str(v).strip() == "True")
+    if "neurons" not in df and "width" in df and "depth" in df:
+        df["neurons"] = df["width"] * df["depth"]
     bad = df[["accuracy", "lut", "fps"]].isna().any(axis=1)
     if bad.any():
         notes.append(f"{int(bad.sum())} row(s) without accuracy, LUT or FPS were left out")
         df = df[~bad].reset_index(drop=True)
     for opt in ("fits", "eps", "width", "depth"):
-        if opt not in found and not (opt == "depth" and "depth" in df):
-            notes.append(f"no {opt!r} column ({', '.join(EXPLORE_ALIASES[opt])})")
+        if opt not in found:
+            notes.append(f"no {EXPLORE_FIELDS[opt]!r} column")
     return ExploreTable(df, found, notes, info)

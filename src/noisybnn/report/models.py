@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from noisybnn.errors import ConfigError
-from noisybnn.report.inputs import sha256_file
+from noisybnn.fingerprint import file_sha256
 
 
 @dataclass
@@ -142,7 +142,7 @@ def resolve_model(name: str, board: str, rows: pd.DataFrame, *, build_dirs: dict
     except (OSError, json.JSONDecodeError) as exc:
         info.warnings.append(f"{bdir / MANIFEST} is unreadable ({exc})")
     twin = bdir / PYTHON_MODEL
-    info.twin_sha256 = sha256_file(twin)
+    info.twin_sha256 = file_sha256(twin)
     expected = info.manifest.get("python_model_sha256")
     if expected and expected != info.twin_sha256:
         info.warnings.append(f"{name}: {twin} changed after its manifest was written (SHA-256 "
