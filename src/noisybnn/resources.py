@@ -11,6 +11,7 @@ the checkout's own. Every module that needs one of these folders asks this one.
 from __future__ import annotations
 
 import importlib.resources
+import importlib.util
 import os
 from functools import cache
 from pathlib import Path
@@ -21,15 +22,18 @@ FOLDERS = {"_hls": "hls", "_configs": "bitstreams/configs", "_models": "models",
 
 @cache
 def _folder(package: str) -> Path:
+    """The folder of a shipped data sub-package, else the checkout's folder it is made of."""
     try:
         root = importlib.resources.files(f"noisybnn.{package}")
-        # a wheel installs plain files, so the Traversable is a real directory
-        path = Path(str(root))
-        if path.is_dir():
-            return path
     except ModuleNotFoundError:
-        pass
-    return source_checkout() / FOLDERS[package]
+        return source_checkout() / FOLDERS[package]
+    if isinstance(root, Path):
+        return root
+    # a data folder has no __init__.py, so it is a namespace package: its Traversable is a
+    # MultiplexedPath over the folders of its search locations (one, in a wheel or an editable
+    # install), which the import system names
+    spec = importlib.util.find_spec(f"noisybnn.{package}")
+    return Path(next(iter(spec.submodule_search_locations)))
 
 
 def source_checkout() -> Path:

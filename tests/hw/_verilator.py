@@ -18,8 +18,10 @@ from pathlib import Path
 
 import pytest
 
+from noisybnn.resources import rtl_dir
+
 REPO = Path(__file__).resolve().parents[2]
-RTL_DIR = REPO / "hls" / "rtl"
+RTL_DIR = rtl_dir()  # the installed package's RTL (the checkout's hls/rtl in a clone)
 CORE_V = RTL_DIR / "noise_injector_core.v"
 AXIL_V = RTL_DIR / "noise_injector_axil.v"
 BUILD_ROOT = REPO / "build" / "sim"

@@ -16,9 +16,10 @@ import numpy as np
 import pytest
 
 from noisybnn.hw.injector import InjectorConfig, Mode, inject_stream, splitmix64
+from noisybnn.resources import hls_dir
 
 REPO = Path(__file__).resolve().parents[2]
-HLS = REPO / "hls"
+HLS = hls_dir()
 BUILD = REPO / "build" / "hls_tb"
 
 # (PE, BITS, NEURONS): PE in {1, 2, 16, 64} x BITS in {1, 2}

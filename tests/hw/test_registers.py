@@ -5,15 +5,13 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
-from pathlib import Path
 
 import pytest
 
 from noisybnn.hw import registers as reg
 from noisybnn.hw.injector import InjectorConfig, Mode
 from noisybnn.hw.rtl_cost import YOSYS_LUT_FACTOR, cost_breakdown, estimate_resources
-
-REPO = Path(__file__).resolve().parents[2]
+from noisybnn.resources import rtl_dir
 
 
 def test_encode_order_and_values():
@@ -78,7 +76,7 @@ def test_params():
 
 def test_register_map_matches_rtl():
     """Offsets in registers.py and the localparams of noise_injector_axil.v agree."""
-    text = (REPO / "hls" / "rtl" / "noise_injector_axil.v").read_text()
+    text = (rtl_dir() / "noise_injector_axil.v").read_text()
     words = dict(re.findall(r"A_(\w+) = 'h([0-9A-Fa-f]+)", text))
     names = {"ID": reg.ID, "PARAMS": reg.PARAMS, "NEURONS": reg.NEURONS, "CAPS": reg.CAPS,
              "CONTROL": reg.CONTROL, "THRESHOLD": reg.THRESHOLD, "SEED_LO": reg.SEED_LO,
@@ -120,7 +118,7 @@ def test_estimate_against_yosys(tmp_path):
     """FF exact, LUT within the documented yosys factor (yosys: apt-get install yosys)."""
     if shutil.which("yosys") is None:
         pytest.skip("yosys not on PATH (Debian: apt-get install yosys); optional")
-    core = REPO / "hls" / "rtl" / "noise_injector_core.v"
+    core = rtl_dir() / "noise_injector_core.v"
     script = (f"read_verilog -defer {core}; chparam -set PE 16 -set BITS 1 -set NEURONS 64 "
               "noise_injector_core; synth_xilinx -top noise_injector_core -family xc7 -flatten; "
               f"tee -o {tmp_path / 'stat.txt'} stat")
