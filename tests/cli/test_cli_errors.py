@@ -141,3 +141,46 @@ def test_help_explains_the_flow():
     assert rc == 0
     for word in ("train", "estimate", "sweep", "report", "demo", "injector"):
         assert word in out
+
+
+def test_internal_errors_keep_their_traceback(monkeypatch, capsys):
+    """A plain ValueError is a bug, not a user error: the CLI does not turn it into one line."""
+    import noisybnn.cli as cli
+
+    def buggy(args):
+        raise ValueError("an internal bug")
+
+    with pytest.raises(ValueError, match="an internal bug"):
+        cli.run_reporting_errors("noisybnn", buggy, None)
+    from noisybnn.errors import ConfigError
+
+    def user(args):
+        raise ConfigError("bad   option\n value")
+
+    assert cli.run_reporting_errors("noisybnn", user, None) == 2
+    assert capsys.readouterr().err == "noisybnn: error: bad option value\n"
+
+
+def test_every_command_is_in_one_parser():
+    from noisybnn.cli import build_parser
+
+    sub = next(a for a in build_parser()._actions if a.dest == "command")
+    assert {"data", "train", "zoo", "eval", "export", "estimate", "build", "deploy", "sweep",
+            "bench", "report", "explore", "depth-width", "theory", "demo"} <= set(sub.choices)
+
+
+def test_theory_and_depth_width_run_from_noisybnn(cli):
+    rc, out, _ = cli("theory", "tradeoff", "--eps", "0.3", "--depths", "1", "2")
+    assert rc == 0 and "| 1 | 22 |" in out  # the same table `python -m noisybnn.theory` prints
+    rc, _, err = cli("depth-width", "--widths", "0,8", "--depths", "1")
+    assert_one_line_error(rc, err, "widths must be integers >= 1")
+
+
+def test_help_imports_no_heavy_library():
+    """`noisybnn --help` parses and prints without torch, FINN or the experiments."""
+    code = ("import sys\nfrom noisybnn.cli import build_parser\nbuild_parser()\n"
+            "heavy = [m for m in ('torch', 'finn', 'qonnx', 'noisybnn.experiments.sweep') "
+            "if m in sys.modules]\nprint(heavy)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT,
+                         timeout=120)
+    assert out.returncode == 0 and out.stdout.strip() == "[]", out.stderr
