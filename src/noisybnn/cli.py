@@ -225,9 +225,26 @@ def cmd_explore(args) -> int:
 
 
 def cmd_depth_width(args) -> int:
-    from noisybnn.experiments.depth_width import cli_depth_width
+    """Run (or resume), print the minimal widths and any violation, draw the plot."""
+    import time
 
-    return cli_depth_width(args)
+    from noisybnn.experiments import depth_width as dw
+    from noisybnn.report.depth_width import format_min_width, plot_depth_width
+
+    t0 = time.perf_counter()
+    res = dw.run_depth_width(args.out, args.widths or dw.DEFAULT_WIDTHS,
+                             args.depths or dw.DEFAULT_DEPTHS, args.eps or dw.DEFAULT_EPS,
+                             args.targets or dw.DEFAULT_TARGETS, args.seeds,
+                             args.n_images or None, eps_train=args.eps_train,
+                             workers=args.workers, scheduler=args.scheduler,
+                             progress=not args.quiet)
+    png = plot_depth_width(res.table, res.min_width, Path(args.out) / "depth_width.png")
+    print(format_min_width(res.min_width))
+    print("violations of the theory: " + ("none" if not res.violations else
+                                          "\n  " + "\n  ".join(res.violations)))
+    print(f"table: {res.csv}  minimal widths: {res.min_width_csv}  plot: {png}  "
+          f"({len(res.table)} rows, {time.perf_counter() - t0:.0f} s)")
+    return 1 if res.violations else 0
 
 
 def cmd_theory(args) -> int:

@@ -11,14 +11,9 @@ import pandas as pd
 import pytest
 
 from noisybnn import theory
-from noisybnn.experiments.depth_width import (
-    _violations,
-    format_min_width,
-    min_width_table,
-    plot_depth_width,
-    run_depth_width,
-)
+from noisybnn.experiments.depth_width import min_width_table, run_depth_width, violations
 from noisybnn.experiments.errors import ExploreError
+from noisybnn.report.depth_width import format_min_width, plot_depth_width
 
 WIDTHS = (4, 8, 16, 32, 64)
 DEPTHS = (1, 2, 3)
@@ -57,7 +52,7 @@ def test_min_width_table_and_no_violation():
             r["measured_min_width"] == expect
         assert r["theory_min_width"] == theory.min_width(r["depth"], r["eps"], r["target"], 10)
     assert mw["ok"].all()
-    assert _violations(df, mw, (0.9, 0.8)) == []
+    assert violations(df, mw, (0.9, 0.8)) == []
     text = format_min_width(mw)
     assert "measured / theory" in text and "!" not in text.split("\n", 2)[2].rsplit("\n", 1)[0]
 
@@ -70,7 +65,7 @@ def test_a_width_below_the_theory_is_reported():
     bad = mw[~mw["ok"]]
     assert list(zip(bad["eps"], bad["depth"], bad["measured_min_width"], strict=True)) == [
         (0.2, 1, 4.0)]
-    v = _violations(df, mw, (0.9,))
+    v = violations(df, mw, (0.9,))
     assert any("below" not in s and "width 4 <" in s for s in v)
     assert any("measured minimal width 4 < theory" in s for s in v)
     assert "4 / 10 !" in format_min_width(mw)

@@ -16,7 +16,8 @@ measurement, and is reported as such.
     >>> res.violations     # [] when every measured width respects the bound
 
 Outputs in `out_dir`: `depth_width.csv` (one row per model and eps; keyed, resumable like the
-exploration table), `min_width.csv` (derived, rewritten each run) and `depth_width.png`.
+exploration table) and `min_width.csv` (derived, rewritten each run); the plot and the text
+table are `report.depth_width`'s.
 Command line: ``noisybnn depth-width --help``.
 """
 
@@ -48,6 +49,8 @@ from noisybnn.experiments.schemas import DEPTH_WIDTH
 from noisybnn.experiments.space import (
     DEFAULT_RECIPE,
     DesignPoint,
+    check_board,
+    check_n_images,
     check_prob,
     check_seeds,
     check_workers,
@@ -57,9 +60,9 @@ from noisybnn.fingerprint import canonical_onnx_sha256, code_sha256, git_commit,
 from noisybnn.train import TrainConfig
 
 __all__ = ["COLUMNS", "DEFAULT_DEPTHS", "DEFAULT_EPS", "DEFAULT_TARGETS", "DEFAULT_WIDTHS",
-           "MIN_WIDTH_COLUMNS", "VOLATILE_COLUMNS", "DepthWidthResult", "format_min_width", "main",
+           "MIN_WIDTH_COLUMNS", "VOLATILE_COLUMNS", "DepthWidthResult", "main",
            "min_width_table",
-           "plot_depth_width", "run_depth_width", "run_model"]
+           "run_depth_width", "run_model", "violations"]
 
 DEFAULT_WIDTHS = (4, 8, 16, 32, 64, 128, 256)
 DEFAULT_DEPTHS = (1, 2, 3, 4, 6)
@@ -184,7 +187,7 @@ def min_width_table(df, targets: Sequence[float], n_classes: int = 10):
             .reset_index(drop=True))
 
 
-def _violations(df, mw, targets: Sequence[float], n_classes: int = 10) -> list[str]:
+def violations(df, mw, targets: Sequence[float], n_classes: int = 10) -> list[str]:
     """Every model and eps that contradicts the theory: above its accuracy ceiling, or reaching
     a target with fewer neurons per layer than the theory's necessary width."""
     from noisybnn import theory
@@ -207,99 +210,6 @@ def _violations(df, mw, targets: Sequence[float], n_classes: int = 10) -> list[s
     return out
 
 
-def plot_depth_width(df, mw, out_png: str | os.PathLike) -> Path:
-    """One panel per eps: measured minimal width vs depth (per target) and the theory's bound;
-    a last panel: accuracy vs width per depth at a middle eps."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    out_png = Path(out_png)
-    eps_values = sorted(mw["eps"].unique())
-    targets = sorted(mw["target"].unique(), reverse=True)
-    widths = sorted(int(w) for w in df["width"].unique())
-    depths = sorted(int(d) for d in df["depth"].unique())
-    n = len(eps_values) + 1
-    cols = min(3, n)
-    rows = math.ceil(n / cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(5.2 * cols, 4.2 * rows), squeeze=False)
-    colors = plt.get_cmap("tab10")
-    top = max(widths[-1], np.nanmax(mw["theory_min_width"].replace(np.inf, np.nan).to_numpy()
-                                    if mw["theory_min_width"].notna().any() else [1]))
-    ymax = 2 ** math.ceil(math.log2(top) + 0.8)
-    for k, e in enumerate(eps_values):
-        ax = axes.flat[k]
-        for j, t in enumerate(targets):
-            g = mw[(mw["eps"] == e) & (mw["target"] == t)].sort_values("depth")
-            c = colors(j)
-            th = g["theory_min_width"].to_numpy(float)
-            th_plot = np.where(np.isfinite(th), th, ymax)
-            ax.plot(g["depth"], th_plot, color=c, ls="--", lw=1.4,
-                    label=f"theory: necessary width, {t:.0%}")
-            ax.fill_between(g["depth"], 0.8, th_plot, color=c, alpha=0.06)
-            meas = g["measured_min_width"].to_numpy(float)
-            have = np.isfinite(meas)
-            ax.plot(g["depth"][have], meas[have], color=c, marker="o", lw=1.6,
-                    label=f"measured minimal width, {t:.0%}")
-            if (~have).any():  # no width reaches the target: a triangle above the grid
-                ax.scatter(g["depth"][~have], np.full((~have).sum(), widths[-1] * 1.3 ** (j + 1)),
-                           marker="^", color=c, s=40, zorder=4)
-            bad = have & (meas < th)
-            if bad.any():
-                ax.scatter(g["depth"][bad], meas[bad], marker="x", color="red", s=120, zorder=5,
-                           label="below the theory (bug!)")
-        ax.set_yscale("log", base=2)
-        ax.set_ylim(0.8, ymax)
-        ax.set_yticks([w for w in [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048]
-                       if w <= ymax])
-        ax.get_yaxis().set_major_formatter(matplotlib.ticker.ScalarFormatter())
-        ax.axhline(widths[-1], color="grey", lw=0.8, ls=":")
-        ax.set_xticks(depths)
-        ax.set_xlabel("depth (hidden layers, each noisy)")
-        ax.set_ylabel("width (neurons per layer)")
-        ax.set_title(f"eps = {e:g}")
-        ax.grid(alpha=0.3, which="both")
-        if k == 0:
-            from matplotlib.lines import Line2D
-
-            handles, _ = ax.get_legend_handles_labels()
-            handles.append(Line2D([], [], marker="^", ls="", color="grey",
-                                  label=f"no width up to {widths[-1]} reaches the target"))
-            ax.legend(handles=handles, fontsize=6.5, loc="upper left", ncol=2)
-    ax = axes.flat[len(eps_values)]
-    mid = eps_values[len(eps_values) // 2]
-    best = df[df["eps"] == mid].groupby(["depth", "width"], as_index=False)["accuracy"].max()
-    for i, dep in enumerate(depths):
-        g = best[best["depth"] == dep].sort_values("width")
-        ax.plot(g["width"], 100 * g["accuracy"], marker="o", ms=3,
-                color=plt.get_cmap("viridis")(i / max(1, len(depths) - 1) * 0.9),
-                label=f"depth {dep}")
-    for t in targets:
-        ax.axhline(100 * t, color="grey", ls=":", lw=1)
-    ax.set_xscale("log", base=2)
-    ax.set_xticks(widths)
-    ax.get_xaxis().set_major_formatter(matplotlib.ticker.ScalarFormatter())
-    ax.set_xlabel("width")
-    ax.set_ylabel("accuracy under noise (%)")
-    ax.set_title(f"measured accuracy at eps = {mid:g}")
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=7)
-    for extra in list(axes.flat)[n:]:
-        extra.axis("off")
-    seeds = str(df["seeds"].iloc[0]).split(";")
-    fig.suptitle(f"least width per depth that keeps the target accuracy: our MLPs on the software "
-                 f"accelerator (mean of {len(seeds)} seeds, {int(df['n_images'].iloc[0])} images)"
-                 " vs the theory's necessary width")
-    fig.tight_layout()
-    out_png.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out_png.with_name(f".{out_png.stem}.{os.getpid()}.tmp.png")
-    fig.savefig(tmp, dpi=120)
-    plt.close(fig)
-    os.replace(tmp, out_png)
-    return out_png
-
-
 @dataclass
 class DepthWidthResult:
     """What `run_depth_width` measured and where it wrote it."""
@@ -309,7 +219,6 @@ class DepthWidthResult:
     violations: list[str] = field(default_factory=list)
     csv: Path | None = None
     min_width_csv: Path | None = None
-    plot: Path | None = None
 
 
 def _ints(values, what: str) -> tuple[int, ...]:
@@ -341,13 +250,13 @@ def run_depth_width(
     runs_dir: str | os.PathLike = DEFAULT_RUNS_DIR,
     build_dir: str | os.PathLike = DEFAULT_BUILD_DIR,
     progress: bool = True,
-    plot: bool = True,
     loader: Callable | None = None,
 ) -> DepthWidthResult:
     """Measure accuracy under noise over widths x depths x eps; derive minimal widths vs theory.
 
     Args:
-        out_dir: where depth_width.csv, min_width.csv and depth_width.png go.
+        out_dir: where depth_width.csv and min_width.csv go (`noisybnn depth-width` draws
+            depth_width.png there with `report.depth_width.plot_depth_width`).
         widths, depths: the grid of w1a1 MLPs (784-[width]*depth-10).
         eps: flip probabilities (every injector on).
         targets: accuracies for the minimal widths (e.g. 0.9, 0.8).
@@ -375,17 +284,8 @@ def run_depth_width(
     eps_train = tuple(sorted({check_prob(e, "eps_train") for e in eps_train}))
     seeds = check_seeds(seeds)
     check_workers(workers, scheduler)
-    from noisybnn import data
-    from noisybnn.compile.flow import load_target
-
-    try:
-        load_target(board)
-    except ValueError as exc:
-        raise ExploreError(str(exc)) from None
-    x, _ = data.load(train.dataset, "test")
-    n = n_images or len(x)
-    if n > len(x):
-        raise ExploreError(f"n_images={n}, but the {train.dataset} test split has {len(x)}")
+    check_board(board)
+    n = check_n_images(train.dataset, n_images)
     check_toolchain()
     out_dir = Path(out_dir)
     csv_path = out_dir / "depth_width.csv"
@@ -415,41 +315,7 @@ def run_depth_width(
     tmp = mw_path.with_name(f".{mw_path.name}.{os.getpid()}.tmp")
     mw.to_csv(tmp, index=False)
     os.replace(tmp, mw_path)
-    png = plot_depth_width(df, mw, out_dir / "depth_width.png") if plot else None
-    return DepthWidthResult(df, mw, _violations(df, mw, targets), csv_path, mw_path, png)
-
-
-def format_min_width(mw) -> str:
-    """The minimal widths as a text table: one line per (eps, target), one column per depth."""
-    depths = sorted(int(d) for d in mw["depth"].unique())
-    head = f"{'eps':>5s} {'target':>6s}  " + "  ".join(f"{'d=' + str(d):>11s}" for d in depths)
-    lines = [head, "      (measured / theory)"]
-    for (e, t), g in mw.groupby(["eps", "target"], sort=False):
-        cells = []
-        for d in depths:
-            r = g[g["depth"] == d].iloc[0]
-            m = "-" if math.isnan(r["measured_min_width"]) else f"{r['measured_min_width']:.0f}"
-            th = f"{r['theory_min_width']:.0f}"
-            cells.append(f"{m + ' / ' + th + ('' if r['ok'] else ' !'):>11s}")
-        lines.append(f"{e:5g} {t:6.0%}  " + "  ".join(cells))
-    lines.append("-: no width of the grid reaches the target; !: measured below the theory (bug)")
-    return "\n".join(lines)
-
-
-def cli_depth_width(args) -> int:
-    """`noisybnn depth-width`: run (or resume), print the minimal widths and any violation."""
-    t0 = time.perf_counter()
-    res = run_depth_width(args.out, args.widths or DEFAULT_WIDTHS, args.depths or DEFAULT_DEPTHS,
-                          args.eps or DEFAULT_EPS, args.targets or DEFAULT_TARGETS, args.seeds,
-                          args.n_images or None, eps_train=args.eps_train,
-                          workers=args.workers, scheduler=args.scheduler,
-                          progress=not args.quiet)
-    print(format_min_width(res.min_width))
-    print("violations of the theory: " + ("none" if not res.violations else
-                                          "\n  " + "\n  ".join(res.violations)))
-    print(f"table: {res.csv}  minimal widths: {res.min_width_csv}  plot: {res.plot}  "
-          f"({len(res.table)} rows, {time.perf_counter() - t0:.0f} s)")
-    return 1 if res.violations else 0
+    return DepthWidthResult(df, mw, violations(df, mw, targets), csv_path, mw_path)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

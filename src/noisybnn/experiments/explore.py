@@ -53,6 +53,8 @@ from noisybnn.experiments.schemas import EXPLORE
 from noisybnn.experiments.space import (
     DesignPoint,
     DesignSpace,
+    check_board,
+    check_n_images,
     check_prob,
     check_seeds,
     check_workers,
@@ -224,30 +226,11 @@ def validate_explore(space, eps: float = 0.05, seeds=(1, 2), n_images: int | Non
         theory_target = check_prob(theory_target, "theory_target")
     seeds = check_seeds(seeds)
     check_workers(workers, scheduler)
-    from noisybnn.compile.flow import load_target
-
-    try:
-        load_target(board)
-    except ValueError as exc:
-        raise ExploreError(str(exc)) from None
+    check_board(board)
     space = load_space(space, board)
     for b in sorted({p.board for p in space.points}):
-        try:
-            load_target(b)
-        except ValueError as exc:
-            raise ExploreError(f"design space {space.name!r}: {exc}") from None
-    if n_images is not None and (isinstance(n_images, bool) or not isinstance(n_images, int)
-                                 or n_images < 0):
-        raise ExploreError(f"n_images must be an integer >= 1 (or 0/None: all), got {n_images!r}")
-    from noisybnn import data
-
-    try:
-        x, _ = data.load(space.train.dataset, "test")
-    except (RuntimeError, ValueError, OSError) as exc:
-        raise ExploreError(f"data set {space.train.dataset}: {exc}") from None
-    n = n_images or len(x)
-    if n > len(x):
-        raise ExploreError(f"n_images={n}, but the {space.train.dataset} test split has {len(x)}")
+        check_board(b, f"design space {space.name!r}: ")
+    n = check_n_images(space.train.dataset, n_images)
     check_toolchain()
     return space, EvalConfig(eps=eps, seeds=seeds, n_images=n, theory_target=theory_target)
 

@@ -21,7 +21,8 @@ from noisybnn.experiments.errors import ExploreError
 from noisybnn.models.spec import PRECISIONS, ModelSpec, mlp
 from noisybnn.train import TrainConfig
 
-__all__ = ["BUILTIN_SPACES", "DEFAULT_RECIPE", "DesignPoint", "DesignSpace", "check_int",
+__all__ = ["BUILTIN_SPACES", "DEFAULT_RECIPE", "DesignPoint", "DesignSpace", "check_board",
+           "check_int", "check_n_images",
            "check_prob", "check_seeds", "check_workers", "load_space", "space_from_dict",
            "train_config"]
 
@@ -160,14 +161,19 @@ def _bits(entry: dict, where: str) -> tuple[int, int]:
             check_int(entry.get("act_bits", 1), f"{where} act_bits"))
 
 
-def _point(entry: dict, board: str, where: str) -> DesignPoint:
+def _check_axes(entry: dict, where: str, what: str) -> None:
+    """Only known axes, and width and depth present."""
     unknown = set(entry) - set(_GRID_AXES)
     if unknown:
-        raise ExploreError(f"{where}: unknown key(s) {sorted(unknown)}; known: "
+        raise ExploreError(f"{where}: unknown {what} {sorted(unknown)}; known: "
                            f"{', '.join(_GRID_AXES)}")
     for need in ("width", "depth"):
         if need not in entry:
-            raise ExploreError(f"{where}: missing {need!r}")
+            raise ExploreError(f"{where}: missing {'axis ' if where == 'grid' else ''}{need!r}")
+
+
+def _point(entry: dict, board: str, where: str) -> DesignPoint:
+    _check_axes(entry, where, "key(s)")
     wb, ab = _bits(entry, where)
     point = DesignPoint(
         width=check_int(entry["width"], f"{where} width"),
@@ -233,13 +239,7 @@ def space_from_dict(d: dict, board: str = "pynq-z2", name: str = "custom") -> De
     if grid is not None:
         if not isinstance(grid, dict):
             raise ExploreError("design space 'grid' must be an object of axis: [values]")
-        unknown = set(grid) - set(_GRID_AXES)
-        if unknown:
-            raise ExploreError(f"grid: unknown axis/axes {sorted(unknown)}; known: "
-                               f"{', '.join(_GRID_AXES)}")
-        for need in ("width", "depth"):
-            if need not in grid:
-                raise ExploreError(f"grid: missing axis {need!r}")
+        _check_axes(grid, "grid", "axis/axes")
         axes = {k: _as_list(v, f"grid {k}") for k, v in grid.items()}
         combos: list[dict] = [{}]
         for axis, values in axes.items():
@@ -314,3 +314,29 @@ def check_seeds(seeds) -> tuple[int, ...]:
         raise ExploreError("no seeds given")
     return out
 
+
+def check_board(board: str, where: str = "") -> None:
+    """An ExploreError unless `board` has a target description."""
+    from noisybnn.compile.flow import load_target
+
+    try:
+        load_target(board)
+    except ValueError as exc:
+        raise ExploreError(f"{where}{exc}") from None
+
+
+def check_n_images(dataset: str, n_images: int | None) -> int:
+    """The number of test images to measure on (None or 0: all); an ExploreError if too many."""
+    from noisybnn import data
+
+    if n_images is not None and (isinstance(n_images, bool) or not isinstance(n_images, int)
+                                 or n_images < 0):
+        raise ExploreError(f"n_images must be an integer >= 1 (or 0/None: all), got {n_images!r}")
+    try:
+        x, _ = data.load(dataset, "test")
+    except (RuntimeError, ValueError, OSError) as exc:
+        raise ExploreError(f"data set {dataset}: {exc}") from None
+    n = n_images or len(x)
+    if n > len(x):
+        raise ExploreError(f"n_images={n}, but the {dataset} test split has {len(x)}")
+    return n

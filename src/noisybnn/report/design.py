@@ -15,7 +15,8 @@ import numpy as np
 from noisybnn import theory
 from noisybnn.report.compute import Context
 
-__all__ = ["design_section", "format_summary", "pareto_front", "pareto_mask", "plot_explore"]
+__all__ = ["design_section", "format_summary", "pareto_front", "pareto_mask", "plot_explore",
+           "save_png"]
 
 
 def pareto_mask(cost: np.ndarray, value: np.ndarray) -> np.ndarray:
@@ -205,9 +206,17 @@ def plot_explore(df, out_png: str | os.PathLike, title: str | None = None) -> Pa
     fig.suptitle(title or f"design space: {len(d)} points, accuracy on the software accelerator "
                  f"(eps={eps:g}, mean of {len(str(d['seeds'].iloc[0]).split(';'))} seeds)")
     fig.tight_layout()
+    return save_png(fig, out_png, dpi=130)
+
+
+def save_png(fig, out_png: str | os.PathLike, dpi: int) -> Path:
+    """Write a figure atomically (temporary file, then rename) and close it."""
+    import matplotlib.pyplot as plt
+
+    out_png = Path(out_png)
     out_png.parent.mkdir(parents=True, exist_ok=True)
     tmp = out_png.with_name(f".{out_png.stem}.{os.getpid()}.tmp.png")
-    fig.savefig(tmp, dpi=130)
+    fig.savefig(tmp, dpi=dpi)
     plt.close(fig)
     os.replace(tmp, out_png)
     return out_png
