@@ -248,7 +248,9 @@ def cmd_depth_width(args) -> int:
 
 
 def cmd_theory(args) -> int:
-    return args.theory_func(args)
+    from noisybnn.theory.commands import HANDLERS
+
+    return HANDLERS[args.theory_func](args)
 
 
 def cmd_demo(args) -> int:
@@ -354,8 +356,6 @@ def build_parser() -> argparse.ArgumentParser:
     sub.choices["explore"].set_defaults(func=cmd_explore)
     add_depth_width_args(sub.add_parser("depth-width", help="least width per depth vs the theory"))
     sub.choices["depth-width"].set_defaults(func=cmd_depth_width)
-    from noisybnn.theory.commands import add_theory_commands
-
     s = sub.add_parser("theory", help="the theory's figures (docs/theory.md)")
     s.set_defaults(func=cmd_theory)
     add_theory_commands(s)
@@ -455,6 +455,46 @@ def add_depth_width_args(s) -> None:
     s.add_argument("--workers", type=int, default=0)
     s.add_argument("--scheduler", default=None)
     s.add_argument("--quiet", action="store_true")
+
+
+def add_theory_commands(parser: argparse.ArgumentParser) -> None:
+    """The tightness, tradeoff and predict subcommands under `parser` (`noisybnn theory`); their
+    handlers are `noisybnn.theory.commands.HANDLERS`, imported when one runs."""
+    sub = parser.add_subparsers(dest="theory_command", metavar="FIGURE", required=True)
+    t = sub.add_parser("tightness", help="exact enumeration of random tiny networks vs ceilings")
+    t.add_argument("--networks", type=int, default=1000, help="random networks (default 1000)")
+    t.add_argument("--seed", type=int, default=0, help="generator seed (default 0)")
+    t.add_argument("--max-width", type=int, default=4, help="max neurons per layer (default 4)")
+    t.add_argument("--max-depth", type=int, default=3, help="max hidden layers (default 3)")
+    t.add_argument("--csv", default=None, help="write one row per network to this CSV file")
+    t.set_defaults(theory_func="tightness")
+    r = sub.add_parser("tradeoff", help="least width / total neurons per depth and eps")
+    r.add_argument("--target", type=float, default=0.9, help="target accuracy (default 0.9)")
+    r.add_argument("--classes", type=int, default=10, help="number of classes (default 10)")
+    r.add_argument(
+        "--eps",
+        type=float,
+        nargs="+",
+        default=[0.01, 0.1, 0.2, 0.3, 0.4, 0.45, 0.49],
+        help="flip probabilities (columns)",
+    )
+    r.add_argument("--max-depth", type=int, default=8, help="depths 1..max (default 8)")
+    r.add_argument("--depths", type=int, nargs="+", default=None, help="explicit depths")
+    r.set_defaults(theory_func="tradeoff")
+    p = sub.add_parser("predict", help="mean field, predictor, faults on a zoo MLP checkpoint")
+    p.add_argument("--checkpoint", default="models/tfc-w1a1.pt", help="zoo MLP .pt file")
+    p.add_argument("--dataset", default="mnist", help="mnist or fashion-mnist")
+    p.add_argument("--samples", type=int, default=2000, help="first N test images (default 2000)")
+    p.add_argument("--eps", type=float, nargs="+", default=[0.01, 0.05, 0.1, 0.2])
+    p.add_argument("--draws", type=int, default=200, help="Monte Carlo draws per image")
+    p.add_argument(
+        "--faults",
+        nargs="+",
+        default=["0,0,1", "0,0,4", "0,1,0", "1,0,0", "1,1,1"],
+        help="stuck neurons per hidden layer, comma separated",
+    )
+    p.add_argument("--placements", type=int, default=30, help="random fault placements")
+    p.set_defaults(theory_func="predict")
 
 
 def _user_errors() -> tuple[type[BaseException], ...]:
