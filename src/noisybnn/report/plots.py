@@ -111,6 +111,16 @@ def _figure_legend(fig, axes, ncols: int | None = None) -> None:
                    frameon=False)
 
 
+def _seed_points(ax, rows: list[dict], xs: list, **style):
+    """Each row's values (one per seed or draw) as faint dots at its x on a zero-log axis; the
+    axis, the x positions, and the rows' means and standard deviations."""
+    xa = ZeroLogAxis(xs)
+    x = xa.x(xs)
+    for r, xi in zip(rows, x, strict=True):
+        ax.plot([xi] * len(r["values"]), r["values"], ".", color=COLORS[0], alpha=0.35, **style)
+    return xa, x, np.array([r["mean"] for r in rows]), np.array([r["std"] for r in rows])
+
+
 # --- section 1 ---------------------------------------------------------------------------------
 
 
@@ -121,13 +131,7 @@ def plot_accuracy(groups: list[dict], path: Path) -> Path:
         for ax, g in zip(axes, groups, strict=True):
             rows = g["rows"]
             eps = [r["eps"] for r in rows]
-            xa = ZeroLogAxis(eps)
-            x = xa.x(eps)
-            mean = np.array([r["mean"] for r in rows])
-            std = np.array([r["std"] for r in rows])
-            for r, xi in zip(rows, x, strict=True):
-                ax.plot([xi] * len(r["values"]), r["values"], ".", color=COLORS[0], alpha=0.35,
-                        ms=5, zorder=2)
+            xa, x, mean, std = _seed_points(ax, rows, eps, ms=5, zorder=2)
             ax.errorbar(x, mean, yerr=std, fmt="o-", color=COLORS[0], capsize=3, lw=1.8,
                         label="measured (mean ± std over seeds)",
                         zorder=3)
@@ -281,12 +285,7 @@ def plot_stuck(groups: list[dict], path: Path) -> Path:
         for ax, g in zip(axes, groups, strict=True):
             rows = g["rows"]
             ks = [r["k"] for r in rows]
-            xa = ZeroLogAxis(ks)
-            x = xa.x(ks)
-            mean = np.array([r["mean"] for r in rows])
-            std = np.array([r["std"] for r in rows])
-            for r, xi in zip(rows, x, strict=True):
-                ax.plot([xi] * len(r["values"]), r["values"], ".", color=COLORS[0], alpha=0.35)
+            xa, x, mean, std = _seed_points(ax, rows, ks)
             ax.errorbar(x, mean, yerr=std, fmt="o-", color=COLORS[0], capsize=3, lw=1.8,
                         label="measured (mean ± std over fault draws)")
             cert = [r["certified"] for r in rows]
