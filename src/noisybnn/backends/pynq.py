@@ -209,13 +209,15 @@ def complete_manifest(
     platform: str,
     io_shape_dict: dict,
     axilite_bases: dict[str, int],
+    instances: dict[str, str] | None = None,
     fclk_mhz: float | None = None,
 ) -> Path:
     """Add the hardware fields to a build's manifest.json once its bitstream exists.
 
     For the bitstream step of the build: `io_shape_dict` is FINN's (``get_driver_shapes`` /
     the generated driver's; DataType objects or names), `axilite_bases` maps each injector's
-    instance name to its AXI-Lite base address (the block design's address map), `platform` is
+    node name to its AXI-Lite base address (the block design's address map), `instances` to the
+    block-design cell that carries it (its dataflow partition; PYNQ's ip_dict key), `platform` is
     "zynq-iodma" (FINN's Zynq shell), "zynq-axidma" or "alveo". The result is validated with the
     board's own reader before it is written.
     """
@@ -251,6 +253,8 @@ def complete_manifest(
                 f"{', '.join(sorted(axilite_bases)) or 'none'})"
             )
         inj["axilite_base"] = f"{int(axilite_bases[inj['name']]):#010x}"
+        if instances and inj["name"] in instances:
+            inj["instance"] = instances[inj["name"]]
     host.Manifest.from_dict(d, source=str(path))
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(json.dumps(d, indent=2) + "\n")

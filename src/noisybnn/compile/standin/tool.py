@@ -1,0 +1,60 @@
+"""A stand-in Xilinx tool (vivado, vitis_hls, vitis-run, v++) for the dry run; see dry_run.py.
+
+Invoked as `python tool.py TOOL ARGS...` by the wrapper named TOOL in the folder that
+FINN_TOOL_DIR_OVERRIDE points at (FINN's own hook for tool shims): runs the Tcl
+script the command line names in `tclsh` with the stub commands of vivado_stub.tcl, logging to
+$NOISYBNN_DRYRUN_LOG. v++ has no script: its inputs must exist and its -o output is created.
+"""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+STUB = Path(__file__).with_name("vivado_stub.tcl")
+
+
+def _script(tool: str, argv: list[str]) -> tuple[str, list[str]]:
+    if tool == "vivado":
+        i = argv.index("-source")
+        rest = argv[argv.index("-tclargs") + 1:] if "-tclargs" in argv else []
+        return argv[i + 1], rest
+    if tool == "vitis-run":
+        return argv[argv.index("--tcl") + 1], []
+    tcl = [a for a in argv if a.endswith(".tcl")]
+    return tcl[0], []
+
+
+def _vpp(argv: list[str], log: str) -> int:
+    with open(log, "a") as f:
+        f.write(json.dumps({"kind": "script", "tool": "v++", "path": " ".join(argv)}) + "\n")
+        out = None
+        for i, a in enumerate(argv):
+            if a in ("-o", "--output"):
+                out = argv[i + 1]
+            elif a.endswith((".xo", ".cfg", ".xpfm")) or a.startswith("--config="):
+                p = Path(a.split("=", 1)[-1]).resolve()
+                f.write(json.dumps({"kind": "file", "tool": "v++", "path": str(p),
+                                    "exists": str(int(p.exists())), "role": "input"}) + "\n")
+                if not p.exists():
+                    print(f"stand-in v++: input not found: {p}", file=sys.stderr)
+                    return 1
+        if out:
+            Path(out).parent.mkdir(parents=True, exist_ok=True)
+            Path(out).touch()
+            f.write(json.dumps({"kind": "output", "tool": "v++", "path": str(Path(out).resolve())}) + "\n")
+    return 0
+
+
+def main() -> int:
+    tool, argv = sys.argv[1], sys.argv[2:]
+    log = os.environ["NOISYBNN_DRYRUN_LOG"]
+    if tool == "v++":
+        return _vpp(argv, log)
+    script, rest = _script(tool, argv)
+    return subprocess.call(["tclsh", str(STUB), log, tool, script, *rest])
+
+
+if __name__ == "__main__":
+    sys.exit(main())
