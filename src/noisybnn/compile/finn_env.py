@@ -65,11 +65,12 @@ def _default_build_dir() -> Path:
     return Path.home() / ".cache" / "noisybnn" / "finn"
 
 
-def prepare_finn(build_dir: str | Path | None = None) -> Path:
+def prepare_finn(build_dir: str | Path | None = None, *, stub_xsi: bool | None = None) -> Path:
     """FINN's settings, FINN_BUILD_DIR, FINN_RTLLIB, FINN_CUSTOM_HLS, our ops. Idempotent.
 
     FINN_DEPS (FINN's own variable) says where finn-hlslib and the board files are; default:
-    FINN's (`<site-packages>/finn/finn_deps`).
+    FINN's (`<site-packages>/finn/finn_deps`). `stub_xsi` (default: where Vivado is absent)
+    replaces FINN's XSI binding by a stub that raises ToolMissingError when used.
     """
     global _PREPARED
     root = Path(build_dir or os.environ.get("FINN_BUILD_DIR") or _default_build_dir()).resolve()
@@ -79,7 +80,7 @@ def prepare_finn(build_dir: str | Path | None = None) -> Path:
         return root
     import finn.xsi as xsi
 
-    if not vivado_available():
+    if not vivado_available() if stub_xsi is None else stub_xsi:
         for name in xsi._LAZY_NAMES:
             setattr(xsi, name, _XsiUnavailable(name))
     import finn.util.settings as finn_settings
@@ -118,6 +119,8 @@ def check_hardware_deps(board: str, alveo: bool) -> HardwareDeps:
         "FINN_RTLLIB": Path(settings.finn_rtllib) / "axi",
         "FINN_CUSTOM_HLS": Path(settings.finn_custom_hls),
         "finn-hlslib": deps.finn_deps / "finn-hlslib" / "bnn-library.h",
+        # every generated HLS script adds -I<FINN_DEPS>/attention-hlslib (hlsbackend.py)
+        "attention-hlslib": deps.finn_deps / "attention-hlslib",
     }
     if not alveo:
         items["board files"] = deps.finn_deps / "board_files" / BOARD_FILES.get(board, board)

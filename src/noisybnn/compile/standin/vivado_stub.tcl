@@ -62,7 +62,8 @@ proc csynth_design {args} { madedir $::hls_sol/syn/report; madedir $::hls_sol/sy
 proc export_design {args} { madedir $::hls_sol/impl/ip; madedir $::hls_sol/impl/verilog }
 proc csim_design {args} {}
 proc close_project {args} {}
-proc exit {args} { close $::log; ::tcl::exit 0 }
+rename exit _tcl_exit
+proc exit {args} { close $::log; _tcl_exit 0 }
 
 proc add_files {args} {
     set cflags [flag $args -cflags]
@@ -85,17 +86,24 @@ proc create_project {args} {
     set ::prj_name [lindex $p 0]; set ::prj_dir [madedir [lindex $p 1]]
     made $::prj_dir/$::prj_name.xpr
 }
-proc create_bd_design {args} { nargs create_bd_design 1 1 [positional $args]; set ::bd [lindex [positional $args] 0] }
-proc make_wrapper {args} { set f [madedir $::prj_dir/$::prj_name.gen/sources_1/bd/$::bd/hdl]; return [made $f/${::bd}_wrapper.v] }
+proc create_bd_design {args} {
+    nargs create_bd_design 1 1 [positional $args]; set ::bd [lindex [positional $args] 0]
+    made $::prj_dir/$::prj_name.srcs/sources_1/bd/$::bd/$::bd.bd
+}
+# Vivado writes the wrapper next to the block design (no -import)
+proc make_wrapper {args} { return [made $::prj_dir/$::prj_name.srcs/sources_1/bd/$::bd/hdl/${::bd}_wrapper.v] }
 proc launch_runs {args} {
     foreach r [positional $args {-jobs -to_step}] {
         madedir $::prj_dir/$::prj_name.runs/$r
         if {[flag $args -to_step] eq "write_bitstream"} { made $::prj_dir/$::prj_name.runs/$r/${::bd}_wrapper.bit }
+        # Vivado writes the hardware handoff when it generates the block design for the run
+        if {[info exists ::bd]} { made $::prj_dir/$::prj_name.gen/sources_1/bd/$::bd/hw_handoff/$::bd.hwh }
     }
 }
 proc generate_target {args} {
     if {[info exists ::bd]} { made $::prj_dir/$::prj_name.gen/sources_1/bd/$::bd/hw_handoff/$::bd.hwh }
 }
+namespace eval ipx {}
 proc ipx::package_project {args} { set d [flag $args -root_dir]; if {$d ne ""} { made $d/component.xml } }
 proc write_verilog {args} { made [lindex [positional $args {-mode -file}] end]; if {[flag $args -file] ne ""} { made [flag $args -file] } }
 proc write_checkpoint {args} { made [lindex [positional $args] end] }
@@ -130,7 +138,7 @@ if {[catch {uplevel #0 [list _tcl_source $script]} err]} {
     rec error message $err script $script
     puts stderr "stand-in $::tool: $err"
     close $::log
-    ::tcl::exit 1
+    _tcl_exit 1
 }
 close $::log
-::tcl::exit 0
+_tcl_exit 0
