@@ -6,6 +6,7 @@ This is the proof that what the board does is what the software predicts.
 """
 
 import json
+
 import numpy as np
 import pytest
 import torch

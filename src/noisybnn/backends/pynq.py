@@ -292,11 +292,38 @@ def _check_board_imports(path: Path) -> None:
                 )
 
 
+#: What the board imports from noisybnn.hw (noisybnn_host/_hwref.py); their imports follow.
+BOARD_HW_ROOTS = ("__init__", "injector", "registers")
+
+
+def board_hw_modules(hw_dir: Path | None = None) -> list[Path]:
+    """The files of noisybnn/hw the board needs: the roots and what they import from
+    noisybnn.hw (not the tool-side modules such as the yosys runner)."""
+    hw = hw_dir or HW_DIR
+    todo, seen = list(BOARD_HW_ROOTS), set()
+    while todo:
+        name = todo.pop()
+        path = hw / f"{name}.py"
+        if name in seen or not path.is_file():
+            continue
+        seen.add(name)
+        for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+            if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                if node.module == "noisybnn.hw":
+                    todo += [a.name for a in node.names]
+                elif node.module.startswith("noisybnn.hw."):
+                    todo.append(node.module.split(".")[2])
+            elif isinstance(node, ast.Import):
+                todo += [a.name.split(".")[2] for a in node.names if a.name.startswith("noisybnn.hw.")]
+    return sorted(hw / f"{n}.py" for n in seen)
+
+
 def vendor_hw(dest: Path) -> list[Path]:
-    """Copy noisybnn/hw/*.py to `dest` with their imports of noisybnn.hw made relative to it."""
+    """Copy the board's part of noisybnn/hw to `dest` with their imports of noisybnn.hw made
+    relative to it."""
     dest.mkdir(parents=True, exist_ok=True)
     written = []
-    for src in sorted(HW_DIR.glob("*.py")):
+    for src in board_hw_modules():
         _check_board_imports(src)
         text = _HW_IMPORT.sub(r"\1noisybnn_host._hw", src.read_text())
         out = dest / src.name
@@ -317,7 +344,8 @@ def bundle(
 
     Layout: ``noisybnn_host/`` (with ``_hw/``, the vendored injector reference), the bitfile
     (+ ``.hwh``), ``manifest.json`` (its ``bitfile`` naming the copied file),
-    ``requirements.txt``, ``test_board.py`` (the board tests), and, if `test_set` is given,
+    ``requirements.txt``, ``pyproject.toml`` (the bundle is a package: ``pip install --no-deps
+    ./bundle`` on the board), ``test_board.py`` (the board tests), and, if `test_set` is given,
     ``test_images.npy`` / ``test_labels.npy``.
     The manifest is validated and the bitfile checked against it first. With `verify`, the
     bundle is imported in a fresh interpreter that cannot see the noisybnn package.
@@ -340,6 +368,7 @@ def bundle(
     raw["bitfile"] = bit.name
     (out / "manifest.json").write_text(json.dumps(raw, indent=2) + "\n")
     shutil.copy2(HOST_DIR / "requirements.txt", out / "requirements.txt")
+    shutil.copy2(HOST_DIR / "pyproject.toml", out / "pyproject.toml")  # pip install ./bundle
     if BOARD_TEST.is_file():
         shutil.copy2(BOARD_TEST, out / "test_board.py")
     if test_set is not None:

@@ -22,7 +22,7 @@ from pathlib import Path
 from noisybnn.compile.paths import DRY_RUN
 
 STANDIN = Path(__file__).with_name("standin")
-TOOLS = ("vivado", "vitis_hls", "vitis-run", "v++")
+TOOLS = ("vivado", "vitis_hls", "vitis-run", "v++", "kernelinfo")
 #: What passing the dry run does not show.
 ONLY_VIVADO_PROVES = [
     "HLS synthesis of the C++ layers (finn-hlslib templates compile, II, resources)",
@@ -78,7 +78,7 @@ def standin_tools(work: Path, log: Path) -> Iterator[None]:
 
 def summarize(log: Path, deps) -> dict:
     """dry_run.json's content from the stand-ins' log and FINN's dependency check."""
-    scripts, env, files, outputs, commands, errors = [], {}, {}, set(), {}, []
+    scripts, env, files, outputs, commands, errors, kernel_args = [], {}, {}, set(), {}, [], []
     for line in log.read_text().splitlines() if log.is_file() else []:
         rec = json.loads(line)
         kind = rec["kind"]
@@ -96,6 +96,10 @@ def summarize(log: Path, deps) -> dict:
             commands[rec["name"]] = commands.get(rec["name"], 0) + 1
         elif kind == "error":
             errors.append(rec)
+        elif kind == "kernel_arg":  # {name:addressQualifier:id:port:size:offset:type:memSize}
+            name, _, _, port, size, offset = rec["spec"].strip("{}").split(":")[:6]
+            kernel_args.append({"kernel": rec["kernel"], "arg": name, "port": port,
+                                "offset": offset, "size": size})
     external = {"board-files"}
     missing = sorted(p for p, f in files.items() if not f["exists"] and f["role"] not in external)
     expected = sorted(p for p, f in files.items() if not f["exists"] and f["role"] in external)
@@ -108,6 +112,7 @@ def summarize(log: Path, deps) -> dict:
         "finn_dependencies": {"found": deps.found, "missing": deps.missing},
         "standin_outputs": sorted(outputs),
         "unmodelled_commands": dict(sorted(commands.items())),
+        "vitis_kernel_args": kernel_args,
         "errors": errors,
         "only_vivado_proves": ONLY_VIVADO_PROVES,
         "counts": {"scripts": len(scripts), "env": len(env), "files": len(files),
@@ -176,7 +181,7 @@ def _stopped_at_vivado_reports(finn_out: Path, report: dict, alveo: bool) -> str
     steps = _steps_run(finn_out)
     log = finn_out / "build_dataflow.log"
     shell = [s for s in report["scripts"]
-             if (s["tool"] == "v++") if alveo else s["path"].endswith("ip_config.tcl")]
+             if (s["tool"] == "v++" if alveo else s["path"].endswith("ip_config.tcl"))]
     if (steps and steps[-1] == "step_synthesize_bitfile" and shell and not report["errors"]
             and "ParseError" in (log.read_text() if log.is_file() else "")):
         return ("step_synthesize_bitfile, after its shell scripts: FINN parses the utilization "

@@ -47,11 +47,25 @@ def _vpp(argv: list[str], log: str) -> int:
     return 0
 
 
+def _kernelinfo(argv: list[str]) -> int:
+    """Vitis' kernelinfo on a stand-in .xo (written by the stub package_xo as JSON)."""
+    xo = Path(argv[-1])
+    try:
+        data = json.loads(xo.read_text())
+    except (OSError, ValueError):
+        print(f"stand-in kernelinfo: {xo} is not a stand-in kernel", file=sys.stderr)
+        return 1
+    print(json.dumps(data))
+    return 0
+
+
 def main() -> int:
     tool, argv = sys.argv[1], sys.argv[2:]
     log = os.environ["NOISYBNN_DRYRUN_LOG"]
     if tool == "v++":
         return _vpp(argv, log)
+    if tool == "kernelinfo":
+        return _kernelinfo(argv)
     script, rest = _script(tool, argv)
     return subprocess.call(["tclsh", str(STUB), log, tool, script, *rest])
 

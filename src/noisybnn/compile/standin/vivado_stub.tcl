@@ -118,6 +118,29 @@ proc set_param {args} {
     }
 }
 proc get_param {args} { nargs get_param 1 1 $args; return "" }
+# Vitis kernel packaging (build_xo.py); the kernel arguments are logged for the register map
+proc package_xo {args} {
+    set xo [flag $args -xo_path]; set ipdir [flag $args -ip_directory]
+    if {$xo eq "" || $ipdir eq "" || [flag $args -kernel_name] eq ""} { error "stand-in: package_xo needs -xo_path, -kernel_name, -ip_directory" }
+    need $ipdir ip-directory
+    set ports {}; set kargs {}
+    for {set i 0} {$i < [llength $args]} {incr i} {
+        if {[lindex $args $i] eq "-kernel_xml_args"} {
+            set spec [lindex $args [incr i]]
+            rec kernel_arg kernel [flag $args -kernel_name] spec $spec
+            set f [split [string trim $spec "{}"] :]
+            lappend kargs "{\"name\":\"[lindex $f 0]\",\"port\":\"[lindex $f 3]\",\"offset\":\"[lindex $f 5]\"}"
+            if {[lsearch -exact $ports [lindex $f 3]] < 0} { lappend ports [lindex $f 3] }
+        }
+    }
+    # the .xo stands in as the kernel description kernelinfo reads back (JSON, not a zip)
+    set pj {}; foreach p $ports { lappend pj "{\"name\":\"$p\"}" }
+    made $xo
+    set fh [open $xo w]
+    puts $fh "{\"kernelDefs\":\[{\"name\":\"[flag $args -kernel_name]\",\"ports\":\[[join $pj ,]\],\"arguments\":\[[join $kargs ,]\]}\]}"
+    close $fh
+    return $xo
+}
 proc version {args} { return "2024.2 (stand-in)" }
 proc get_property {args} {
     set name [lindex $args 0]
