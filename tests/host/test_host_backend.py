@@ -87,7 +87,8 @@ def test_bundle_layout_and_vendored_reference(tmp_path, fake_board, images):
     out = backend.bundle(tmp_path / "b", bit, man, test_set=(images, np.arange(11) % 10))
     names = {p.name for p in out.iterdir()}
     assert names == {"noisybnn_host", "accel.bit", "accel.hwh", "manifest.json",
-                     "requirements.txt", "pyproject.toml", "test_images.npy", "test_labels.npy", "test_board.py"}
+                     "requirements.txt", "pyproject.toml", "test_images.npy", "test_labels.npy",
+                     "test_board.py"}
     hw = out / "noisybnn_host" / "_hw"
     assert {p.name for p in hw.glob("*.py")} == {"__init__.py", "injector.py", "lfsr.py", "registers.py"}
     for p in hw.glob("*.py"):

@@ -27,7 +27,7 @@ TOOLS = ("vivado", "vitis_hls", "vitis-run", "v++", "kernelinfo")
 ONLY_VIVADO_PROVES = [
     "HLS synthesis of the C++ layers (finn-hlslib templates compile, II, resources)",
     "FIFO depths from RTL simulation (FINN sizes them with Vivado XSI; the dry run uses "
-    "FINN's default depths)",
+    "FINN's force_minimal_fifos strategy)",
     "Vivado IP packaging, block-design validation and address assignment",
     "synthesis, placement, routing and timing closure at the target clock",
     "the bitstream and the .hwh Vivado writes (the stand-ins write empty files)",
@@ -100,7 +100,7 @@ def summarize(log: Path, deps) -> dict:
             name, _, _, port, size, offset = rec["spec"].strip("{}").split(":")[:6]
             kernel_args.append({"kernel": rec["kernel"], "arg": name, "port": port,
                                 "offset": offset, "size": size})
-    external = {"board-files"}
+    external = {"board-files", "vitis-platform"}
     missing = sorted(p for p, f in files.items() if not f["exists"] and f["role"] not in external)
     expected = sorted(p for p, f in files.items() if not f["exists"] and f["role"] in external)
     return {
@@ -175,6 +175,10 @@ def _steps_run(finn_out: Path) -> list[str]:
             if "Running step: " in line]
 
 
+#: How FINN fails when it reads the (empty) utilization report a stand-in wrote in Vivado's place.
+_REPORT_FAILURES = ("ParseError", "Could not read synthesis report")
+
+
 def _stopped_at_vivado_reports(finn_out: Path, report: dict, alveo: bool) -> str | None:
     """Where the dry run ends by design: every script of step_synthesize_bitfile ran, then FINN
     parses the utilization report Vivado would write (the stand-ins write an empty file)."""
@@ -183,7 +187,7 @@ def _stopped_at_vivado_reports(finn_out: Path, report: dict, alveo: bool) -> str
     shell = [s for s in report["scripts"]
              if (s["tool"] == "v++" if alveo else s["path"].endswith("ip_config.tcl"))]
     if (steps and steps[-1] == "step_synthesize_bitfile" and shell and not report["errors"]
-            and "ParseError" in (log.read_text() if log.is_file() else "")):
+            and any(m in (log.read_text() if log.is_file() else "") for m in _REPORT_FAILURES)):
         return ("step_synthesize_bitfile, after its shell scripts: FINN parses the utilization "
                 "report only Vivado writes (steps after it not run: step_make_driver, "
                 "step_deployment_package)")

@@ -27,23 +27,41 @@ def _script(tool: str, argv: list[str]) -> tuple[str, list[str]]:
 
 
 def _vpp(argv: list[str], log: str) -> int:
+    """v++ --link: the .xo inputs and --config file must exist; writes -o (default a.xclbin,
+    as v++ does, in the working directory). The platform is checked under PLATFORM_REPO_PATHS
+    and, being a Vitis installation's, reported as an expected external input."""
+    recs = [{"kind": "script", "tool": "v++", "path": " ".join(argv)}]
+    out, missing = "a.xclbin", []
+    for i, a in enumerate(argv):
+        val = argv[i + 1] if i + 1 < len(argv) else ""
+        if a in ("-o", "--output"):
+            out = val
+        elif a == "--config" or a.endswith(".xo"):
+            p = Path(val if a == "--config" else a).resolve()
+            recs.append({"kind": "file", "tool": "v++", "path": str(p), "exists": str(int(p.exists())),
+                         "role": "input"})
+            if not p.exists():
+                missing.append(str(p))
+        elif a == "--platform":
+            repo = Path(os.environ.get("PLATFORM_REPO_PATHS", "/opt/xilinx/platforms")) / val
+            recs.append({"kind": "file", "tool": "v++", "path": str(repo),
+                         "exists": str(int(repo.exists())), "role": "vitis-platform"})
+    if not missing:
+        outs = [Path(out)]
+        if "--link" in argv:  # v++ --link keeps its Vivado project under the temp dir _x/
+            outs.append(Path("_x") / "link" / "vivado" / "vpl" / "prj" / "prj.xpr")
+        for o in outs:
+            o.parent.mkdir(parents=True, exist_ok=True)
+            o.touch()
+            recs.append({"kind": "output", "tool": "v++", "path": str(o.resolve())})
+    else:
+        recs.append({"kind": "error", "tool": "v++", "message": f"inputs not found: {missing}",
+                     "script": "v++"})
     with open(log, "a") as f:
-        f.write(json.dumps({"kind": "script", "tool": "v++", "path": " ".join(argv)}) + "\n")
-        out = None
-        for i, a in enumerate(argv):
-            if a in ("-o", "--output"):
-                out = argv[i + 1]
-            elif a.endswith((".xo", ".cfg", ".xpfm")) or a.startswith("--config="):
-                p = Path(a.split("=", 1)[-1]).resolve()
-                f.write(json.dumps({"kind": "file", "tool": "v++", "path": str(p),
-                                    "exists": str(int(p.exists())), "role": "input"}) + "\n")
-                if not p.exists():
-                    print(f"stand-in v++: input not found: {p}", file=sys.stderr)
-                    return 1
-        if out:
-            Path(out).parent.mkdir(parents=True, exist_ok=True)
-            Path(out).touch()
-            f.write(json.dumps({"kind": "output", "tool": "v++", "path": str(Path(out).resolve())}) + "\n")
+        f.writelines(json.dumps(r) + "\n" for r in recs)
+    if missing:
+        print(f"stand-in v++: input not found: {missing}", file=sys.stderr)
+        return 1
     return 0
 
 
