@@ -100,12 +100,14 @@ class InjectorEntry:
     """One noise injector of the bitstream."""
 
     layer: int  #: hidden layer it follows (0 = first); selects the derived seed
-    name: str  #: instance name in the block design (ip_dict key where PYNQ lists it)
+    name: str  #: FINN node name (NoiseInjector_rtl_k), as in the graph and the estimates
     neurons: int  #: width of that layer
     pe: int  #: neurons per stream beat
     bits: int  #: bits per neuron in the stream
     axilite_base: int  #: physical base address of its AXI-Lite registers
     dtype: str | None = None  #: FINN datatype of the stream (the compile step writes it)
+    #: block-design cell that carries the node (its dataflow partition, PYNQ's ip_dict key)
+    instance: str | None = None
 
 
 @dataclass(frozen=True)
@@ -279,8 +281,9 @@ class Manifest:
 def _injector_dict(inj: InjectorEntry) -> dict:
     d = asdict(inj)
     d["axilite_base"] = f"{inj.axilite_base:#010x}"
-    if d["dtype"] is None:
-        del d["dtype"]
+    for key in ("dtype", "instance"):
+        if d[key] is None:
+            del d[key]
     return d
 
 
@@ -438,6 +441,7 @@ def _injectors_from_list(v: _Validator, items) -> tuple[InjectorEntry, ...]:
             bits=bits,
             axilite_base=v.address(item, "axilite_base", f"{name}.axilite_base"),
             dtype=dtype,
+            instance=v.string(item, "instance", f"{name}.instance") if "instance" in item else None,
         )
         if entry.neurons % entry.pe:
             v.fail(name, f"pe={entry.pe} does not divide neurons={entry.neurons}")

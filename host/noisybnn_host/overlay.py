@@ -310,12 +310,13 @@ class NoisyBNNOverlay:
             self._pynq.ps.Clocks.fclk0_mhz = fclk
 
     def _attach_injector(self, inj):
-        ip = (getattr(self.overlay, "ip_dict", {}) or {}).get(inj.name)
+        cell = inj.instance or inj.name  # PYNQ lists the partition cell, not the node in it
+        ip = (getattr(self.overlay, "ip_dict", {}) or {}).get(cell)
         if ip is not None and "phys_addr" in ip and int(ip["phys_addr"]) != inj.axilite_base:
             raise ManifestError(
-                f"injector {inj.name!r}: the manifest puts it at {inj.axilite_base:#x}, the "
-                f"bitstream at {int(ip['phys_addr']):#x}; the manifest does not belong to this "
-                "bitfile"
+                f"injector {inj.name!r} ({cell}): the manifest puts it at {inj.axilite_base:#x}, "
+                f"the bitstream at {int(ip['phys_addr']):#x}; the manifest does not belong to "
+                "this bitfile"
             )
         kwargs = {} if self.device is None else {"device": self.device}
         return self._pynq.MMIO(inj.axilite_base, registers.ADDR_SPACE, **kwargs)

@@ -162,13 +162,24 @@ def cmd_estimate(args) -> int:
 
 def cmd_build(args) -> int:
     from noisybnn.compile.finn_env import require_vivado
-    from noisybnn.compile.flow import load_target
+    from noisybnn.compile.targets import load_target
 
+    if args.dry_run:
+        from noisybnn.compile.dry_run import dry_run_command
+
+        return dry_run_command(args.model, args.board, args.out)
     target = load_target(args.board)
     require_vivado(f"a bitstream for {args.board}",
                    vitis=target["shell_flow_type"] == "vitis_alveo")
     bdir = _compile(args, estimates_only=False)
     print(f"bitstream and host bundle in {bdir}")
+    return 0
+
+
+def cmd_board(args) -> int:
+    from noisybnn.compile.addresses import format_slaves, read_hwh
+
+    print(format_slaves(read_hwh(args.hwh)))
     return 0
 
 
@@ -337,6 +348,11 @@ def build_parser() -> argparse.ArgumentParser:
         s.add_argument("--out", default=None, help="build dir (default bitstreams/<board>/<model>)")
         s.add_argument("--force", action="store_true", help="rebuild even if up to date")
         s.set_defaults(func=func)
+    s.add_argument("--dry-run", action="store_true", help="stand-in Vivado runs every script")
+    s = sub.add_parser("board", help="board helpers: `board addresses FILE.hwh`")
+    s.add_argument("what", choices=["addresses"])
+    s.add_argument("hwh")
+    s.set_defaults(func=cmd_board)
 
     s = sub.add_parser("deploy", help="copy bundle + bitstream to a board")
     s.add_argument("--model", default="tfc-w1a1")

@@ -1,21 +1,5 @@
-"""Where a build keeps what other stages read (no FINN import needed to find them)."""
+"""Moved to `noisybnn.compile.paths`; this re-export stays until every caller imports from there."""
 
-from __future__ import annotations
+from noisybnn.compile.paths import ESTIMATES, MANIFEST, PYTHON_MODEL, python_model_path
 
-from pathlib import Path
-
-from noisybnn.errors import MissingInputError
-
-PYTHON_MODEL = "dataflow_python.onnx"
-MANIFEST = "manifest.json"
-ESTIMATES = "estimates.json"
-
-
-def python_model_path(build_dir: str | Path) -> Path:
-    """The executable twin of a build; clear error if the build has not produced it."""
-    path = Path(build_dir) / PYTHON_MODEL
-    if not path.is_file():
-        raise MissingInputError(
-            f"{path} not found: run `noisybnn estimate` (or `noisybnn compile`) for this model first"
-        )
-    return path
+__all__ = ["ESTIMATES", "MANIFEST", "PYTHON_MODEL", "python_model_path"]

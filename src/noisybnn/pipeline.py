@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from noisybnn.compile_paths import ESTIMATES, MANIFEST, PYTHON_MODEL
+from noisybnn.compile.paths import ESTIMATES, MANIFEST, PYTHON_MODEL
 from noisybnn.fingerprint import code_sha256, file_sha256, json_sha256
 from noisybnn.resources import work_dir
 
@@ -53,13 +53,13 @@ def compile_model(
     (the executable twin), estimates.json (summary) and manifest.json (provenance).
     """
     from noisybnn import data
-    from noisybnn.compile import flow
+    from noisybnn.compile import flow, targets
     from noisybnn.export import export_qonnx
     from noisybnn.train import images_to_tensor, load_checkpoint
     from noisybnn.zoo import resolve
 
     ckpt = resolve(model)
-    target = flow.load_target(board)
+    target = targets.load_target(board)
     net, payload = load_checkpoint(ckpt)
     name = payload["spec"]["name"]
     bdir = Path(out_dir) if out_dir else build_dir_for(name, board, tag)
@@ -115,51 +115,10 @@ def compile_model(
 
 
 def finish_hardware_build(build_dir: Path, target: dict) -> Path:
-    """After FINN's bitfile steps: record bitfile, I/O shapes and injector addresses, and make
-    the board bundle next to them (bitstreams/<board>/<model>/bundle)."""
-    from qonnx.core.modelwrapper import ModelWrapper
+    """After FINN's bitfile steps (see noisybnn.compile.hardware)."""
+    from noisybnn.compile.hardware import finish_hardware_build as finish
 
-    from noisybnn.backends.pynq import bundle, complete_manifest
-    from noisybnn.compile.flow import _dataflow_models
-
-    bit_dir = build_dir / "bitfile"
-    alveo = target["shell_flow_type"] == "vitis_alveo"
-    bitfile = bit_dir / ("finn-accel.xclbin" if alveo else "finn-accel.bit")
-    if not bitfile.is_file():
-        raise FileNotFoundError(f"the FINN build produced no bitfile at {bitfile}")
-    from finn.util.basic import get_driver_shapes
-
-    final = ModelWrapper(str(build_dir / "intermediate_models" / "step_synthesize_bitfile.onnx"))
-    io = get_driver_shapes(final)
-    names = [n.name for m in _dataflow_models(final) for n in m.graph.node
-             if n.op_type.startswith("NoiseInjector")]
-    bases = {} if alveo else injector_bases_from_hwh(bit_dir / "finn-accel.hwh", names)
-    complete_manifest(build_dir, bitfile, platform="alveo" if alveo else "zynq-iodma",
-                      io_shape_dict=io, axilite_bases=bases,
-                      fclk_mhz=1000.0 / target["synth_clk_period_ns"])
-    bundle(build_dir / "bundle", bitfile, build_dir / MANIFEST)
-    return bitfile
-
-
-def injector_bases_from_hwh(hwh: str | Path, names: list[str]) -> dict[str, int]:
-    """AXI-Lite base address of each injector instance, from Vivado's hardware handoff (.hwh).
-
-    The .hwh lists, per master, MEMRANGE elements with INSTANCE and BASEVALUE; our instances carry
-    the FINN node name (possibly with a path prefix).
-    """
-    import xml.etree.ElementTree as ET
-
-    root = ET.parse(str(hwh)).getroot()
-    found: dict[str, int] = {}
-    for mr in root.iter("MEMRANGE"):
-        inst = mr.get("INSTANCE", "")
-        for name in names:
-            if inst == name or inst.endswith("_" + name) or inst.endswith("/" + name):
-                found[name] = int(mr.get("BASEVALUE", "0"), 0)
-    missing = [n for n in names if n not in found]
-    if missing:
-        raise ValueError(f"{hwh} has no address for injector(s) {', '.join(missing)}")
-    return found
+    return finish(build_dir, target)
 
 
 def _tool_versions() -> dict:

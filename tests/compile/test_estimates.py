@@ -2,7 +2,7 @@
 
 import json
 
-from noisybnn.compile_paths import ESTIMATES, MANIFEST
+from noisybnn.compile.paths import ESTIMATES, MANIFEST
 
 
 def test_tfc_estimates_at_two_foldings(build_of):

@@ -5,6 +5,8 @@ Brevitas driven by the injector stream give identical integer logits on real MNI
 This is the proof that what the board does is what the software predicts.
 """
 
+import json
+
 import numpy as np
 import pytest
 import torch
@@ -14,7 +16,7 @@ from noisybnn import data
 from noisybnn.backends import NoiseSetting, load
 from noisybnn.compile import ConfigureNoiseInjectors, injectors
 from noisybnn.compile.execute import execute_batched
-from noisybnn.compile_paths import python_model_path
+from noisybnn.compile.paths import ESTIMATES, python_model_path
 from noisybnn.train import images_to_tensor, load_checkpoint
 from noisybnn.zoo import checkpoint_path
 
@@ -96,7 +98,11 @@ def test_injectors_sit_after_every_hidden_layer_with_producer_pe(build_of):
     bdir = build_of("tfc-w1a1")
     twin = ModelWrapper(str(python_model_path(bdir)))
     found = injectors(twin)
-    assert [n.name for n in found] == ["NoiseInjector_0", "NoiseInjector_1", "NoiseInjector_2"]
+    # one name from graph to manifest to driver: the folded accelerator's node name
+    assert [n.name for n in found] == ["NoiseInjector_rtl_0", "NoiseInjector_rtl_1", "NoiseInjector_rtl_2"]
+    estimates = json.loads((bdir / ESTIMATES).read_text())
+    assert [i["name"] for i in estimates["injectors"]] == [n.name for n in found]
+    assert {n.name for n in found} <= set(estimates["layers"])  # FINN's own per-node report
     for node in found:
         assert twin.find_producer(node.input[0]).op_type == "MVAU"
 

@@ -8,8 +8,10 @@ import pytest
 from onnx import helper
 from qonnx.custom_op.registry import getCustomOp
 
-import noisybnn.compile  # noqa: F401 - registers the ops
 from noisybnn.compile.ops import RTL_DIR
+from noisybnn.compile.registry import register_ops
+
+register_ops()
 
 ROOT = Path(__file__).resolve().parents[2]
 _spec = importlib.util.spec_from_file_location("_verilator", ROOT / "tests" / "hw" / "_verilator.py")

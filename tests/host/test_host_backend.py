@@ -87,9 +87,10 @@ def test_bundle_layout_and_vendored_reference(tmp_path, fake_board, images):
     out = backend.bundle(tmp_path / "b", bit, man, test_set=(images, np.arange(11) % 10))
     names = {p.name for p in out.iterdir()}
     assert names == {"noisybnn_host", "accel.bit", "accel.hwh", "manifest.json",
-                     "requirements.txt", "test_images.npy", "test_labels.npy", "test_board.py"}
+                     "requirements.txt", "pyproject.toml", "test_images.npy", "test_labels.npy",
+                     "test_board.py"}
     hw = out / "noisybnn_host" / "_hw"
-    assert {p.name for p in hw.glob("*.py")} == {p.name for p in backend.HW_DIR.glob("*.py")}
+    assert {p.name for p in hw.glob("*.py")} == {"__init__.py", "injector.py", "lfsr.py", "registers.py"}
     for p in hw.glob("*.py"):
         text = p.read_text()
         assert "from noisybnn.hw" not in text and "import noisybnn.hw" not in text
@@ -99,12 +100,36 @@ def test_bundle_layout_and_vendored_reference(tmp_path, fake_board, images):
     assert np.load(out / "test_images.npy").shape == (11, 784)
 
 
+def test_bundle_is_a_pip_package(tmp_path, fake_board):
+    """The board installs the bundle with pip; the installed package imports without noisybnn
+    and uses its vendored injector reference."""
+    import subprocess
+    import sys
+
+    board, bit, man = fake_board()
+    out = backend.bundle(tmp_path / "b", bit, man)
+    target = tmp_path / "site"
+    proc = subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps",
+                           "--no-build-isolation", "--no-index", "--target", str(target), str(out)],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    code = ("import sys; sys.modules['noisybnn'] = None; sys.path.insert(0, sys.argv[1]);"
+            "import noisybnn_host, noisybnn_host._hwref as r; print(r.SOURCE, noisybnn_host.__file__)")
+    run = subprocess.run([sys.executable, "-B", "-c", code, str(target)], capture_output=True,
+                         text=True, timeout=120, cwd=tmp_path)
+    assert run.returncode == 0, run.stderr[-2000:]
+    source, path = run.stdout.split()
+    assert source == "noisybnn_host._hw" and path.startswith(str(target))
+    assert (target / "bin" / "noisybnn-host").is_file()
+
+
 def test_bundle_refuses_board_incompatible_reference(tmp_path, fake_board, monkeypatch):
     board, bit, man = fake_board()
     hw = tmp_path / "hw"
     hw.mkdir()
-    (hw / "ok.py").write_text("import numpy as np\nfrom noisybnn.hw import lfsr\n")
-    (hw / "bad.py").write_text("import torch\n")
+    (hw / "injector.py").write_text("import numpy as np\nfrom noisybnn.hw import registers\n")
+    (hw / "registers.py").write_text("import torch\n")
+    (hw / "synth.py").write_text("import subprocess\nfrom noisybnn.errors import ToolMissingError\n")
     monkeypatch.setattr(backend, "HW_DIR", hw)
     with pytest.raises(ValueError, match="imports 'torch', which the board does not have"):
         backend.bundle(tmp_path / "b", bit, man, verify=False)

@@ -210,13 +210,15 @@ def complete_manifest(
     platform: str,
     io_shape_dict: dict,
     axilite_bases: dict[str, int],
+    instances: dict[str, str] | None = None,
     fclk_mhz: float | None = None,
 ) -> Path:
     """Add the hardware fields to a build's manifest.json once its bitstream exists.
 
     For the bitstream step of the build: `io_shape_dict` is FINN's (``get_driver_shapes`` /
     the generated driver's; DataType objects or names), `axilite_bases` maps each injector's
-    instance name to its AXI-Lite base address (the block design's address map), `platform` is
+    node name to its AXI-Lite base address (the block design's address map), `instances` to the
+    block-design cell that carries it (its dataflow partition; PYNQ's ip_dict key), `platform` is
     "zynq-iodma" (FINN's Zynq shell), "zynq-axidma" or "alveo". The result is validated with the
     board's own reader before it is written.
     """
@@ -252,6 +254,8 @@ def complete_manifest(
                 f"{', '.join(sorted(axilite_bases)) or 'none'})"
             )
         inj["axilite_base"] = f"{int(axilite_bases[inj['name']]):#010x}"
+        if instances and inj["name"] in instances:
+            inj["instance"] = instances[inj["name"]]
     host.Manifest.from_dict(d, source=str(path))
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(json.dumps(d, indent=2) + "\n")
@@ -289,11 +293,38 @@ def _check_board_imports(path: Path) -> None:
                 )
 
 
+#: What the board imports from noisybnn.hw (noisybnn_host/_hwref.py); their imports follow.
+BOARD_HW_ROOTS = ("__init__", "injector", "registers")
+
+
+def board_hw_modules(hw_dir: Path | None = None) -> list[Path]:
+    """The files of noisybnn/hw the board needs: the roots and what they import from
+    noisybnn.hw (not the tool-side modules such as the yosys runner)."""
+    hw = hw_dir or HW_DIR
+    todo, seen = list(BOARD_HW_ROOTS), set()
+    while todo:
+        name = todo.pop()
+        path = hw / f"{name}.py"
+        if name in seen or not path.is_file():
+            continue
+        seen.add(name)
+        for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+            if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                if node.module == "noisybnn.hw":
+                    todo += [a.name for a in node.names]
+                elif node.module.startswith("noisybnn.hw."):
+                    todo.append(node.module.split(".")[2])
+            elif isinstance(node, ast.Import):
+                todo += [a.name.split(".")[2] for a in node.names if a.name.startswith("noisybnn.hw.")]
+    return sorted(hw / f"{n}.py" for n in seen)
+
+
 def vendor_hw(dest: Path) -> list[Path]:
-    """Copy noisybnn/hw/*.py to `dest` with their imports of noisybnn.hw made relative to it."""
+    """Copy the board's part of noisybnn/hw to `dest` with their imports of noisybnn.hw made
+    relative to it."""
     dest.mkdir(parents=True, exist_ok=True)
     written = []
-    for src in sorted(HW_DIR.glob("*.py")):
+    for src in board_hw_modules():
         _check_board_imports(src)
         text = _HW_IMPORT.sub(r"\1noisybnn_host._hw", src.read_text())
         out = dest / src.name
@@ -314,7 +345,8 @@ def bundle(
 
     Layout: ``noisybnn_host/`` (with ``_hw/``, the vendored injector reference), the bitfile
     (+ ``.hwh``), ``manifest.json`` (its ``bitfile`` naming the copied file),
-    ``requirements.txt``, ``test_board.py`` (the board tests), and, if `test_set` is given,
+    ``requirements.txt``, ``pyproject.toml`` (the bundle is a package: ``pip install --no-deps
+    ./bundle`` on the board), ``test_board.py`` (the board tests), and, if `test_set` is given,
     ``test_images.npy`` / ``test_labels.npy``.
     The manifest is validated and the bitfile checked against it first. With `verify`, the
     bundle is imported in a fresh interpreter that cannot see the noisybnn package.
@@ -337,6 +369,7 @@ def bundle(
     raw["bitfile"] = bit.name
     (out / "manifest.json").write_text(json.dumps(raw, indent=2) + "\n")
     shutil.copy2(HOST_DIR / "requirements.txt", out / "requirements.txt")
+    shutil.copy2(HOST_DIR / "pyproject.toml", out / "pyproject.toml")  # pip install ./bundle
     if BOARD_TEST.is_file():
         shutil.copy2(BOARD_TEST, out / "test_board.py")
     if test_set is not None:

@@ -1,37 +1,29 @@
 """FINN integration: the NoiseInjector layer, its graph passes, the build steps and targets.
 
-Importing this package prepares FINN (build dir, settings, XSI stub where Vivado is absent) and
-registers our layer with FINN's op registries; that is the one registration point.
+Import-light: `noisybnn.compile.targets` and `noisybnn.compile.paths` read boards and builds
+without FINN. FINN is prepared (`finn_env.prepare_finn`) and our ops registered
+(`registry.register_ops`, the one registration point) when a build or a FINN execution starts;
+the graph passes below are loaded on first use.
 """
 
-from noisybnn.compile.finn_env import prepare_finn
-from noisybnn.errors import ToolMissingError
+from __future__ import annotations
 
-prepare_finn()
+import importlib
+
+_LAZY = {
+    "ConfigureNoiseInjectors": "noisybnn.compile.transforms",
+    "InsertNoiseInjectors": "noisybnn.compile.transforms",
+    "MatchInjectorFolding": "noisybnn.compile.transforms",
+    "SpecializeNoiseInjectors": "noisybnn.compile.transforms",
+    "injectors": "noisybnn.compile.transforms",
+    "noisy_layer_producers": "noisybnn.compile.transforms",
+    "prepare_finn": "noisybnn.compile.finn_env",
+}
+
+__all__ = sorted(_LAZY)
 
 
-def _register() -> None:
-    import finn.custom_op.fpgadataflow as fpgadataflow
-    import finn.custom_op.fpgadataflow.rtl as fpgadataflow_rtl
-
-    from noisybnn.compile.ops import NoiseInjector, NoiseInjector_rtl
-
-    fpgadataflow.custom_op["NoiseInjector"] = NoiseInjector
-    fpgadataflow_rtl.custom_op["NoiseInjector_rtl"] = NoiseInjector_rtl
-
-
-_register()
-
-from noisybnn.compile.transforms import (  # noqa: E402
-    ConfigureNoiseInjectors,
-    InsertNoiseInjectors,
-    MatchInjectorFolding,
-    RemoveNoiseInjectors,
-    injectors,
-    noisy_layer_producers,
-)
-
-__all__ = [
-    "ConfigureNoiseInjectors", "InsertNoiseInjectors", "MatchInjectorFolding",
-    "RemoveNoiseInjectors", "ToolMissingError", "injectors", "noisy_layer_producers", "prepare_finn",
-]
+def __getattr__(name: str):
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'noisybnn.compile' has no attribute {name!r}")

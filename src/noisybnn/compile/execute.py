@@ -61,6 +61,10 @@ def execute_batched(model: ModelWrapper, images: np.ndarray, batch: int = 1000) 
     """
     import qonnx.core.onnx_exec as oxe
 
+    from noisybnn.compile.registry import register_ops
+
+    register_ops()
+
     imgs = np.asarray(images)
     in_name = model.graph.input[0].name
     out_name = model.graph.output[0].name

@@ -1,4 +1,6 @@
-"""Graph passes that add, configure and remove noise injectors (qonnx `Transformation`s)."""
+"""Graph passes that add, configure, specialize and fold noise injectors (qonnx `Transformation`s).
+
+Importing this module registers our ops with qonnx (they are needed by every pass here)."""
 
 from __future__ import annotations
 
@@ -9,11 +11,13 @@ from onnx import helper
 from qonnx.core.modelwrapper import ModelWrapper
 from qonnx.custom_op.registry import getCustomOp
 from qonnx.transformation.base import Transformation
-from qonnx.transformation.general import GiveUniqueNodeNames
 from qonnx.transformation.infer_shapes import InferShapes
 
+from noisybnn.compile.registry import FPGADATAFLOW, register_ops
 from noisybnn.hw import Mode, threshold_from_p
 from noisybnn.hw.injector import derive_layer_seed
+
+register_ops()
 
 INJECTOR_OPS = ("NoiseInjector", "NoiseInjector_rtl")
 _PRODUCER_OPS = ("MVAU", "MVAU_hls", "MVAU_rtl", "VVAU", "VVAU_hls", "VVAU_rtl")
@@ -102,7 +106,7 @@ class InsertNoiseInjectors(Transformation):
                 "NoiseInjector",
                 [out_name],
                 [new_out],
-                domain="finn.custom_op.fpgadataflow",
+                domain=FPGADATAFLOW,
                 backend="fpgadataflow",
                 NumChannels=int(shape[-1]),
                 PE=int(_producer_pe(prod)),
@@ -119,24 +123,6 @@ class InsertNoiseInjectors(Transformation):
             modified = True
         if modified:
             model = model.transform(InferShapes())
-        return model, False
-
-
-class RemoveNoiseInjectors(Transformation):
-    """Remove every injector, reconnecting producer to consumer (the clean build)."""
-
-    def apply(self, model: ModelWrapper):
-        for node in injectors(model):
-            src, dst = node.input[0], node.output[0]
-            for other in model.graph.node:
-                for i, name in enumerate(other.input):
-                    if name == dst:
-                        other.input[i] = src
-            for o in model.graph.output:
-                if o.name == dst:
-                    o.name = src
-            model.graph.node.remove(node)
-            return model, True
         return model, False
 
 
@@ -197,5 +183,19 @@ class MatchInjectorFolding(Transformation):
         return model, False
 
 
-def name_injectors(model: ModelWrapper) -> ModelWrapper:
-    return model.transform(GiveUniqueNodeNames())
+class SpecializeNoiseInjectors(Transformation):
+    """Turn each `NoiseInjector` into its RTL flavour `NoiseInjector_rtl` (FINN's specialization:
+    same attributes, domain `finn.custom_op.fpgadataflow.rtl`)."""
+
+    def apply(self, model: ModelWrapper):
+        graph = model.graph
+        for pos, node in enumerate(graph.node):
+            if node.op_type != "NoiseInjector":
+                continue
+            rtl = helper.make_node("NoiseInjector_rtl", list(node.input), list(node.output),
+                                   domain=FPGADATAFLOW + ".rtl", name=node.name)
+            rtl.attribute.extend(node.attribute)
+            graph.node.remove(node)
+            graph.node.insert(pos, rtl)
+            return model, True
+        return model, False

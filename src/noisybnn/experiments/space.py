@@ -317,7 +317,7 @@ def check_seeds(seeds) -> tuple[int, ...]:
 
 def check_board(board: str, where: str = "") -> None:
     """An ExploreError unless `board` has a target description."""
-    from noisybnn.compile.flow import load_target
+    from noisybnn.compile.targets import load_target
 
     try:
         load_target(board)

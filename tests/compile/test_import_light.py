@@ -1,0 +1,27 @@
+"""Reading a target or a build costs no FINN import (FINN is loaded when a build starts)."""
+
+import subprocess
+import sys
+
+LIGHT = ["noisybnn.compile", "noisybnn.compile.targets", "noisybnn.compile.paths",
+         "noisybnn.compile.addresses", "noisybnn.compile.flow", "noisybnn.compile.dry_run",
+         "noisybnn.compile_paths"]
+
+
+def test_no_finn_module_imported():
+    code = (f"import sys, {', '.join(LIGHT)}; from noisybnn.compile.targets import load_target; "
+            "load_target('pynq-z2'); "
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('finn', 'qonnx', 'onnx')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]"
+
+
+def test_ops_registered_through_qonnx_when_used():
+    code = ("from noisybnn.compile.registry import OPS, register_ops; register_ops();"
+            "from qonnx.custom_op import registry as r;"
+            "print(all(ref.split(':')[1] in r._OP_REGISTRY[d] for d, ref in OPS));"
+            "import finn.custom_op.fpgadataflow.rtl as rtl; print('NoiseInjector_rtl' in rtl.custom_op)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.split() == ["True", "False"]  # in qonnx's registry, FINN's dicts untouched
