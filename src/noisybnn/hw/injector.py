@@ -80,6 +80,18 @@ def p_from_threshold(threshold: int) -> float:
 splitmix64 = lfsr.splitmix64
 
 
+def unsplitmix64(word: int) -> int:
+    """The master seed whose seed word is `word` (inverse of splitmix64; tests use it to reach
+    the seed words 0 and all ones)."""
+    z = int(word) & lfsr.MASK64
+    z ^= z >> 31 ^ z >> 62
+    z = (z * pow(0x94D049BB133111EB, -1, 1 << 64)) & lfsr.MASK64
+    z ^= z >> 27 ^ z >> 54
+    z = (z * pow(0xBF58476D1CE4E5B9, -1, 1 << 64)) & lfsr.MASK64
+    z ^= z >> 30 ^ z >> 60
+    return (z - 0x9E3779B97F4A7C15) & lfsr.MASK64
+
+
 def seed_word(seed: int) -> int:
     """The 64-bit word written to the SEED registers (and the RTL core's `seed` input) for a
     master seed: splitmix64(seed), so that the generator's state is nonlinear in the seed and
