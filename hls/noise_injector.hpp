@@ -7,7 +7,7 @@
 // packing). Bit l = pe*BITS + bit is "bit lane" l. The generator (v2): one shared 89-bit LFSR e
 // (s[t] = s[t-48]^s[t-67]^s[t-88]^s[t-89], bit 0 newest; held as e_lo = bits 0..63, e_hi = 64..88)
 // and a 16-bit accumulator w[l] per lane; a step shifts 16 bits n into e and sets
-//   w[l] += rotl(w[l-1 mod L], 5) ^ rotl(n, A_l) ^ rotl(e[31:16], B_l) ^ D_l   (mod 2^16)
+//   w[l] -= rotl(w[l-1 mod L], 5) ^ rotl(n, A_l) ^ rotl(e[31:16], B_l) ^ D_l   (mod 2^16)
 // with the lane constants from splitmix64(l). The sample of a beat is w[l] before the step.
 // FLIP (mode 1) inverts a bit when sample < threshold and the neuron is in the fault mask;
 // STUCK0/STUCK1 (2/3) force every bit of a masked neuron; OFF (0) passes the beat. The generator
@@ -67,7 +67,7 @@ inline void gen_step(uint64_t &lo, uint64_t &hi, uint32_t w[LANES]) {
         const uint32_t x = rotl16(prev, 5) ^ rotl16(n, unsigned(h >> 32) & 15u) ^
                            rotl16(e1, unsigned(h >> 36) & 15u) ^ (uint32_t(h >> 16) & 0xFFFFu);
         prev = w[l];
-        w[l] = (w[l] + x) & 0xFFFFu;
+        w[l] = (w[l] - x) & 0xFFFFu;
     }
 }
 

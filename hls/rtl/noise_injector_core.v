@@ -7,7 +7,7 @@
 //   l = pe*BITS + bit is "bit lane" l; LANES = PE*BITS.
 // * Generator: one shared 89-bit LFSR e (s[t] = s[t-48]^s[t-67]^s[t-88]^s[t-89], bit 0 newest)
 //   and a 16-bit accumulator w_l per lane. A step: n = e[47:32]^e[66:51]^e[87:72]^e[88:73];
-//   e <= {e[72:0], n}; w_l <= w_l + (rotl(w_{l-1 mod LANES}, 5) ^ rotl(n, A_l) ^ rotl(e[31:16], B_l)
+//   e <= {e[72:0], n}; w_l <= w_l - (rotl(w_{l-1 mod LANES}, 5) ^ rotl(n, A_l) ^ rotl(e[31:16], B_l)
 //   ^ D_l), with K_l, D_l, A_l, B_l from splitmix64(l) (elaboration-time constants).
 // * The sample of lane l for a beat is w_l before the step; FLIP (mode 1): bit ^= (w_l <
 //   threshold) & mask[neuron]; 2 STUCK0 / 3 STUCK1: every bit of a masked neuron forced to 0 / 1;
@@ -194,7 +194,7 @@ module noise_injector_core #(
 
             always @(posedge clk) begin
                 if (!rst_n || reseed) w <= K;
-                else if (step && !loading) w <= w + x;
+                else if (step) w <= w - x;   // a subtraction keeps w on the carry chain's DI
             end
 
             assign result[l] = (hit & stuck0_mode) ? 1'b0 :

@@ -135,7 +135,7 @@ if AVAILABLE:
                 x = (_rotl16(prev, rot) ^ _rotl16(n, ka[lane]) ^ _rotl16(e1, kb[lane])
                      ^ kd[lane])
                 prev = w[lane]
-                wn[lane] = (w[lane] + x) & np.uint64(0xFFFF)
+                wn[lane] = (w[lane] - x) & np.uint64(0xFFFF)
             for lane in range(lanes):
                 w[lane] = wn[lane]
         return out, lo, hi, w.astype(np.uint16)

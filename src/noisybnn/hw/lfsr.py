@@ -8,7 +8,7 @@ Specification (docs/injector.md has the reasoning, cost and statistics):
   ``N = XOR over lag of (E >> (lag - 16)) & 0xFFFF;  E = ((E << 16) | N) mod 2^89``.
 * **W_l**, a 16-bit accumulator per bit lane l (lanes L = PE * BITS). A step, all lanes at once from
   the old values:  ``X_l = rotl(W_{(l-1) mod L}, 5) ^ rotl(N, a_l) ^ rotl(E1, b_l) ^ D_l``,
-  ``W_l = (W_l + X_l) mod 2^16``, with E1 = bits [31:16] of the old E and per-lane constants
+  ``W_l = (W_l - X_l) mod 2^16``, with E1 = bits [31:16] of the old E and per-lane constants
   from h_l = splitmix64(l): K_l = h[15:0] (reset value), D_l = h[31:16], a_l = h[35:32],
   b_l = h[39:36]. The carries make the lanes nonlinear; the ring and the constants make every
   lane different; E (autonomous, never zero) guarantees the period (a multiple of 2^89 - 1) and
@@ -125,28 +125,33 @@ def step_bit_reference(e: int) -> int:
     return ((e << 1) | fb) & E_MASK
 
 
-def _rotl16(x: np.ndarray, r: np.ndarray | int) -> np.ndarray:
-    x = x.astype(np.uint32)
-    r = np.asarray(r, dtype=np.uint32)
-    return (((x << r) | (x >> ((16 - r) & 15))) & 0xFFFF).astype(np.uint16)
+_ROT = np.arange(16, dtype=np.uint32)
+
+
+def _rotations(v: int) -> np.ndarray:
+    """uint32 (16,): rotl16(v, r) for r = 0..15."""
+    return ((v << _ROT) | (v >> ((16 - _ROT) & 15))) & 0xFFFF
 
 
 def _run_numpy(state: State, n_beats: int, collect: bool) -> tuple[np.ndarray | None, State]:
     """Step `n_beats` beats; samples (n_beats, lanes) uint16 if `collect`."""
     lanes = state.w.size
     c = lane_constants(lanes)
-    w = state.w.astype(np.uint16).copy()
+    a, b, d = c.a.astype(np.intp), c.b.astype(np.intp), c.d.astype(np.uint32)
+    w = state.w.astype(np.uint32)
     e = state.e
     out = np.empty((n_beats, lanes), dtype=np.uint16) if collect else None
+    r = NEIGHBOUR_ROT
     for t in range(n_beats):
         if collect:
             out[t] = w
         e1 = (e >> 16) & SAMPLE_MASK
         e, n = e_step(e)
-        x = (_rotl16(np.roll(w, 1), NEIGHBOUR_ROT) ^ _rotl16(np.full(lanes, n, np.uint16), c.a)
-             ^ _rotl16(np.full(lanes, e1, np.uint16), c.b) ^ c.d)
-        w = ((w.astype(np.uint32) + x) & 0xFFFF).astype(np.uint16)
-    return out, State(e, w)
+        prev = np.roll(w, 1)
+        x = ((prev << r) | (prev >> (16 - r))) & 0xFFFF
+        x ^= _rotations(n)[a] ^ _rotations(e1)[b] ^ d
+        w = (w - x) & 0xFFFF
+    return out, State(e, w.astype(np.uint16))
 
 
 Runner = Callable[[State, int, bool], "tuple[np.ndarray | None, State]"]
