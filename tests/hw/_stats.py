@@ -26,7 +26,7 @@ def flips_packed(seed_word: int, thresholds: list[int], n_beats: int, lanes: int
     for start in range(0, n_beats, chunk):
         n = min(chunk, n_beats - start)
         u = kernels.lane_stream(seed_word, lanes, n, start)
-        for out, t in zip(outs, thresholds):
+        for out, t in zip(outs, thresholds, strict=True):
             f = u < t
             out[start:start + n] = np.bitwise_or.reduce(np.where(f, weights, np.uint64(0)), axis=1)
     return outs
