@@ -4,17 +4,19 @@
 // hls/rtl/noise_injector_core.v; docs/injector.md is the specification.
 //
 // A beat of the stream is ap_uint<PE*BITS>: PE neurons of BITS bits, PE 0 in the LSBs (FINN
-// packing). Bit l = pe*BITS + bit is "bit lane" l with its own 64-bit Fibonacci LFSR
-// s[n] = s[n-60]^s[n-61]^s[n-63]^s[n-64] (register bit 0 newest), advanced 16 steps per beat:
-//     new16 = ((r >> 44) ^ (r >> 45) ^ (r >> 47) ^ (r >> 48)) & 0xFFFF;  r = (r << 16) | new16;
-// and the lane's sample is u = lfsr_sample(r), a nonlinear output filter of the new register.
-// FLIP (mode 1) inverts a bit when u < threshold and the
-// neuron is in the fault mask; STUCK0/STUCK1 (2/3) force every bit of a masked neuron; OFF (0)
-// passes the beat. The LFSRs and the fold counter advance on every beat in every mode.
+// packing). Bit l = pe*BITS + bit is "bit lane" l. The generator (v2): one shared 89-bit LFSR e
+// (s[t] = s[t-48]^s[t-67]^s[t-88]^s[t-89], bit 0 newest; held as e_lo = bits 0..63, e_hi = 64..88)
+// and a 16-bit accumulator w[l] per lane; a step shifts 16 bits n into e and sets
+//   w[l] -= rotl(w[l-1 mod L], 5) ^ rotl(n, A_l) ^ rotl(e[31:16], B_l) ^ D_l   (mod 2^16)
+// with the lane constants from splitmix64(l). The sample of a beat is w[l] before the step.
+// FLIP (mode 1) inverts a bit when sample < threshold and the neuron is in the fault mask;
+// STUCK0/STUCK1 (2/3) force every bit of a masked neuron; OFF (0) passes the beat. The generator
+// and the fold counter advance on every beat in every mode.
 //
-// The state (LFSRs, fold counter, counters) is static: it persists across calls, so a run may be
-// processed in several calls. `reseed` (and the first call ever) reloads every lane with
-// splitmix64(lane) ^ seed (1 if that is 0) and clears the fold counter and the counters.
+// `seed` is the 64-bit seed word (injector.seed_word(master seed) = splitmix64(master seed)), as
+// on the RTL core's seed port. The state is static, so a run may span several calls; `reseed`
+// (and the first call ever) loads e = E_TOP << 64 | seed, w[l] = K_l, runs 16 warm-up steps and
+// clears the fold counter and the counters.
 #ifndef NOISYBNN_NOISE_INJECTOR_HPP
 #define NOISYBNN_NOISE_INJECTOR_HPP
 
@@ -26,8 +28,8 @@ namespace noisybnn {
 
 enum InjectorMode { MODE_OFF = 0, MODE_FLIP = 1, MODE_STUCK0 = 2, MODE_STUCK1 = 3 };
 
-// SplitMix64 finaliser, C++11 constexpr: the lane constants are folded at compile time, so the
-// multipliers never reach hardware.
+// splitmix64 with the gamma added first (as lfsr.splitmix64), C++11 constexpr: the lane
+// constants are folded at compile time, so the multipliers never reach hardware.
 constexpr uint64_t sm64_mix1(uint64_t z) { return (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL; }
 constexpr uint64_t sm64_mix2(uint64_t z) { return (z ^ (z >> 27)) * 0x94D049BB133111EBULL; }
 constexpr uint64_t sm64_mix3(uint64_t z) { return z ^ (z >> 31); }
@@ -35,23 +37,39 @@ constexpr uint64_t splitmix64(uint64_t x) {
     return sm64_mix3(sm64_mix2(sm64_mix1(x + 0x9E3779B97F4A7C15ULL)));
 }
 
-// Register of one lane after a reseed.
-inline uint64_t lane_seed(unsigned lane, uint64_t seed) {
-    const uint64_t s = splitmix64(lane) ^ seed;
-    return s ? s : uint64_t(1);
+const uint64_t E_TOP = 0x1C3A5F1ULL;  // bits 88..64 of e after a reseed
+const unsigned WARMUP = 16;
+
+inline uint32_t rotl16(uint32_t x, unsigned r) {
+    return r ? (((x << r) | (x >> (16 - r))) & 0xFFFFu) : (x & 0xFFFFu);
 }
 
-// The 16 bits one beat shifts in (leap-forward of 16 single steps; every tap lags >= 60 >= 16).
-inline uint64_t lfsr_new16(uint64_t r) {
-    return ((r >> 44) ^ (r >> 45) ^ (r >> 47) ^ (r >> 48)) & 0xFFFFULL;
+// Bits [off, off + 16) of e.
+inline uint32_t e_bits16(uint64_t lo, uint64_t hi, unsigned off) {
+    if (off + 16 <= 64) return uint32_t(lo >> off) & 0xFFFFu;
+    if (off >= 64) return uint32_t(hi >> (off - 64)) & 0xFFFFu;
+    return uint32_t((lo >> off) | (hi << (64 - off))) & 0xFFFFu;
 }
 
-// Output filter of the register after the beat (16-bit words w0 newest .. w3):
-// u = (w0 + w2) ^ rotl8(w1 + w3), additions mod 2^16.
-inline uint64_t lfsr_sample(uint64_t r) {
-    const uint64_t a = ((r & 0xFFFFULL) + ((r >> 32) & 0xFFFFULL)) & 0xFFFFULL;
-    const uint64_t b = (((r >> 16) & 0xFFFFULL) + ((r >> 48) & 0xFFFFULL)) & 0xFFFFULL;
-    return a ^ (((b << 8) | (b >> 8)) & 0xFFFFULL);}
+// One generator step over all lanes (the ring reads every w before it changes).
+template <unsigned LANES>
+inline void gen_step(uint64_t &lo, uint64_t &hi, uint32_t w[LANES]) {
+#pragma HLS inline
+    const uint32_t e1 = uint32_t(lo >> 16) & 0xFFFFu;
+    const uint32_t n = e_bits16(lo, hi, 32) ^ e_bits16(lo, hi, 51) ^ e_bits16(lo, hi, 72) ^
+                       e_bits16(lo, hi, 73);
+    hi = ((hi << 16) | (lo >> 48)) & ((1ULL << 25) - 1);
+    lo = (lo << 16) | n;
+    uint32_t prev = w[LANES - 1];
+    for (unsigned l = 0; l < LANES; ++l) {
+#pragma HLS unroll
+        const uint64_t h = splitmix64(l);
+        const uint32_t x = rotl16(prev, 5) ^ rotl16(n, unsigned(h >> 32) & 15u) ^
+                           rotl16(e1, unsigned(h >> 36) & 15u) ^ (uint32_t(h >> 16) & 0xFFFFu);
+        prev = w[l];
+        w[l] = (w[l] - x) & 0xFFFFu;
+    }
+}
 
 // Process `num_beats` beats of one layer's stream.
 //   mode: InjectorMode; threshold: p = threshold / 2^16, 0..65536; fault_mask bit n = neuron n;
@@ -65,19 +83,22 @@ void noise_injector(hls::stream<ap_uint<PE * BITS> > &in, hls::stream<ap_uint<PE
     const unsigned LANES = PE * BITS;
     const unsigned NF = NEURONS / PE;
 
-    static uint64_t lfsr[PE * BITS];
-#pragma HLS array_partition variable = lfsr complete
+    static uint64_t e_lo = 0, e_hi = 0;
+    static uint32_t w[PE * BITS];
+#pragma HLS array_partition variable = w complete
     static unsigned fold = 0;
     static uint64_t beats = 0;
     static uint64_t changed = 0;
     static bool seeded = false;
 
     if (reseed || !seeded) {
-        const uint64_t s = seed;
+        e_lo = uint64_t(seed);
+        e_hi = E_TOP;
         for (unsigned l = 0; l < LANES; ++l) {
 #pragma HLS unroll
-            lfsr[l] = lane_seed(l, s);
+            w[l] = uint32_t(splitmix64(l)) & 0xFFFFu;
         }
+        for (unsigned k = 0; k < WARMUP; ++k) gen_step<PE * BITS>(e_lo, e_hi, w);
         fold = 0;
         beats = 0;
         changed = 0;
@@ -98,10 +119,7 @@ beats_loop:
             for (unsigned k = 0; k < BITS; ++k) {
 #pragma HLS unroll
                 const unsigned l = p * BITS + k;
-                const uint64_t r = lfsr[l];
-                const uint64_t next = (r << 16) | lfsr_new16(r);
-                const uint64_t u = lfsr_sample(next);
-                lfsr[l] = next;
+                const uint64_t u = w[l];
                 const bool d = x[l];
                 bool o = d;
                 if (m == MODE_FLIP)
@@ -114,6 +132,7 @@ beats_loop:
                 popc += (o != d) ? 1u : 0u;
             }
         }
+        gen_step<PE * BITS>(e_lo, e_hi, w);
         out.write(y);
         fold = (fold + 1 == NF) ? 0u : fold + 1;
         beats += 1;

@@ -1,24 +1,28 @@
 // noise_injector_axil: AXI-Lite register file + noise_injector_core, with byte-aligned streams.
 //
-// Register map (byte offsets, 32-bit registers; the same map is src/noisybnn/hw/registers.py
-// and docs/injector.md):
+// Register map version 2 (byte offsets, 32-bit registers; the same map is
+// src/noisybnn/hw/registers.py and docs/injector.md). 0x000-0x01F hold no writable register and
+// no access there has a side effect (Vitis puts ap_ctrl at 0x00-0x0C and numReps at 0x10 of a
+// partition's control port):
 //   0x000 ID          RO  0x4E424E49 ("NBNI")
-//   0x004 PARAMS      RO  [31:24] map version (1), [23:16] BITS, [15:0] PE
+//   0x004 PARAMS      RO  [31:24] map version (2), [23:16] BITS, [15:0] PE
 //   0x008 NEURONS     RO  neurons of the layer
 //   0x00C CAPS        RO  [0] counters present
-//   0x010 CONTROL     RW  [0] enable, [2:1] mode (0 off, 1 flip, 2 stuck0, 3 stuck1);
-//                         enable = 0 forces pass-through (the LFSRs still advance)
-//   0x014 THRESHOLD   RW  [16:0] flip threshold, p = threshold / 2^16 (0..65536)
-//   0x018 SEED_LO     RW  seed[31:0]
-//   0x01C SEED_HI     RW  seed[63:32]
-//   0x020 RESEED      WO  writing 1 to bit 0 pulses reseed for one cycle (reads 0): reload the
-//                         LFSRs from SEED, clear the fold counter and both counters
-//   0x030 BEATS_LO    RO  beats accepted since reseed [31:0]; reading it latches BEATS_HI
-//   0x034 BEATS_HI    RO  [63:32], as latched by the last BEATS_LO read
-//   0x038 CHANGES_LO  RO  bits changed since reseed [31:0]; reading it latches CHANGES_HI
-//   0x03C CHANGES_HI  RO  [63:32], as latched by the last CHANGES_LO read
+//   0x020 CONTROL     RW  [0] enable, [2:1] mode (0 off, 1 flip, 2 stuck0, 3 stuck1);
+//                         enable = 0 forces pass-through (the generator still advances)
+//   0x024 THRESHOLD   RW  [16:0] flip threshold, p = threshold / 2^16 (0..65536; larger = 1)
+//   0x028 SEED_LO     WO  seed word [31:0] (reads 0)
+//   0x02C SEED_HI     WO  seed word [63:32] (reads 0)
+//   0x030 RESEED      WO  writing 1 to bit 0 pulses reseed for one cycle (reads 0): reload the
+//                         generator from the seed word (20 cycles, input stalled), clear the fold
+//                         counter and both counters
+//   0x040 BEATS_LO    RO  beats accepted since reseed [31:0]; reading it latches BEATS_HI
+//   0x044 BEATS_HI    RO  [63:32], as latched by the last BEATS_LO read
+//   0x048 CHANGES_LO  RO  bits changed since reseed [31:0]; reading it latches CHANGES_HI
+//   0x04C CHANGES_HI  RO  [63:32], as latched by the last CHANGES_LO read
 //   0x100 + 4k MASK_k RW  fault mask, bit j = neuron 32k + j (bits >= NEURONS read 0)
-// Reset: CONTROL 0 (disabled), THRESHOLD 0, SEED 0, MASK all ones, and the core reseeds.
+// Reset: CONTROL 0 (disabled), THRESHOLD 0, SEED 0, MASK all ones, and the core reseeds
+// (the same sequence for a one-cycle and a long ap_rst_n pulse).
 // Writes honour WSTRB. Unmapped reads return 0, unmapped writes are ignored; BRESP/RRESP OKAY.
 //
 // Streams are padded to whole bytes as FINN does at IP boundaries: the core sees the low
@@ -32,7 +36,10 @@ module noise_injector_axil #(
     parameter integer COUNTERS = 1,
     parameter integer ADDR_W   = 12   // 4 KiB: masks up to (4096 - 256) * 8 = 30720 neurons
 ) (
+    (* X_INTERFACE_PARAMETER = "ASSOCIATED_BUSIF s_axil:s_axis:m_axis, ASSOCIATED_RESET ap_rst_n" *)
+    (* X_INTERFACE_INFO = "xilinx.com:signal:clock:1.0 ap_clk CLK" *)
     input  wire                 ap_clk,
+    (* X_INTERFACE_PARAMETER = "POLARITY ACTIVE_LOW" *)
     input  wire                 ap_rst_n,
     // AXI-Lite slave
     input  wire [ADDR_W-1:0]    s_axil_awaddr,
@@ -67,13 +74,13 @@ module noise_injector_axil #(
     localparam [7:0]   BITS_B     = BITS[7:0];
     localparam [15:0]  PE_H       = PE[15:0];
     localparam [31:0]  ID_VALUE   = 32'h4E424E49;
-    localparam [7:0]   MAP_VERSION = 8'd1;
+    localparam [7:0]   MAP_VERSION = 8'd2;
 
     // word addresses (byte offset / 4)
     localparam [ADDR_W-3:0] A_ID = 'h00, A_PARAMS = 'h01, A_NEURONS = 'h02, A_CAPS = 'h03,
-                            A_CONTROL = 'h04, A_THRESHOLD = 'h05, A_SEED_LO = 'h06,
-                            A_SEED_HI = 'h07, A_RESEED = 'h08, A_BEATS_LO = 'h0C,
-                            A_BEATS_HI = 'h0D, A_CHANGES_LO = 'h0E, A_CHANGES_HI = 'h0F;
+                            A_CONTROL = 'h08, A_THRESHOLD = 'h09, A_SEED_LO = 'h0A,
+                            A_SEED_HI = 'h0B, A_RESEED = 'h0C, A_BEATS_LO = 'h10,
+                            A_BEATS_HI = 'h11, A_CHANGES_LO = 'h12, A_CHANGES_HI = 'h13;
 
     // ---------------------------------------------------------------- registers
     reg  [2:0]         control_q;
@@ -158,8 +165,6 @@ module noise_injector_axil #(
             A_CAPS:       rd_data = {31'd0, COUNTERS != 0};
             A_CONTROL:    rd_data = {29'd0, control_q};
             A_THRESHOLD:  rd_data = {15'd0, threshold_q};
-            A_SEED_LO:    rd_data = seed_q[31:0];
-            A_SEED_HI:    rd_data = seed_q[63:32];
             A_BEATS_LO:   rd_data = beat_count[31:0];
             A_BEATS_HI:   rd_data = beats_hi_q;
             A_CHANGES_LO: rd_data = change_count[31:0];

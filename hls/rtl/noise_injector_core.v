@@ -1,23 +1,26 @@
-// noise_injector_core: bit-flip / stuck-at noise injector for a FINN AXI-Stream.
+// noise_injector_core: bit-flip / stuck-at noise injector for a FINN AXI-Stream (generator v2).
 //
 // Bit-exact with the Python reference src/noisybnn/hw/injector.py (inject_stream) and
 // src/noisybnn/hw/lfsr.py; the specification is docs/injector.md.
 //
 // * A beat holds PE neurons of BITS bits, PE 0 in the LSBs (FINN packing). Bit position
-//   l = pe*BITS + bit is "bit lane" l and owns a 64-bit Fibonacci LFSR with
-//   s[n] = s[n-60]^s[n-61]^s[n-63]^s[n-64] (bit 0 newest).
-// * Each accepted beat every lane advances 16 steps at once (leap-forward):
-//   nb = r[59:44]^r[60:45]^r[62:47]^r[63:48]; r <= {r[47:0], nb}; the lane's sample is the
-//   output filter u = (w0 + w2) ^ rotl8(w1 + w3) of the new register's 16-bit words w0..w3.
-// * mode 0 OFF: pass-through; 1 FLIP: bit ^= (u < threshold) & mask[neuron];
-//   2 STUCK0 / 3 STUCK1: every bit of a masked neuron forced to 0 / 1.
-//   The LFSRs advance on every accepted beat in every mode.
+//   l = pe*BITS + bit is "bit lane" l; LANES = PE*BITS.
+// * Generator: one shared 89-bit LFSR e (s[t] = s[t-48]^s[t-67]^s[t-88]^s[t-89], bit 0 newest)
+//   and a 16-bit accumulator w_l per lane. A step: n = e[47:32]^e[66:51]^e[87:72]^e[88:73];
+//   e <= {e[72:0], n}; w_l <= w_l - (rotl(w_{l-1 mod LANES}, 5) ^ rotl(n, A_l) ^ rotl(e[31:16], B_l)
+//   ^ D_l), with K_l, D_l, A_l, B_l from splitmix64(l) (elaboration-time constants).
+// * The sample of lane l for a beat is w_l before the step; FLIP (mode 1): bit ^= (w_l <
+//   threshold) & mask[neuron]; 2 STUCK0 / 3 STUCK1: every bit of a masked neuron forced to 0 / 1;
+//   0 OFF: pass-through. The generator steps on every accepted beat in every mode.
 // * Beat b (since reseed) carries neurons (b mod NF)*PE + pe, NF = NEURONS/PE: a fold counter.
-// * reseed (one-cycle pulse) and reset reload every lane with splitmix64(lane) ^ seed
-//   (1 if that is 0), and clear the fold counter and both counters. No beat is accepted in a
-//   cycle with reseed high, so a beat belongs entirely to one run.
+// * Reset (rst_n low, any length) and reseed (one-cycle strobe) do the same: e <= E_RESET,
+//   w_l <= K_l, fold counter and counters cleared, then (after rst_n is high again) 4 cycles
+//   shift seed[63:48], [47:32], [31:16], [15:0] into e and 16 warm-up steps follow;
+//   s_axis_tready is low for those 20 cycles. Any seed, 0 and all ones included, gives a
+//   nonzero e, so the generator never locks up.
 // * Latency 1 cycle, II = 1. The output is registered and backed by a one-beat skid buffer:
-//   s_axis_tready is a register (gated only by reseed), never a function of m_axis_tready.
+//   s_axis_tready is a register (gated only by reseed and the reseed sequence), never a
+//   function of m_axis_tready.
 // * Counters: beats accepted and bits changed (popcount(out ^ in)); 64 bits each. The change
 //   counter is updated one cycle after the beat is accepted.
 `default_nettype none
@@ -72,8 +75,8 @@ module noise_injector_core #(
         end
     endfunction
 
-    // SplitMix64 finaliser (Steele, Lea, Flood 2014), as injector.splitmix64. Evaluated only at
-    // elaboration (lane constants), so it costs no logic: the multiplies fold to constants.
+    // splitmix64 (Steele, Lea, Flood 2014) with the gamma added first, as lfsr.splitmix64.
+    // Evaluated only at elaboration (lane constants): the multiplies fold to constants.
     function [63:0] splitmix64;
         input [63:0] x;
         reg [63:0] z;
@@ -85,6 +88,26 @@ module noise_injector_core #(
         end
     endfunction
 
+    function [15:0] rotl16;
+        input [15:0] x;
+        input integer r;   // 0..15
+        begin
+            rotl16 = x;
+            if (r != 0) rotl16 = (x << r) | (x >> (16 - r));
+        end
+    endfunction
+
+    // ---------------------------------------------------------------- reseed sequence
+    localparam integer    SEQ_DONE = 20;                  // 4 load cycles + 16 warm-up steps
+    localparam [88:0]     E_RESET  = 89'h1C3A5F1;         // its low 25 bits end up in e[88:64]
+    reg  [4:0] seq;
+    wire busy    = (seq != SEQ_DONE[4:0]);
+    wire loading = (seq[4:2] == 3'd0);                    // seq 0..3
+    always @(posedge clk) begin
+        if (!rst_n || reseed) seq <= 5'd0;
+        else if (busy) seq <= seq + 5'd1;
+    end
+
     // ---------------------------------------------------------------- handshake
     reg  in_ready_q;
     reg  skid_valid;
@@ -92,8 +115,28 @@ module noise_injector_core #(
     reg  out_valid;
     reg  [LANES-1:0] out_data;
 
-    assign s_axis_tready = in_ready_q & ~reseed;
+    assign s_axis_tready = in_ready_q & ~reseed & ~busy;
     wire in_fire  = s_axis_tvalid & s_axis_tready;
+    wire step     = in_fire | (busy & ~loading);          // the generator advances
+
+    // ---------------------------------------------------------------- shared LFSR e
+    reg  [88:0] e;
+    wire [15:0] n16 = e[47:32] ^ e[66:51] ^ e[87:72] ^ e[88:73];
+    wire [15:0] e1  = e[31:16];
+    reg  [15:0] load_word;
+    always @(*) begin
+        case (seq[1:0])
+            2'd0:    load_word = seed[63:48];
+            2'd1:    load_word = seed[47:32];
+            2'd2:    load_word = seed[31:16];
+            default: load_word = seed[15:0];
+        endcase
+    end
+    always @(posedge clk) begin
+        if (!rst_n || reseed) e <= E_RESET;
+        else if (loading) e <= {e[72:0], load_word};
+        else if (step) e <= {e[72:0], n16};
+    end
     wire out_free = ~out_valid | m_axis_tready;   // the output register is empty or drains now
 
     assign m_axis_tvalid = out_valid;
@@ -133,24 +176,25 @@ module noise_injector_core #(
     wire stuck0_mode = (mode == MODE_STUCK0);
     wire stuck1_mode = (mode == MODE_STUCK1);
 
+    wire [16*LANES-1:0] w_all;   // every lane's accumulator, lane l in bits [16l +: 16]
     generate
         for (l = 0; l < LANES; l = l + 1) begin : g_lane
-            localparam [63:0] LANE_CONST = splitmix64(l);
-            reg  [63:0] r;
-            wire [63:0] init = LANE_CONST ^ seed;
-            wire [15:0] nb   = r[59:44] ^ r[60:45] ^ r[62:47] ^ r[63:48];  // 16 new bits
-            // output filter of the register after the beat {r[47:0], nb}, words w0 (newest)..w3:
-            // u = (w0 + w2) ^ rotl8(w1 + w3); the carries break the LFSR's 4-beat relation
-            wire [15:0] sum_a = nb + r[31:16];
-            wire [15:0] sum_b = r[15:0] + r[47:32];
-            wire [15:0] u    = sum_a ^ {sum_b[7:0], sum_b[15:8]};
+            localparam [63:0]  H  = splitmix64(l);
+            localparam [15:0]  K  = H[15:0];
+            localparam [15:0]  D  = H[31:16];
+            localparam integer A  = {28'd0, H[35:32]};
+            localparam integer B  = {28'd0, H[39:36]};
+            localparam integer LP = (l + LANES - 1) % LANES;   // ring neighbour
+            reg  [15:0] w;
+            wire [15:0] x    = rotl16(w_all[16*LP +: 16], 5) ^ rotl16(n16, A) ^ rotl16(e1, B) ^ D;
             wire        hit  = fold_mask[l / BITS];
-            wire        flip = flip_mode & hit & ({1'b0, u} < threshold);
+            wire        flip = flip_mode & hit & ({1'b0, w} < threshold);
             wire        din  = s_axis_tdata[l];
+            assign w_all[16*l +: 16] = w;
 
             always @(posedge clk) begin
-                if (!rst_n || reseed) r <= (init == 64'd0) ? 64'd1 : init;
-                else if (in_fire) r <= {r[47:0], nb};
+                if (!rst_n || reseed) w <= K;
+                else if (step) w <= w - x;   // a subtraction keeps w on the carry chain's DI
             end
 
             assign result[l] = (hit & stuck0_mode) ? 1'b0 :

@@ -116,17 +116,21 @@ class FakeInjector:
         self.beats = 0
         self.changes = 0
         self._latched = {}
+        self.seed_regs = {}
 
     def write(self, offset, value):
         self.board.log.append(("mmio.write", self.name, offset, int(value)))
         if offset in self.readonly:
             raise AssertionError(f"write to read-only register {offset:#x}")
+        if offset in (reg.SEED_LO, reg.SEED_HI):  # write-only in the RTL: reads return 0
+            self.seed_regs[offset] = int(value) & MASK32
         if offset == reg.RESEED:
             if value & 1:
                 self.beats = 0
                 self.changes = 0
             return
-        self.regs[offset] = int(value) & MASK32
+        if offset not in self.seed_regs:
+            self.regs[offset] = int(value) & MASK32
 
     def read(self, offset):
         self.board.log.append(("mmio.read", self.name, offset))
@@ -144,7 +148,8 @@ class FakeInjector:
         """What the registers say, read the way the RTL reads them."""
         ctrl = self.regs.get(reg.CONTROL, 0)
         mode = hw.Mode((ctrl >> 1) & 3) if ctrl & 1 else hw.Mode.OFF
-        seed = self.regs.get(reg.SEED_LO, 0) | self.regs.get(reg.SEED_HI, 0) << 32
+        word = self.seed_regs.get(reg.SEED_LO, 0) | self.seed_regs.get(reg.SEED_HI, 0) << 32
+        seed = hw.unsplitmix64(word)  # SEED holds the seed word splitmix64(master seed)
         words = [self.regs.get(reg.MASK_BASE + 4 * k, 0) for k in range(-(-self.neurons // 32))]
         mask = tuple(bool(words[j // 32] >> (j % 32) & 1) for j in range(self.neurons))
         return hw.InjectorConfig(neurons=self.neurons, pe=self.pe, bits=self.bits, mode=mode,

@@ -17,7 +17,7 @@ from cocotb.triggers import FallingEdge, ReadOnly
 from cocotb_injector import pack, write_summary
 
 from noisybnn.hw import registers as reg
-from noisybnn.hw.injector import InjectorConfig, Mode, inject_stream, splitmix64
+from noisybnn.hw.injector import InjectorConfig, Mode, inject_stream, unsplitmix64
 
 
 class AxiLiteMaster:
@@ -143,7 +143,7 @@ async def axil_registers_and_stream(dut):
     await bus.write(reg.THRESHOLD, 0x1ABCD, strb=0b0110)
     assert await bus.read(reg.THRESHOLD) == 0x1ABFF
     await bus.write(reg.SEED_HI, 0xDEADBEEF, strb=0b1000)
-    assert await bus.read(reg.SEED_HI) == 0xDE000000
+    assert await bus.read(reg.SEED_HI) == 0  # the seed word is write-only
     await bus.write(reg.mask_offset(0), 0x0, strb=0b0010)
     assert await bus.read(reg.mask_offset(0)) == 0xFFFF00FF & ((1 << min(32, shape.neurons)) - 1)
 
@@ -152,11 +152,12 @@ async def axil_registers_and_stream(dut):
     nf = shape.neurons // shape.pe
     cases = [
         (Mode.FLIP, 6554, 0x0123456789ABCDEF, "rand"),
-        (Mode.FLIP, 65536, splitmix64(lanes - 1), None),  # zero substitute on the last lane
+        (Mode.FLIP, 65536, unsplitmix64(0), None),  # seed word 0
         (Mode.STUCK1, 0, 5, "rand"),
         (Mode.STUCK0, 0, 6, "rand"),
         (Mode.OFF, 32768, 7, None),
         (Mode.FLIP, 32768, (1 << 64) - 1, "rand"),
+        (Mode.FLIP, 655, unsplitmix64((1 << 64) - 1), None),  # seed word all ones
     ]
     for k, (mode, thr, seed, mk) in enumerate(cases):
         mask = None if mk is None else tuple(bool(b) for b in rng.integers(0, 2, shape.neurons))
@@ -166,7 +167,6 @@ async def axil_registers_and_stream(dut):
             await bus.write(off, val)
         assert await bus.read(reg.CONTROL) == reg.control_value(mode)
         assert await bus.read(reg.THRESHOLD) == thr
-        assert (await bus.read(reg.SEED_HI)) << 32 | await bus.read(reg.SEED_LO) == seed
         assert [await bus.read(reg.mask_offset(i)) for i in range(n_words)] == reg.mask_values(cfg)
         n = 600 + int(rng.integers(nf))
         codes = rng.integers(0, 1 << shape.bits, size=(n, shape.pe))
@@ -179,7 +179,7 @@ async def axil_registers_and_stream(dut):
         beats_total += n
 
     # mid-run reseed through the bus: the sequence restarts; enable = 0 passes through while the
-    # LFSRs keep going
+    # generator keeps going
     cfg = InjectorConfig(neurons=shape.neurons, pe=shape.pe, bits=shape.bits, mode=Mode.FLIP,
                          threshold=32768, seed=99)
     for off, val in reg.encode(cfg):
@@ -199,11 +199,45 @@ async def axil_registers_and_stream(dut):
     codes3 = rng.integers(0, 1 << shape.bits, size=(50, shape.pe))
     cont = await stream(dut, pack(codes3, shape.bits), lanes, rng, 0.9, 0.9)
     want3, ch3 = inject_stream(cfg, codes3, start_beat=len(codes) + m)
-    assert cont == pack(want3, shape.bits), "LFSRs must advance while disabled"
+    assert cont == pack(want3, shape.bits), "the generator must advance while disabled"
     await FallingEdge(dut.clk)
     cnt = await bus.counters()
     _, ch_again = inject_stream(cfg, codes)
     assert cnt == reg.Counters(beats=len(codes) + m + 50, bits_changed=ch_again + ch3)
     beats_total += 2 * len(codes) + m + 50
+
+    # writes where Vitis keeps ap_ctrl and numReps (0x00-0x10) change nothing
+    for off in reg.VITIS_RESERVED:
+        await bus.write(off, 0xFFFFFFFF)
+    assert [await bus.read(a) for a in (reg.ID, reg.PARAMS, reg.NEURONS, reg.CAPS)] == words
+    assert await bus.read(0x010) == 0
+    assert await bus.read(reg.CONTROL) == reg.control_value(Mode.FLIP)
+    cont2 = await stream(dut, pack(codes3, shape.bits), lanes, rng, 0.9, 0.9)
+    want4, _ = inject_stream(cfg, codes3, start_beat=len(codes) + m + 50)
+    assert cont2 == pack(want4, shape.bits), "a write to 0x00-0x10 disturbed the stream"
+    beats_total += 50
+
+    # a one-cycle and a long ap_rst_n pulse give the same run: seed word 0 (SEED resets to 0)
+    reset_cfg = InjectorConfig(neurons=shape.neurons, pe=shape.pe, bits=shape.bits,
+                               mode=Mode.FLIP, threshold=65535, seed=unsplitmix64(0))
+    codes5 = rng.integers(0, 1 << shape.bits, size=(4 * nf + 5, shape.pe))
+    want5, _ = inject_stream(reset_cfg, codes5)
+    for cycles in (1, 7):
+        await FallingEdge(dut.clk)
+        dut.rst_n.value = 0
+        for _ in range(cycles):
+            await FallingEdge(dut.clk)
+        dut.rst_n.value = 1
+        await bus.write(reg.THRESHOLD, 65535)
+        await bus.write(reg.CONTROL, reg.control_value(Mode.FLIP))
+        got5 = await stream(dut, pack(codes5, shape.bits), lanes, rng, 0.8, 0.8)
+        assert got5 == pack(want5, shape.bits), f"run after a {cycles}-cycle reset differs"
+        beats_total += len(codes5)
+    # thresholds above 2^16 (bit 16 and more set) flip every bit, as T = 2^16
+    await bus.write(reg.THRESHOLD, 0x1FFFF)
+    codes6 = rng.integers(0, 1 << shape.bits, size=(20, shape.pe))
+    got6 = await stream(dut, pack(codes6, shape.bits), lanes, rng, 0.9, 0.9)
+    assert got6 == pack(codes6 ^ ((1 << shape.bits) - 1), shape.bits), "T > 2^16 must flip all"
+    beats_total += 20
     write_summary({"test": "axil_registers_and_stream", "beats": beats_total,
                     "shape": [shape.pe, shape.bits, shape.neurons]})

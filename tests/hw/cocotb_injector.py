@@ -6,7 +6,7 @@ Run by tests/hw/test_rtl_injector.py (not collected by pytest itself). The harne
 Each core gets its own schedule of *segments*: a configuration, whether it starts with a reseed
 strobe, a block of random input beats, and random valid/ready stall probabilities. A segment
 without reseed continues the run (its expected output uses `start_beat` = beats since reseed),
-which checks that the LFSRs and the fold counter advance in every mode. After each segment the
+which checks that the generator and the fold counter advance in every mode. After each segment the
 counters are compared with the reference. Every output beat is compared in order with the
 reference, so a lost, duplicated or reordered beat is a mismatch.
 
@@ -27,7 +27,7 @@ from _rtl_harness import CoreShape, offsets, shapes_from_env
 from cocotb.clock import Clock
 from cocotb.triggers import FallingEdge, ReadOnly
 
-from noisybnn.hw.injector import InjectorConfig, Mode, inject_stream, splitmix64
+from noisybnn.hw.injector import InjectorConfig, Mode, inject_stream, seed_word, unsplitmix64
 
 THRESHOLDS = (0, 1, 655, 6554, 32768, 65536)
 #: (p_valid, p_ready): how often the source offers a beat and the sink accepts one.
@@ -59,7 +59,8 @@ class Segment:
 def make_schedule(shape: CoreShape, n_beats: int, rng: np.random.Generator) -> list[Segment]:
     """Segments covering all thresholds, modes, masks, special seeds and stall patterns."""
     nf = shape.neurons // shape.pe
-    zero_sub_seed = splitmix64(int(rng.integers(shape.lanes)))  # one lane gets the substitute
+    zero_word_seed = unsplitmix64(0)  # the master seed whose seed word is 0
+    ones_word_seed = unsplitmix64((1 << 64) - 1)
 
     def rand_seed() -> int:
         return int(rng.integers(0, 1 << 63)) * 2 + int(rng.integers(2))
@@ -82,12 +83,13 @@ def make_schedule(shape: CoreShape, n_beats: int, rng: np.random.Generator) -> l
         plan.append((Mode.FLIP, t, None, None, True))
     plan += [
         (Mode.FLIP, 6554, None, "rand", True),
-        (Mode.FLIP, 32768, zero_sub_seed, None, True),  # zero-substitute lane
+        (Mode.FLIP, 32768, zero_word_seed, None, True),  # seed word 0
         (Mode.FLIP, 655, 0, "rand", True),
         (Mode.FLIP, 32768, (1 << 64) - 1, None, True),
+        (Mode.FLIP, 6554, ones_word_seed, None, True),  # seed word all ones
         (Mode.STUCK0, 0, None, "rand", True),
         (Mode.STUCK1, 0, None, "rand", True),
-        # one run through all modes without reseed: LFSRs and fold counter keep going
+        # one run through all modes without reseed: generator and fold counter keep going
         (Mode.FLIP, 6554, None, "rand", True),
         (Mode.OFF, 6554, "same", "same", False),
         (Mode.STUCK1, 6554, "same", "rand", False),
@@ -171,7 +173,7 @@ class CoreBench:
         cfg = s.cfg
         self.port("mode").value = int(cfg.mode)
         self.port("threshold").value = int(cfg.threshold)
-        self.port("seed").value = cfg.seed
+        self.port("seed").value = seed_word(cfg.seed)
         mask = sum(1 << i for i, b in enumerate(cfg.mask_array()) if b)
         self.port("mask").value = mask
         if s.reseed:
@@ -359,7 +361,7 @@ async def throughput_ii1(dut):
         benches.append((i, shape, off, cfg, pack(codes, shape.bits), pack(out, shape.bits)))
         getattr(dut, f"c{i}_mode").value = int(cfg.mode)
         getattr(dut, f"c{i}_threshold").value = cfg.threshold
-        getattr(dut, f"c{i}_seed").value = cfg.seed
+        getattr(dut, f"c{i}_seed").value = seed_word(cfg.seed)
         getattr(dut, f"c{i}_mask").value = (1 << shape.neurons) - 1
         getattr(dut, f"c{i}_reseed").value = 0
     await reset(dut)  # reset reseeds from the seed inputs

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from noisybnn.hw.injector import InjectorConfig, Mode, inject_stream, splitmix64
+from noisybnn.hw.injector import InjectorConfig, Mode, inject_stream, seed_word, unsplitmix64
 from noisybnn.resources import hls_dir
 
 REPO = Path(__file__).resolve().parents[2]
@@ -52,11 +52,11 @@ def tb_binary() -> Path:
 
 def _segments(pe: int, bits: int, neurons: int, rng: np.random.Generator):
     """(cfg, reseed, codes) covering all modes, thresholds, masks and special seeds."""
-    lanes = pe * bits
     plan = [(Mode.FLIP, t, int(rng.integers(1 << 62)), None, True) for t in THRESHOLDS]
     mask = tuple(bool(b) for b in rng.integers(0, 2, neurons))
     plan += [
-        (Mode.FLIP, 32768, splitmix64(int(rng.integers(lanes))), None, True),  # zero substitute
+        (Mode.FLIP, 32768, unsplitmix64(0), None, True),  # seed word 0
+        (Mode.FLIP, 32768, unsplitmix64((1 << 64) - 1), None, True),  # seed word all ones
         (Mode.FLIP, 6554, 0, mask, True),
         (Mode.FLIP, 655, (1 << 64) - 1, mask, True),
         (Mode.STUCK0, 0, 3, mask, True),
@@ -102,7 +102,7 @@ def test_hls_cpp_bit_exact(tb_binary, tmp_path, shape):
         beat += len(codes)
         run_changed = changed if reseed else run_changed + changed
         mask = sum(1 << i for i, b in enumerate(cfg.mask_array()) if b)
-        lines.append(f"segment {int(cfg.mode)} {cfg.threshold} {cfg.seed:x} {int(reseed)} "
+        lines.append(f"segment {int(cfg.mode)} {cfg.threshold} {seed_word(cfg.seed):x} {int(reseed)} "
                      f"{len(codes)} mask {mask:x}")
         lines += _pack_hex(codes, bits)
         expected += _pack_hex(out, bits)

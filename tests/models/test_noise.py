@@ -103,3 +103,19 @@ def test_noise_layers_placed_after_every_hidden_activation():
     for name, count in [("tfc-w1a1", 3), ("mlp-32x5-w1a1", 5), ("cnn-w1a1", 5)]:
         net = build(from_name(name))
         assert len(net.noise_layers) == count
+
+
+def test_compiled_flip_mask_equals_reference():
+    """NeuronNoise draws its injector flips through the sim's compiled stream: same bits."""
+    import numpy as np
+
+    from noisybnn.hw import InjectorConfig
+    from noisybnn.hw import lfsr as _lfsr
+    from noisybnn.models.noise import _flip_mask
+
+    mask = tuple(i % 3 != 1 for i in range(12))
+    cfg = InjectorConfig(neurons=12, pe=4, bits=2, threshold=9000, seed=77, fault_mask=mask)
+    _lfsr.clear_cache()
+    want = flip_mask_for_vectors(cfg, 40, 5)
+    _lfsr.clear_cache()
+    np.testing.assert_array_equal(_flip_mask(cfg, 40, 5), want)

@@ -1,7 +1,7 @@
 """Compiled inner loops of the software accelerator (numba), each with its numpy twin.
 
-Two loops dominate the software accelerator: the injectors' LFSR stream (`lane_stream`, twin of
-`noisybnn.hw.lfsr.samples`, which stays numpy-only because it also runs on the board) and the
+Two loops dominate the software accelerator: the injectors' random stream (`lane_stream`, twin of
+`noisybnn.hw.lfsr.stream`, which stays numpy-only because it also runs on the board) and the
 binary layers' match counting (`xnor_matches`).
 
 FINN's binary layer (MVAU in XNOR mode) counts, for every neuron, the input bits that match its
@@ -102,70 +102,77 @@ if AVAILABLE:
         return out, count
 
     @numba.njit(inline="always")
-    def _filter(r):  # pragma: no cover - compiled
-        m16 = np.uint64(0xFFFF)
-        a = (r + (r >> np.uint64(32))) & m16
-        b = ((r >> np.uint64(16)) + (r >> np.uint64(48))) & m16
-        return a ^ (((b << np.uint64(8)) | (b >> np.uint64(8))) & m16)
+    def _get16(lo, hi, off):  # pragma: no cover - compiled; bits [off, off+16) of the 89-bit E
+        if off + 16 <= 64:
+            return (lo >> np.uint64(off)) & np.uint64(0xFFFF)
+        if off >= 64:
+            return (hi >> np.uint64(off - 64)) & np.uint64(0xFFFF)
+        return ((lo >> np.uint64(off)) | (hi << np.uint64(64 - off))) & np.uint64(0xFFFF)
+
+    @numba.njit(inline="always")
+    def _rotl16(x, r):  # pragma: no cover - compiled
+        return ((x << r) | (x >> ((np.uint64(16) - r) & np.uint64(15)))) & np.uint64(0xFFFF)
 
     @numba.njit(cache=True, nogil=True)
-    def _stream(state: np.ndarray, n_beats: int) -> np.ndarray:  # pragma: no cover - compiled
-        # Three beats per iteration: every tap lags >= 60 steps, so the next 48 bits follow from
-        # the register at once, and the three filters are independent work for the CPU.
-        lanes = state.shape[0]
-        out = np.empty((n_beats, lanes), dtype=np.uint16)
-        s = state.copy()
-        m16 = np.uint64(0xFFFF)
-        m48 = np.uint64((1 << 48) - 1)
-        t = 0
-        while t + 3 <= n_beats:
+    def _run(lo, hi, w_in, ka, kb, kd, n_beats, collect):  # pragma: no cover - compiled
+        # One step per beat, lanes from the old values (the ring reads W_{l-1} before its update).
+        lanes = w_in.shape[0]
+        out = np.empty((n_beats if collect else 0, lanes), dtype=np.uint16)
+        w = w_in.astype(np.uint64)
+        wn = np.empty(lanes, dtype=np.uint64)
+        m25 = np.uint64((1 << 25) - 1)
+        rot = np.uint64(5)
+        for t in range(n_beats):
+            if collect:
+                for lane in range(lanes):
+                    out[t, lane] = w[lane]
+            e1 = (lo >> np.uint64(16)) & np.uint64(0xFFFF)
+            n = _get16(lo, hi, 32) ^ _get16(lo, hi, 51) ^ _get16(lo, hi, 72) ^ _get16(lo, hi, 73)
+            hi = ((hi << np.uint64(16)) | (lo >> np.uint64(48))) & m25
+            lo = (lo << np.uint64(16)) | n
+            prev = w[lanes - 1]
             for lane in range(lanes):
-                r = s[lane]
-                new = ((r >> np.uint64(12)) ^ (r >> np.uint64(13)) ^ (r >> np.uint64(15))
-                       ^ (r >> np.uint64(16))) & m48
-                r1 = (r << np.uint64(16)) | (new >> np.uint64(32))
-                r2 = (r << np.uint64(32)) | (new >> np.uint64(16))
-                r = (r << np.uint64(48)) | new
-                s[lane] = r
-                out[t, lane] = _filter(r1)
-                out[t + 1, lane] = _filter(r2)
-                out[t + 2, lane] = _filter(r)
-            t += 3
-        while t < n_beats:
+                x = (_rotl16(prev, rot) ^ _rotl16(n, ka[lane]) ^ _rotl16(e1, kb[lane])
+                     ^ kd[lane])
+                prev = w[lane]
+                wn[lane] = (w[lane] - x) & np.uint64(0xFFFF)
             for lane in range(lanes):
-                r = s[lane]
-                new = ((r >> np.uint64(44)) ^ (r >> np.uint64(45)) ^ (r >> np.uint64(47))
-                       ^ (r >> np.uint64(48))) & m16
-                r = (r << np.uint64(16)) | new
-                s[lane] = r
-                out[t, lane] = _filter(r)
-            t += 1
-        return out
+                w[lane] = wn[lane]
+        return out, lo, hi, w.astype(np.uint16)
 
 
-def lane_stream(state: np.ndarray, n_beats: int) -> np.ndarray:
-    """uint16 (n_beats, lanes): the lanes' samples for the next `n_beats` beats from registers
-    `state`; equal to `noisybnn.hw.lfsr.samples(state, n_beats)` (tested), compiled.
+def _run_compiled(state, n_beats: int, collect: bool):
+    """`noisybnn.hw.lfsr` runner (same signature as its numpy `_run_numpy`), compiled."""
+    from noisybnn.hw import lfsr
 
-    Same arithmetic as `lfsr.step_beat` + `lfsr.output_filter` with the register in a machine
-    word, three beats per iteration (the taps lag >= 60 steps, so 48 new bits follow at once).
-    """
-    state = np.ascontiguousarray(state, dtype=np.uint64).reshape(-1)
-    if not AVAILABLE or n_beats == 0:
-        from noisybnn.hw import lfsr
+    c = lfsr.lane_constants(state.w.size)
+    lo, hi = state.e & lfsr.MASK64, state.e >> 64
+    out, lo, hi, w = _run(np.uint64(lo), np.uint64(hi), np.ascontiguousarray(state.w),
+                          c.a.astype(np.uint64), c.b.astype(np.uint64), c.d.astype(np.uint64),
+                          int(n_beats), bool(collect))
+    return (out if collect else None), lfsr.State(int(lo) | int(hi) << 64, w)
 
-        return lfsr.samples(state, n_beats)
-    return _stream(state, int(n_beats))
+
+def runner():
+    """The compiled runner where numba is there, else None (the numpy reference runs)."""
+    return _run_compiled if AVAILABLE else None
+
+
+def lane_stream(seed_word: int, lanes: int, n_beats: int, start_beat: int = 0) -> np.ndarray:
+    """uint16 (n_beats, lanes): `noisybnn.hw.lfsr.stream` through the compiled runner (tested
+    equal); resumes from the states that module caches."""
+    from noisybnn.hw import lfsr
+
+    return lfsr.stream(seed_word, lanes, n_beats, start_beat, runner())
 
 
 def lane_samples(cfg, n_beats: int, start_beat: int = 0) -> np.ndarray:
     """`noisybnn.hw.injector.lane_samples` through the compiled stream (same result)."""
-    from noisybnn.hw import lfsr
-    from noisybnn.hw.injector import lane_initial_states
+    from noisybnn.hw.injector import seed_word
 
     if n_beats < 0 or start_beat < 0:
         raise ValueError("n_beats and start_beat must be >= 0")
-    return lane_stream(lfsr.advance(lane_initial_states(cfg.seed, cfg.lanes), start_beat), n_beats)
+    return lane_stream(seed_word(cfg.seed), cfg.lanes, n_beats, start_beat)
 
 
 def xnor_matches(v: np.ndarray, wpacked: np.ndarray, mw: int) -> np.ndarray:

@@ -1,4 +1,4 @@
-"""The noise injector, defined once: LFSR, lane seeding, threshold <-> p, modes, lane layout."""
+"""The noise injector, defined once: generator, seeding, threshold <-> p, modes, lane layout."""
 
 from noisybnn.hw.injector import (
     InjectorConfig,
@@ -6,9 +6,9 @@ from noisybnn.hw.injector import (
     check_probability,
     flip_mask_for_vectors,
     inject_stream,
-    lane_initial_states,
     lane_samples,
     p_from_threshold,
+    seed_word,
     threshold_from_p,
 )
 
@@ -18,8 +18,8 @@ __all__ = [
     "check_probability",
     "flip_mask_for_vectors",
     "inject_stream",
-    "lane_initial_states",
     "lane_samples",
     "p_from_threshold",
+    "seed_word",
     "threshold_from_p",
 ]

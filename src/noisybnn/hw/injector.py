@@ -3,13 +3,13 @@
 The injector sits in a FINN AXI stream. A beat carries `pe` neurons of `bits` bits each, packed
 with PE 0 in the least significant bits, exactly as FINN packs a folded stream; beat `b` of a run
 carries neurons `(b mod nf) * pe + lane`. Every bit position of the beat is a *bit lane* with its
-own LFSR (`lfsr.py`), so for binary layers a lane is a neuron's PE slot.
+own 16-bit accumulator in the generator of `lfsr.py`, so for binary layers a lane is a neuron's PE slot.
 
 Every beat, each lane draws a 16-bit sample `u`; in ``flip`` mode the lane's bit is inverted when
 ``u < threshold`` (so p = threshold / 2^16). In ``stuck0``/``stuck1`` mode every bit of each neuron
-selected by the fault mask is forced to 0/1 (a crashed neuron). LFSRs advance on every beat in every
+selected by the fault mask is forced to 0/1 (a crashed neuron). The generator advances on every beat in every
 mode, so the flips of a run depend only on the seed and the beat index, never on the mode history.
-The registers are reloaded from the seed at the start of every run (the reseed strobe).
+The generator is reloaded from the seed at the start of every run (the reseed strobe).
 """
 
 from __future__ import annotations
@@ -65,7 +65,10 @@ def check_probability(p: float, name: str = "p") -> float:
 
 
 def threshold_from_p(p: float) -> int:
-    """Threshold register value for flip probability p: round(p * 2^16), in [0, 2^16]."""
+    """Threshold register value for flip probability p: round(p * 2^16), in [0, 2^16].
+
+    Python's round: halves go to the even integer (p = 1.5 / 2^16 gives 2, 2.5 / 2^16 gives 2).
+    """
     return int(round(check_probability(p) * THRESHOLD_FULL))
 
 
@@ -74,33 +77,26 @@ def p_from_threshold(threshold: int) -> float:
     return threshold / THRESHOLD_FULL
 
 
-def splitmix64(x: int) -> int:
-    """SplitMix64 finaliser (Steele, Lea, Flood 2014): a bijective 64-bit mixer."""
-    x = (x + 0x9E3779B97F4A7C15) & lfsr.MASK64
-    x = ((x ^ (x >> 30)) * 0xBF58476D1CE4E5B9) & lfsr.MASK64
-    x = ((x ^ (x >> 27)) * 0x94D049BB133111EB) & lfsr.MASK64
-    return x ^ (x >> 31)
+splitmix64 = lfsr.splitmix64
 
 
-def lane_constant(lane: int) -> int:
-    """Per-lane decorrelation constant C_lane = splitmix64(lane); an elaboration-time constant in RTL."""
-    return splitmix64(lane)
+def unsplitmix64(word: int) -> int:
+    """The master seed whose seed word is `word` (inverse of splitmix64; tests use it to reach
+    the seed words 0 and all ones)."""
+    z = int(word) & lfsr.MASK64
+    z ^= z >> 31 ^ z >> 62
+    z = (z * pow(0x94D049BB133111EB, -1, 1 << 64)) & lfsr.MASK64
+    z ^= z >> 27 ^ z >> 54
+    z = (z * pow(0xBF58476D1CE4E5B9, -1, 1 << 64)) & lfsr.MASK64
+    z ^= z >> 30 ^ z >> 60
+    return (z - 0x9E3779B97F4A7C15) & lfsr.MASK64
 
 
-def lane_initial_states(seed: int, lanes: int) -> np.ndarray:
-    """Registers of all lanes after a reseed: C_lane XOR seed, with 0 replaced by 1.
-
-    Distinct lanes start at points of the one m-sequence that are about 2^64 / lanes steps apart
-    (the constants are pseudo-random), so no lane replays another within any feasible run.
-    """
-    check_seed(seed)
-    if lanes < 1:
-        raise ValueError(f"lane count must be >= 1, got {lanes}")
-    out = np.empty(lanes, dtype=np.uint64)
-    for i in range(lanes):
-        s = lane_constant(i) ^ seed
-        out[i] = s if s else lfsr.ZERO_STATE_SUBSTITUTE
-    return out
+def seed_word(seed: int) -> int:
+    """The 64-bit word written to the SEED registers (and the RTL core's `seed` input) for a
+    master seed: splitmix64(seed), so that the generator's state is nonlinear in the seed and
+    seeds one bit apart start from unrelated states."""
+    return splitmix64(check_seed(seed))
 
 
 def derive_layer_seed(seed: int, layer: int) -> int:
@@ -197,7 +193,7 @@ class InjectorConfig:
 
 def lane_samples(cfg: InjectorConfig, n_beats: int, start_beat: int = 0) -> np.ndarray:
     """uint16 samples, shape (n_beats, lanes), lane index = pe * bits + bit."""
-    return lfsr.samples(lane_initial_states(cfg.seed, cfg.lanes), n_beats, start_beat)
+    return lfsr.stream(seed_word(cfg.seed), cfg.lanes, n_beats, start_beat)
 
 
 def flip_bits(cfg: InjectorConfig, n_beats: int, start_beat: int = 0) -> np.ndarray:

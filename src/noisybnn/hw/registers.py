@@ -1,8 +1,12 @@
-"""AXI-Lite register map of the noise injector (`hls/rtl/noise_injector_axil.v`).
+"""AXI-Lite register map (version 2) of the noise injector (`hls/rtl/noise_injector_axil.v`).
 
 The host driver configures an injector with the writes of `encode(cfg)`, in that order, at the
 start of every run, and reads the counters with `read_counters`. Offsets are byte offsets of
-32-bit registers; docs/injector.md has the same table.
+32-bit registers; docs/injector.md has the same table. Drivers use these names, never literals.
+
+0x000-0x01F hold no writable register, and no access there has a side effect: FINN's Vitis
+packaging puts an ap_ctrl block at 0x00-0x0C and a `numReps` argument at 0x10 of a partition's
+AXI-Lite port, and writes to those land here harmlessly.
 
 ==========  ======  ==  =================================================================
 offset      name    rw  meaning
@@ -11,12 +15,13 @@ offset      name    rw  meaning
 0x004       PARAMS  ro  [31:24] map version, [23:16] BITS, [15:0] PE
 0x008       NEURONS ro  neurons of the layer
 0x00C       CAPS    ro  [0] counters present
-0x010       CONTROL rw  [0] enable, [2:1] mode; enable = 0 forces pass-through
-0x014       THRESH  rw  [16:0] flip threshold, p = threshold / 2^16
-0x018/01C   SEED    rw  seed [31:0] / [63:32]
-0x020       RESEED  wo  write 1: reload the LFSRs from SEED, clear fold counter and counters
-0x030/034   BEATS   ro  beats accepted since reseed; reading LO latches HI
-0x038/03C   CHANGES ro  bits changed since reseed; reading LO latches HI
+0x020       CONTROL rw  [0] enable, [2:1] mode; enable = 0 forces pass-through
+0x024       THRESH  rw  [16:0] flip threshold, p = threshold / 2^16 (values > 2^16 act as 2^16)
+0x028/02C   SEED    wo  seed word [31:0] / [63:32] = `injector.seed_word(seed)` (read 0)
+0x030       RESEED  wo  write 1: reload the generator from SEED (20 cycles), clear fold counter
+                        and counters
+0x040/044   BEATS   ro  beats accepted since reseed; reading LO latches HI
+0x048/04C   CHANGES ro  bits changed since reseed; reading LO latches HI
 0x100+4k    MASK_k  rw  fault mask, bit j = neuron 32k + j
 ==========  ======  ==  =================================================================
 """
@@ -26,27 +31,27 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from noisybnn.hw.injector import InjectorConfig, Mode
+from noisybnn.hw.injector import InjectorConfig, Mode, seed_word
 
 ID = 0x000
 PARAMS = 0x004
 NEURONS = 0x008
 CAPS = 0x00C
-CONTROL = 0x010
-THRESHOLD = 0x014
-SEED_LO = 0x018
-SEED_HI = 0x01C
-RESEED = 0x020
-BEATS_LO = 0x030
-BEATS_HI = 0x034
-CHANGES_LO = 0x038
-CHANGES_HI = 0x03C
+CONTROL = 0x020
+THRESHOLD = 0x024
+SEED_LO = 0x028
+SEED_HI = 0x02C
+RESEED = 0x030
+BEATS_LO = 0x040
+BEATS_HI = 0x044
+CHANGES_LO = 0x048
+CHANGES_HI = 0x04C
 MASK_BASE = 0x100
 
 #: Value of the ID register.
 ID_VALUE = 0x4E424E49
 #: Version of this register map, PARAMS[31:24].
-MAP_VERSION = 1
+MAP_VERSION = 2
 #: CONTROL bits.
 CONTROL_ENABLE = 1 << 0
 CONTROL_MODE_SHIFT = 1
@@ -54,6 +59,11 @@ CONTROL_MODE_SHIFT = 1
 ADDR_SPACE = 0x1000
 #: Largest layer whose mask fits the default address space.
 MAX_NEURONS = (ADDR_SPACE - MASK_BASE) * 8
+#: Offsets a Vitis-packaged partition's control port uses itself (ap_ctrl block, numReps):
+#: none of them is a writable register of the injector, and accesses there have no effect.
+VITIS_RESERVED = (0x000, 0x004, 0x008, 0x00C, 0x010)
+#: Clock cycles a RESEED takes (input stalled): 4 seed-load cycles and 16 warm-up steps.
+RESEED_CYCLES = 20
 #: Order in which `read_counters` reads, so that each HI word is the one latched by its LO read.
 COUNTER_READ_ORDER = (BEATS_LO, BEATS_HI, CHANGES_LO, CHANGES_HI)
 
@@ -96,18 +106,20 @@ def encode(cfg: InjectorConfig) -> list[tuple[int, int]]:
     """(offset, value) writes that configure an injector for one run, in the order to issue them.
 
     1. CONTROL = 0: injection off while the configuration changes (the stream still flows);
-    2. THRESHOLD, SEED_LO, SEED_HI, then every MASK word;
-    3. RESEED = 1: reload all LFSRs from the seed, reset the fold counter and the counters;
+    2. THRESHOLD, SEED_LO, SEED_HI (the seed word splitmix64(cfg.seed)), then every MASK word;
+    3. RESEED = 1: reload the generator from the seed word, reset the fold counter and the
+       counters (the injector stalls its input for `RESEED_CYCLES` cycles meanwhile);
     4. CONTROL = enable | mode.
 
     Issue them while the stream is idle, before the run's first beat: the run's flips then depend
     only on (seed, beat index), so identical runs give identical flips.
     """
+    word = seed_word(cfg.seed)
     writes = [
         (CONTROL, 0),
         (THRESHOLD, int(cfg.threshold)),
-        (SEED_LO, cfg.seed & _WORD),
-        (SEED_HI, (cfg.seed >> 32) & _WORD),
+        (SEED_LO, word & _WORD),
+        (SEED_HI, (word >> 32) & _WORD),
     ]
     writes += [(mask_offset(k), w) for k, w in enumerate(mask_values(cfg))]
     writes += [(RESEED, 1), (CONTROL, control_value(cfg.mode))]

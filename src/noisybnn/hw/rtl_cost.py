@@ -1,62 +1,47 @@
-"""Synthesis-free resource estimate of the RTL noise injector (`hls/rtl/noise_injector_core.v`).
+"""Resource estimate of the RTL noise injector (v2), from yosys measurements, not a model.
 
-Used by the FINN custom op's resource estimate. The model counts 7-series primitives from the
-structure of the RTL, assuming what Vivado does (clock enables on the flip-flops, two small
-functions sharing <= 5 inputs packed into one LUT6); each term is listed in `cost_breakdown`.
+Used by the FINN custom op's resource estimate. The coefficients below were measured with
+`bench/synth_injector.py` (yosys 0.23 `synth_xilinx -family xc7 -flatten`, via
+`noisybnn.hw.synth`) on the AXI-Lite IP `noise_injector_axil` with counters, by a least-squares
+line through PE = 1, 4, 16, 32 (BITS = 1, NEURONS = PE): LUT = 165.7 + 34.76 * lanes (largest
+residual 5.7), FF = 408 + 20 * lanes (exact), CARRY4 = 34.9 + 6.1 * lanes. The slow test
+`tests/hw/test_registers.py::test_estimate_against_yosys` re-synthesizes and checks the estimate.
 
-Per bit lane (PE * BITS of them):
+Where the cost goes (docs/injector.md, "Cost"):
 
-* FF: 64 (the LFSR register) + 1 (output register) + 1 (skid buffer) = 66;
-* LUT: 16 for the 16 new bits, each a LUT6 of the 4 taps, the reseed load and the seed bit
-  (the lane constant is folded into the LUT); 24 for the reseed load of the other 48 bits
-  (2:1 muxes, two per LUT6); 13 for the zero-state check `seed == C_lane` (64-bit compare with
-  a constant: 11 LUT6 + 2); 8 (+ 2 CARRY4) for `u < threshold`; 2 for the output select
-  (flip / stuck / pass) and the skid mux; 40 (+ 8 CARRY4) for the output filter
-  u = (w0 + w2) ^ rotl8(w1 + w3): two 16-bit adders and the XOR folded into the comparator:
-  103 LUT.
+* per 1-bit lane, 20 FF: the 16-bit accumulator, output register, skid buffer, the changed-bit
+  register of the counter, one mask bit (NEURONS = PE); LUT: 16 for the subtracting accumulator
+  (one LUT4 per bit on the carry chain: w - (rotl(w_prev) ^ rotl(n) ^ rotl(e1) ^ D)), 12 for
+  `w < threshold` (2 CARRY4), ~2 output select and skid mux, ~3 popcount of the changed bits,
+  ~2 mask register and its read mux;
+* fixed: the 89-bit LFSR and its seed load (89 FF, ~32 LUT), reseed sequencer, fold counter and
+  handshake (~20 LUT), the two 64-bit counters (128 FF, 32 CARRY4), the AXI-Lite register file
+  (threshold, control, seed word, counter HI latches, read data: ~110 LUT, ~190 FF).
 
-Per PE slot: the fault-mask bit of the current fold, an NF:1 mux (NF = NEURONS / PE): one LUT6
-per 4 inputs plus a second level above 16 inputs (MUXF7/F8 are free).
-
-Fixed: the handshake (3 FF, ~4 LUT), mode decode (~3 LUT), the fold counter (ceil(log2 NF) FF
-and LUT). Counters (optional): two 64-bit counters (128 FF on 32 CARRY4, a few LUT), the
-register of the changed bits (PE*BITS FF), their popcount and accumulation (~3 LUT per bit).
-The AXI-Lite register file (`noise_injector_axil.v`, optional) adds 183 FF (control, threshold,
-seed, reseed strobe, counter HI latches, read data, response valids) + one FF per neuron of the
-mask, and its read mux.
-
-Measured (yosys 0.23 `synth_xilinx -family xc7`, docs/injector.md, with the output filter):
-FF and CARRY4 equal this model exactly; LUT counts are 1.45x-1.65x higher (158 vs 103 per lane)
-because yosys neither packs LUT6_2 pairs nor merges the reseed load with the clock enable as
-Vivado does. Treat the LUT figure as Vivado-like, and the yosys figure as an upper bound.
-BRAM and DSP are 0: the splitmix64 lane constants are elaboration-time constants, never multipliers.
+Per PE slot and fold beyond the first, the fault-mask bit of the current fold is an NF:1 mux
+(one LUT6 per 4 inputs); per neuron one mask FF. BRAM = DSP = 0: the splitmix64 lane constants
+are elaboration-time constants.
 """
 
 from __future__ import annotations
 
 import math
 
-#: LFSR register width and sample width (fixed by noisybnn.hw.lfsr).
-STATE_BITS = 64
-SAMPLE_BITS = 16
-
-LANE_FF = STATE_BITS + 2
-LANE_LUT_FEEDBACK = SAMPLE_BITS
-LANE_LUT_RESEED = (STATE_BITS - SAMPLE_BITS) // 2
-LANE_LUT_ZERO_CHECK = 13
-LANE_LUT_COMPARE = 8
-LANE_LUT_OUTPUT = 2
-#: Output filter u = (w0 + w2) ^ rotl8(w1 + w3): two 16-bit adders (one LUT per bit on the carry
-#: chain) and the XOR, which widens the comparator's LUTs from 2 to 4 sample inputs (+8).
-LANE_LUT_FILTER = 2 * SAMPLE_BITS + 8
-LANE_LUT = (
-    LANE_LUT_FEEDBACK + LANE_LUT_RESEED + LANE_LUT_ZERO_CHECK + LANE_LUT_COMPARE + LANE_LUT_OUTPUT
-    + LANE_LUT_FILTER
-)
-LANE_CARRY4 = 2 + 2 * SAMPLE_BITS // 4
-
-#: Yosys synth_xilinx LUT count per lane relative to this model (see module docstring).
-YOSYS_LUT_FACTOR = 1.55
+#: Measured (see module docstring): noise_injector_axil, COUNTERS = 1, BITS = 1, NF = 1.
+AXIL_LUT_FIXED = 166
+AXIL_LUT_PER_LANE = 34.76
+AXIL_FF_FIXED = 408
+AXIL_FF_PER_LANE = 20
+#: The part of the per-lane figures that belongs to a neuron (mask register bit and read mux),
+#: so that BITS > 1 and NF > 1 scale right: 1 FF and ~2 LUT per neuron.
+NEURON_FF = 1
+NEURON_LUT = 2
+#: Counters: 128 FF + one changed-bit register per lane; ~3 LUT popcount per lane + ~8.
+COUNTER_FF_FIXED = 128
+COUNTER_LUT_PER_LANE = 3
+#: AXI-Lite register file (all of it fixed except the mask words).
+AXILITE_LUT = 110
+AXILITE_FF = 190
 
 
 def _check(pe: int, bits: int, neurons: int) -> None:
@@ -82,22 +67,22 @@ def cost_breakdown(
     _check(pe, bits, neurons)
     lanes = pe * bits
     nf = neurons // pe
+    lane_lut = AXIL_LUT_PER_LANE - NEURON_LUT - COUNTER_LUT_PER_LANE
+    lane_ff = AXIL_FF_PER_LANE - NEURON_FF - 1  # - mask bit - changed-bit register
+    core_lut_fixed = AXIL_LUT_FIXED - AXILITE_LUT - 8
+    core_ff_fixed = AXIL_FF_FIXED - AXILITE_FF - COUNTER_FF_FIXED
     fold_w = math.ceil(math.log2(nf)) if nf > 1 else 0
     parts = {
-        "lanes": {"LUT": LANE_LUT * lanes, "FF": LANE_FF * lanes},
+        "lanes": {"LUT": round(lane_lut * lanes), "FF": lane_ff * lanes},
+        "generator_and_control": {"LUT": core_lut_fixed + fold_w, "FF": core_ff_fixed + fold_w},
         "fault_mask_mux": {"LUT": _mux_luts(nf) * pe, "FF": 0},
-        "fold_counter": {"LUT": fold_w, "FF": fold_w},
-        "handshake_and_mode": {"LUT": 7, "FF": 3},
     }
     if with_counters:
-        parts["counters"] = {"LUT": 3 * lanes + 8, "FF": 128 + lanes}
+        parts["counters"] = {"LUT": COUNTER_LUT_PER_LANE * lanes + 8,
+                             "FF": COUNTER_FF_FIXED + lanes}
     if with_axilite:
-        words = (neurons + 31) // 32
-        regs = 3 + 17 + 64 + 1 + neurons  # control, threshold, seed, reseed strobe, mask
-        parts["axilite"] = {
-            "LUT": 32 * (_mux_luts(16 + words) + 1) + 24,  # read mux, decode, handshake
-            "FF": regs + 64 + 32 + 2,  # + counter HI latches, read data, bvalid/rvalid
-        }
+        parts["axilite"] = {"LUT": AXILITE_LUT + NEURON_LUT * neurons,
+                            "FF": AXILITE_FF + NEURON_FF * neurons}
     return parts
 
 
@@ -111,7 +96,7 @@ def estimate_resources(
         bits: bits per neuron in the stream.
         neurons: neurons of the layer (PE must divide it).
         with_counters: include the beat and changed-bit counters (COUNTERS = 1).
-        with_axilite: include the AXI-Lite register file around the core.
+        with_axilite: include the AXI-Lite register file around the core (noise_injector_axil).
     """
     parts = cost_breakdown(pe, bits, neurons, with_counters, with_axilite)
     return {

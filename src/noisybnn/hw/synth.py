@@ -17,7 +17,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from noisybnn.errors import ToolMissingError
+try:  # relative, so that the board bundle's copy of noisybnn/hw (numpy + stdlib only) imports
+    from ..errors import ToolMissingError
+except ImportError:  # pragma: no cover - the bundle's noisybnn_host has no ToolMissingError
+    ToolMissingError = RuntimeError  # noqa: N816
 
 #: 7-series cells that occupy a LUT site (SRLs and distributed RAM count as LUTs, as Vivado does).
 LUT_CELLS = ("LUT1", "LUT2", "LUT3", "LUT4", "LUT5", "LUT6")

@@ -8,7 +8,7 @@ to the stream. Three sources of flips:
 * training: independent Bernoulli(eps_train) per bit, from torch's RNG (seeded by the trainer),
   with a straight-through gradient (the flip is treated as additive noise);
 * evaluation, ``source="torch"``: Bernoulli(eps_eval) from a private, seeded torch generator;
-* evaluation, ``source="injector"``: the injector's own LFSR bit stream from `noisybnn.hw`, so that
+* evaluation, ``source="injector"``: the injector's own random stream from `noisybnn.hw`, so that
   Brevitas predicts the FPGA output bit for bit. Vectors are consumed in order; `reset()` restarts
   the stream as the hardware's reseed strobe does.
 
@@ -126,7 +126,7 @@ class NeuronNoise(nn.Module):
         cfg = self.injector_config()
         n = vectors.shape[0]
         if cfg.mode is Mode.FLIP:
-            mask = flip_mask_for_vectors(cfg, n, self._vectors_seen)
+            mask = _flip_mask(cfg, n, self._vectors_seen)
             out = vectors ^ _pack_bits(torch.from_numpy(mask))
         else:
             hit = torch.from_numpy(cfg.mask_array())
@@ -154,6 +154,22 @@ class NeuronNoise(nn.Module):
             f"neurons={self.neurons}, bits={self.bit_width}, eps_train={self.eps_train}, "
             f"eps_eval={self.eps_eval}, source={self.source}, mode={self.mode.name.lower()}"
         )
+
+
+def _flip_mask(cfg: InjectorConfig, n_vectors: int, start_vector: int) -> np.ndarray:
+    """`flip_mask_for_vectors` with the stream drawn by the sim's compiled kernel (the same bits,
+    tested in tests/models); the numpy reference where numba is missing."""
+    from noisybnn.backends import kernels
+
+    if not kernels.AVAILABLE:
+        return flip_mask_for_vectors(cfg, n_vectors, start_vector)
+    nf = cfg.nf
+    u = kernels.lane_samples(cfg, n_vectors * nf, start_vector * nf)
+    flips = (u.astype(np.int64) < cfg.threshold).reshape(n_vectors * nf, cfg.pe, cfg.bits)
+    if cfg.fault_mask is not None:
+        folds = (np.arange(start_vector * nf, (start_vector + n_vectors) * nf) % nf)[:, None]
+        flips &= cfg.mask_array()[folds * cfg.pe + np.arange(cfg.pe)[None, :]][:, :, None]
+    return flips.reshape(n_vectors, cfg.neurons, cfg.bits)
 
 
 def _pack_bits(bits: torch.Tensor) -> torch.Tensor:
