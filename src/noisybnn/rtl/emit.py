@@ -2,7 +2,7 @@
 them, and the Verilator C++ harness that drives it (`harness.cpp.in`).
 
 Stream chain (FINN's order; a FIFO after every layer, a width converter where the producer's
-beat differs from the consumer's):
+beat differs from the consumer's, and in front of every MVAU a FIFO that holds one input vector):
 
     pixels (PE_in x 8 bit) -> binarize -> DWC -> MVAU_0 -> injector_0 -> DWC -> MVAU_1 -> ...
         -> MVAU_last (accumulators) -> scale/bias (32-bit logits) -> out
@@ -139,6 +139,12 @@ def top_source(design: Design, rom_dir: Path, fifo_depth: int = 8) -> str:
     for idx, layer in enumerate(design.layers):
         if isinstance(layer, Mvau):
             cur = ch.dwc(cur, layer.simd)
+            # room for one whole input vector: the MVAU reads its input only during its first
+            # neuron fold, so the producer must run ahead by a vector for the layers to overlap
+            # (FINN's FIFO sizing finds the same; its estimate assumes full overlap)
+            cur = ch.instance("nbnn_stream_fifo", {"W": cur.width,
+                                                   "DEPTH": max(fifo_depth, layer.mw // layer.simd + 2)},
+                              cur, cur.width, f"u_vfifo{idx}")
             thresh = layer.thresholds is not None
             params = {"MW": layer.mw, "MH": layer.mh, "SIMD": layer.simd, "PE": layer.pe,
                       "THRESH": int(thresh), "ACC_W": layer.acc_w,
@@ -187,7 +193,8 @@ def write_roms(design: Design, rom_dir: Path) -> None:
 def design_key(design: Design) -> str:
     """Hash of everything that shapes the simulator: layers, folding, constants, RTL sources."""
     h = hashlib.sha256()
-    for s in sources() + [Path(__file__).with_name("harness.cpp.in")]:
+    here = Path(__file__).parent
+    for s in sources() + [here / "harness.cpp.in", here / "emit.py", here / "verilate.py"]:
         h.update(s.read_bytes())
     h.update(repr((design.binarize, design.scale_bias)).encode())
     for layer in design.layers:
