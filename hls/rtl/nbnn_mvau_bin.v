@@ -25,8 +25,8 @@ module nbnn_mvau_bin #(
     parameter integer PE     = 4,
     parameter integer THRESH = 1,
     parameter integer ACC_W  = 4,           // >= max(2, clog2(MW + 1))
-    parameter        WFILE  = "weights.mem",
-    parameter        TFILE  = "thresholds.mem",
+    parameter        WFILE  = "",          // "" (the default): no ROM contents (lint, elaboration)
+    parameter        TFILE  = "",
     parameter integer OUT_W  = (THRESH != 0) ? PE : PE * ACC_W
 ) (
     input  wire              ap_clk,
@@ -70,8 +70,8 @@ module nbnn_mvau_bin #(
     reg [PE*SIMD-1:0]  wmem [0:WDEPTH-1];
     reg [PE*THR_W-1:0] tmem [0:NF-1];
     initial begin
-        $readmemh(WFILE, wmem);
-        if (THRESH != 0) $readmemh(TFILE, tmem);
+        if (WFILE != "") $readmemh(WFILE, wmem);
+        if (THRESH != 0 && TFILE != "") $readmemh(TFILE, tmem);
     end
 
     // ---------------------------------------------------------------- fetch stage

@@ -18,6 +18,9 @@ def _register() -> None:
 
     fpgadataflow.custom_op["NoiseInjector"] = NoiseInjector
     fpgadataflow_rtl.custom_op["NoiseInjector_rtl"] = NoiseInjector_rtl
+    from noisybnn.compile.mvau_rtl import MVAU_xnor_rtl
+
+    fpgadataflow_rtl.custom_op["MVAU_xnor_rtl"] = MVAU_xnor_rtl
 
 
 _register()
