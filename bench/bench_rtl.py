@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 
-def bench_build(build: Path, images: int, yosys: bool) -> dict:
+def bench_build(build: Path, images: int, yosys: bool, sim: bool = True) -> dict:
     from noisybnn.backends.rtl import RtlAccelerator
     from noisybnn.rtl import load_design
 
@@ -26,13 +26,14 @@ def bench_build(build: Path, images: int, yosys: bool) -> dict:
     design = load_design(build)
     rec["folding"] = [{"name": m.name, "MW": m.mw, "MH": m.mh, "SIMD": m.simd, "PE": m.pe}
                       for m in design.mvaus]
-    t0 = time.time()
-    acc = RtlAccelerator(build, jobs=1)
-    rec["verilator_build_s"] = round(time.time() - t0, 1)
-    try:
-        rec["throughput"] = acc.throughput_test(images)
-    finally:
-        acc.close()
+    if sim:
+        t0 = time.time()
+        acc = RtlAccelerator(build, jobs=1)
+        rec["verilator_build_s"] = round(time.time() - t0, 1)
+        try:
+            rec["throughput"] = acc.throughput_test(images)
+        finally:
+            acc.close()
     if yosys:
         from noisybnn.rtl.resources import measure
 
@@ -47,9 +48,14 @@ def bench_build(build: Path, images: int, yosys: bool) -> dict:
 
 
 def table(rec: dict) -> str:
-    lines = [f"{rec['build']}: cycles/image RTL {rec['throughput']['cycles_per_image']:.1f} vs "
-             f"FINN {rec['finn_max_cycles']}; sim {rec['throughput']['images_per_s']:.0f} img/s "
-             f"({rec['throughput']['sim_cycles_per_s'] / 1e6:.2f} Mcycle/s)"]
+    fold = " ".join(f"{f['name']}:SIMD{f['SIMD']}/PE{f['PE']}" for f in rec["folding"])
+    lines = [f"{rec['build']} ({fold})"]
+    if "throughput" in rec:
+        tp = rec["throughput"]
+        lines.append(f"  cycles/image RTL {tp['cycles_per_image']:.1f} vs FINN "
+                     f"{rec['finn_max_cycles']}; simulation {tp['images_per_s']:.0f} images/s "
+                     f"({tp['sim_cycles_per_s'] / 1e6:.2f} Mcycle/s), Verilator build "
+                     f"{rec['verilator_build_s']} s")
     if "yosys" in rec:
         lines.append(f"  {'layer':22s} {'yosys LUT':>9s} {'FF':>7s} {'BRAM18':>6s} {'DSP':>4s} "
                      f"{'FINN LUT':>9s} {'BRAM18':>6s}")
@@ -69,17 +75,18 @@ def main(argv=None) -> int:
     ap.add_argument("builds", nargs="+", type=Path)
     ap.add_argument("--images", type=int, default=200)
     ap.add_argument("--no-yosys", action="store_true")
+    ap.add_argument("--no-sim", action="store_true", help="resources only")
     ap.add_argument("--out", type=Path, default=Path("build/rtl/bench_rtl.json"))
     a = ap.parse_args(argv)
     if a.images < 2:
         ap.error("--images must be >= 2 (steady state needs two images)")
     records = json.loads(a.out.read_text()) if a.out.is_file() else {}
     for b in a.builds:
-        rec = bench_build(b, a.images, not a.no_yosys)
-        records[str(b)] = rec
+        rec = bench_build(b, a.images, not a.no_yosys, not a.no_sim)
+        records[str(b)] = {**records.get(str(b), {}), **rec}
         a.out.parent.mkdir(parents=True, exist_ok=True)
         a.out.write_text(json.dumps(records, indent=1, default=str))
-        print(table(rec), flush=True)
+        print(table(records[str(b)]), flush=True)
     return 0
 
 

@@ -151,6 +151,10 @@ def cmd_estimate(args) -> int:
     bdir = _compile(args, estimates_only=True)
     summary = json.loads((bdir / ESTIMATES).read_text())
     print(format_estimates(summary))
+    if getattr(args, "yosys", False):  # measured column: our RTL of the build, through yosys
+        from noisybnn.rtl.resources import format_side_by_side, measure_build
+
+        print(format_side_by_side(summary, measure_build(bdir)))
     print(f"build directory: {bdir}")
     return 0
 
@@ -285,6 +289,9 @@ def build_parser() -> argparse.ArgumentParser:
         s.add_argument("--noise-layers", default="all", help="injectors after: all, none, or 0,2")
         s.add_argument("--out", default=None, help="build dir (default bitstreams/<board>/<model>)")
         s.add_argument("--force", action="store_true", help="rebuild even if up to date")
+        if name == "estimate":
+            s.add_argument("--yosys", action="store_true",
+                           help="also synthesize the RTL accelerator with yosys (minutes; w1a1)")
         s.set_defaults(func=func)
 
     s = sub.add_parser("deploy", help="copy bundle + bitstream to a board")

@@ -6,7 +6,8 @@ from __future__ import annotations
 def add_sweep_args(s) -> None:
     s.add_argument("--models", default="tfc-w1a1", help="comma-separated model names or build dirs")
     s.add_argument("--board", default="pynq-z2")
-    s.add_argument("--backend", default="sim", choices=["sim", "pynq"])
+    s.add_argument("--backend", default="sim", choices=["sim", "pynq", "rtl"],
+                   help="sim (software model), pynq (board), rtl (Verilator; slow, use --n-images)")
     s.add_argument("--eps", default="0,0.001,0.002,0.005,0.01,0.02,0.05,0.1,0.2",
                    help="comma-separated flip probabilities")
     s.add_argument("--modes", default="flip", help="comma-separated: flip, stuck0, stuck1")
