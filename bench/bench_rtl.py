@@ -15,7 +15,8 @@ import time
 from pathlib import Path
 
 
-def bench_build(build: Path, images: int, yosys: bool, sim: bool = True) -> dict:
+def bench_build(build: Path, images: int, yosys: bool, sim: bool = True,
+                glue: bool = True) -> dict:
     from noisybnn.backends.rtl import RtlAccelerator
     from noisybnn.rtl import load_design
 
@@ -38,7 +39,9 @@ def bench_build(build: Path, images: int, yosys: bool, sim: bool = True) -> dict
         from noisybnn.rtl.resources import measure
 
         t0 = time.time()
-        rec["yosys"] = measure(design, log=lambda m: print("  " + m, file=sys.stderr))
+        rec["yosys"] = measure(design, glue=glue,
+                               log=lambda m: print("  " + m, file=sys.stderr, flush=True))
+        rec["yosys_glue"] = glue
         rec["yosys_s"] = round(time.time() - t0, 1)
         avail = est["available"]
         tot = rec["yosys"]["total"]
@@ -76,13 +79,15 @@ def main(argv=None) -> int:
     ap.add_argument("--images", type=int, default=200)
     ap.add_argument("--no-yosys", action="store_true")
     ap.add_argument("--no-sim", action="store_true", help="resources only")
+    ap.add_argument("--no-glue", action="store_true",
+                    help="leave the FIFOs and width converters out of the yosys total")
     ap.add_argument("--out", type=Path, default=Path("build/rtl/bench_rtl.json"))
     a = ap.parse_args(argv)
     if a.images < 2:
         ap.error("--images must be >= 2 (steady state needs two images)")
     records = json.loads(a.out.read_text()) if a.out.is_file() else {}
     for b in a.builds:
-        rec = bench_build(b, a.images, not a.no_yosys, not a.no_sim)
+        rec = bench_build(b, a.images, not a.no_yosys, not a.no_sim, not a.no_glue)
         records[str(b)] = {**records.get(str(b), {}), **rec}
         a.out.parent.mkdir(parents=True, exist_ok=True)
         a.out.write_text(json.dumps(records, indent=1, default=str))
