@@ -156,6 +156,10 @@ def cmd_estimate(args) -> int:
     bdir = _compile(args, estimates_only=True)
     summary = json.loads((bdir / ESTIMATES).read_text())
     print(format_estimates(summary))
+    if getattr(args, "yosys", False):  # measured column: our RTL of the build, through yosys
+        from noisybnn.rtl.resources import format_side_by_side, measure_build
+
+        print(format_side_by_side(summary, measure_build(bdir)))
     print(f"build directory: {bdir}")
     return 0
 
@@ -347,6 +351,9 @@ def build_parser() -> argparse.ArgumentParser:
         s.add_argument("--noise-layers", default="all", help="injectors after: all, none, or 0,2")
         s.add_argument("--out", default=None, help="build dir (default bitstreams/<board>/<model>)")
         s.add_argument("--force", action="store_true", help="rebuild even if up to date")
+        if name == "estimate":
+            s.add_argument("--yosys", action="store_true",
+                           help="also synthesize the RTL accelerator with yosys (minutes; w1a1)")
         s.set_defaults(func=func)
     s.add_argument("--dry-run", action="store_true", help="stand-in Vivado runs every script")
     s = sub.add_parser("board", help="board helpers: `board addresses FILE.hwh`")
@@ -389,7 +396,8 @@ def build_parser() -> argparse.ArgumentParser:
 def add_sweep_args(s) -> None:
     s.add_argument("--models", default="tfc-w1a1", help="comma-separated model names or build dirs")
     s.add_argument("--board", default="pynq-z2")
-    s.add_argument("--backend", default="sim", choices=["sim", "pynq"])
+    s.add_argument("--backend", default="sim", choices=["sim", "pynq", "rtl"],
+                   help="sim (software model), pynq (board), rtl (Verilator; slow, use --n-images)")
     s.add_argument("--eps", default="0,0.001,0.002,0.005,0.01,0.02,0.05,0.1,0.2",
                    help="comma-separated flip probabilities")
     s.add_argument("--modes", default="flip", help="comma-separated: flip, stuck0, stuck1")

@@ -1,5 +1,6 @@
-"""Backends that run a compiled accelerator: `sim` (bit-exact software model, the default) and
-`pynq` (a PYNQ board or Alveo card). Both implement `base.Accelerator`."""
+"""Backends that run a compiled accelerator: `sim` (bit-exact software model, the default),
+`pynq` (a PYNQ board or Alveo card) and `rtl` (the accelerator's RTL under Verilator: slow,
+cycle-exact). All implement `base.Accelerator`."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from pathlib import Path
 from noisybnn.backends import kernels
 from noisybnn.backends.base import Accelerator, NoiseSetting, check_images, predict
 
-BACKENDS = ("sim", "pynq")
+BACKENDS = ("sim", "pynq", "rtl")
 
 
 def load(backend: str, build_dir: str | Path, **kw) -> Accelerator:
@@ -23,6 +24,10 @@ def load(backend: str, build_dir: str | Path, **kw) -> Accelerator:
         from noisybnn.backends.pynq import PynqAccelerator
 
         return PynqAccelerator.from_build(build_dir.resolve(), **kw)
+    if backend == "rtl":
+        from noisybnn.backends.rtl import RtlAccelerator
+
+        return RtlAccelerator(build_dir, **kw)
     raise ValueError(f"unknown backend {backend!r}; choose one of: {', '.join(BACKENDS)}")
 
 

@@ -14,6 +14,7 @@ FPGADATAFLOW = "finn.custom_op.fpgadataflow"
 OPS: list[tuple[str, str]] = [
     (FPGADATAFLOW, "noisybnn.compile.ops:NoiseInjector"),
     (FPGADATAFLOW + ".rtl", "noisybnn.compile.ops:NoiseInjector_rtl"),
+    (FPGADATAFLOW + ".rtl", "noisybnn.compile.mvau_rtl:MVAU_xnor_rtl"),
 ]
 
 _DONE = False
