@@ -17,11 +17,12 @@ import time
 from pathlib import Path
 
 from noisybnn.hw.synth import synthesize
+from noisybnn.resources import work_dir
 from noisybnn.rtl import emit
 from noisybnn.rtl.design import Design, Mvau
 
 _SOURCES_OF = {"noise_injector_axil": emit.INJECTOR_SOURCES}
-DEFAULT_CACHE = emit.REPO / "build" / "rtl" / "yosys-cache"
+DEFAULT_CACHE = work_dir("build", "rtl", "yosys-cache")
 KEYS = ("LUT", "LUT_logic", "LUTRAM", "FF", "CARRY4", "BRAM_18K", "DSP")
 
 
