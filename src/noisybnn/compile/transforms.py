@@ -88,7 +88,9 @@ class InsertNoiseInjectors(Transformation):
             prod = getCustomOp(producer)
             shape = model.get_tensor_shape(out_name)
             dt = model.get_tensor_datatype(out_name)
-            new_out = model.make_new_valueinfo_name()
+            # a name from the producer's output, not qonnx's random one: same checkpoint, same
+            # twin bytes (keys.build_digest does not depend on names either way)
+            new_out = _fresh_name(model, f"{out_name}_noisy")
             model.set_tensor_shape(new_out, shape)
             model.set_tensor_datatype(new_out, dt)
             for node in graph.node:
@@ -199,3 +201,15 @@ class MatchInjectorFolding(Transformation):
 
 def name_injectors(model: ModelWrapper) -> ModelWrapper:
     return model.transform(GiveUniqueNodeNames())
+
+
+def _fresh_name(model: ModelWrapper, base: str) -> str:
+    """`base`, or `base_<n>` for the first n that no tensor of the graph uses yet."""
+    g = model.graph
+    used = {t.name for t in g.value_info} | {t.name for t in g.input} | {t.name for t in g.output}
+    used |= {t.name for t in g.initializer} | {n for node in g.node for n in node.output}
+    name, n = base, 0
+    while name in used:
+        n += 1
+        name = f"{base}_{n}"
+    return name

@@ -100,6 +100,17 @@ def build_file(backend: str, build_dir: Path, manifest: dict) -> Path:
         raise SweepError(str(exc)) from None
 
 
+def build_identity(backend: str, build_file_: Path) -> str:
+    """What a point's key names the build by: the canonical content digest of the twin (sim;
+    `keys.build_digest`, the same for every rebuild of one checkpoint and configuration) or the
+    SHA-256 of the bitfile (pynq)."""
+    if backend == "sim":
+        from noisybnn.keys import build_digest
+
+        return build_digest(build_file_)
+    return _sha256(build_file_)
+
+
 def resolve_model(entry: str, backend: str, board: str = "pynq-z2") -> tuple[Path, dict, Path]:
     """(build_dir, manifest, build file) of a spec entry: a build directory or a model name.
 
@@ -163,7 +174,7 @@ def get_accelerator(backend: str, ref: ModelRef, loader: Loader | None = None):
     if acc is None:
         bdir = Path(ref.build_dir)
         manifest = json.loads((bdir / "manifest.json").read_text())
-        got = _sha256(build_file(backend, bdir, manifest))
+        got = build_identity(backend, build_file(backend, bdir, manifest))
         if got != ref.build_sha256:
             raise SweepError(
                 f"the build in {bdir} on {socket.gethostname()} has hash {got[:12]}, the sweep "
@@ -331,13 +342,12 @@ def validate(spec: SweepSpec, backend: str = "sim", loader: Loader | None = None
     refs = []
     for entry in spec.models:
         bdir, manifest, bfile = resolve_model(entry, backend, spec.board)
-        ref = ModelRef(entry=entry, name=str(manifest["model"]), build_dir=str(bdir),
-                       model_sha256=str(manifest["checkpoint_sha256"]),
-                       build_sha256=_sha256(bfile), injector_widths=())
-        if backend == "sim" and manifest.get("python_model_sha256") not in (None,
-                                                                             ref.build_sha256):
+        if backend == "sim" and manifest.get("python_model_sha256") not in (None, _sha256(bfile)):
             raise SweepError(f"{bfile} changed after {bdir / 'manifest.json'} was written "
                              "(its SHA-256 differs from python_model_sha256); rebuild it")
+        ref = ModelRef(entry=entry, name=str(manifest["model"]), build_dir=str(bdir),
+                       model_sha256=str(manifest["checkpoint_sha256"]),
+                       build_sha256=build_identity(backend, bfile), injector_widths=())
         if remote and backend == "pynq":
             inj = sorted(manifest.get("injectors") or [], key=lambda i: i.get("layer", 0))
             if not inj:

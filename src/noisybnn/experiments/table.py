@@ -23,7 +23,7 @@ COLUMNS = (
     "key",              # hash of the point's parameters (grid.point_key)
     "model",            # model name (manifest "model")
     "model_sha256",     # SHA-256 of the checkpoint (manifest checkpoint_sha256)
-    "build_sha256",     # SHA-256 of the executable twin (sim) or of the bitfile (pynq)
+    "build_sha256",     # content digest of the twin (sim, keys.build_digest) or bitfile SHA-256
     "backend",          # sim | pynq
     "dataset",
     "split",
