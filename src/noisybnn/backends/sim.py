@@ -29,13 +29,15 @@ from onnx import helper, numpy_helper
 from noisybnn.backends import kernels
 from noisybnn.backends.base import NoiseSetting, check_images
 from noisybnn.backends.kernels import pack_rows
+from noisybnn.backends.sim_checks import check_against_manifest, check_stages
+from noisybnn.errors import InputFileError
 from noisybnn.hw import InjectorConfig, Mode, threshold_from_p
 from noisybnn.hw.injector import derive_layer_seed
 
 _INJECTOR_OPS = ("NoiseInjector", "NoiseInjector_rtl")
 
 
-class ModelFormatError(ValueError):
+class ModelFormatError(InputFileError):
     """The ONNX file is not an executable noisybnn/FINN dataflow graph."""
 
 
@@ -106,10 +108,17 @@ class SimAccelerator:
             kernel = "xnor" if kernels.AVAILABLE else "gemm"
         self.kernel = kernel
         self.batch_size = batch_size
-        self.stages = self._parse(self.path)
+        try:
+            self.stages = self._parse(self.path)
+        except (KeyError, IndexError) as exc:  # an attribute or initializer a layer needs
+            raise ModelFormatError(f"{self.path}: a layer lacks {exc}; rebuild it with "
+                                   "`noisybnn estimate --model MODEL --force`") from None
+        # checked whatever the kernel: the compiled one does not check bounds
+        self._out_width = check_stages(self.stages, self._input_pixels, self.path)
         self.injector_stages = [s for s in self.stages if s.kind == "inject"]
         self.injector_widths = [s.params["neurons"] for s in self.injector_stages]
         self.num_classes = int(self._out_width)
+        check_against_manifest(self.path, self.injector_widths, self.num_classes)
         self._setting = NoiseSetting(mode="off")
         self._sample_cache: dict[tuple, np.ndarray] = {}
         self._vectors_done = 0

@@ -158,15 +158,19 @@ class ResultsTable:
         self._write()
 
     def _write(self) -> None:
-        tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
-        with open(tmp, "w", newline="") as f:
-            w = csv.writer(f, lineterminator="\n")
-            w.writerow(COLUMNS)
-            for key in sorted(self._rows):
-                w.writerow(self._rows[key])
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, self.path)
+        from noisybnn.outputs import atomic_write
+
+        def write(tmp: Path) -> None:
+            with open(tmp, "w", newline="") as f:
+                w = csv.writer(f, lineterminator="\n")
+                w.writerow(COLUMNS)
+                for key in sorted(self._rows):
+                    w.writerow(self._rows[key])
+                f.flush()
+                os.fsync(f.fileno())
+
+        # a failed write (disk full) leaves the old table whole and no temporary file behind
+        atomic_write(self.path, write, "the results table")
         dfd = os.open(self.path.parent, os.O_RDONLY)
         try:
             os.fsync(dfd)  # make the rename itself durable
