@@ -12,6 +12,8 @@ import sys
 import warnings
 from pathlib import Path
 
+from noisybnn.validation import OneLineParser, float_arg, int_arg, probability_arg
+
 DESCRIPTION = """\
 noisybnn: binarized neural networks on FPGAs with hardware noise injection.
 
@@ -112,12 +114,24 @@ def cmd_eval(args) -> int:
     from noisybnn.evaluate import format_table, noise_table, parse_eps_list
 
     eps = parse_eps_list(args.eps)
+    layers = _parse_layers(args.layers)
+    from noisybnn.validation import check_grid_size
+
+    check_grid_size(len(eps) * args.seeds, f"eval's grid ({len(eps)} eps x {args.seeds} seeds)")
     net, payload = _load_net(args.model)
-    dataset = args.dataset or payload["record"]["config"]["dataset"]
+    if layers is not None:
+        from noisybnn.validation import check_noise_layers
+
+        layers = check_noise_layers(layers, len(net.noise_layers), payload["spec"]["name"])
+    from noisybnn.train import checkpoint_dataset
+
+    dataset = args.dataset or checkpoint_dataset(payload, args.model)
     x, y = data.load(dataset, "test")
     if args.n_images:
+        from noisybnn.validation import check_int
+
+        check_int(args.n_images, "--n-images", 0, len(x))  # the split's size, not silently fewer
         x, y = x[: args.n_images], y[: args.n_images]
-    layers = _parse_layers(args.layers)
     rows = noise_table(net, x, y, eps, args.seeds, args.source, layers)
     print(format_table(rows, f"{payload['spec']['name']} on {dataset} test ({len(x)} images), "
                              f"flips from {args.source}, layers {args.layers}"))
@@ -126,9 +140,12 @@ def cmd_eval(args) -> int:
 
 def cmd_export(args) -> int:
     from noisybnn.export import export_qonnx
+    from noisybnn.outputs import check_output_file
 
+    if args.out is not None:
+        check_output_file(args.out, "--out")  # before the (slow) load and export
     net, payload = _load_net(args.model)
-    out = Path(args.out or f"{payload['spec']['name']}.onnx")
+    out = check_output_file(args.out or f"{payload['spec']['name']}.onnx", "--out")
     export_qonnx(net, out)
     print(f"wrote {out}")
     return 0
@@ -223,7 +240,7 @@ def _parse_layers(text: str | None) -> list[int] | None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="noisybnn", description=DESCRIPTION,
+    p = OneLineParser(prog="noisybnn", description=DESCRIPTION,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
@@ -236,15 +253,15 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("train", help="train a model")
     s.add_argument("arch", help="tfc-w1a1, sfc-w1a1, lfc-w1a1, cnn-w1a1, mlp-256x3-w1a1, ...")
     s.add_argument("--dataset", default="mnist", choices=["mnist", "fashion-mnist"])
-    s.add_argument("--epochs", type=int, default=10)
-    s.add_argument("--batch-size", type=int, default=100)
-    s.add_argument("--lr", type=float, default=0.02)
-    s.add_argument("--eps-train", type=float, default=0.0,
+    s.add_argument("--epochs", type=int_arg(1, 100_000), default=10)
+    s.add_argument("--batch-size", type=int_arg(1, 1_000_000), default=100)
+    s.add_argument("--lr", type=float_arg(0.0, 10.0, lo_open=True), default=0.02)
+    s.add_argument("--eps-train", type=probability_arg(hi_open=True), default=0.0,
                    help="flip probability of each hidden neuron while training (noise-aware)")
-    s.add_argument("--dropout", type=float, default=0.0)
+    s.add_argument("--dropout", type=probability_arg(hi_open=True), default=0.0)
     s.add_argument("--shift", type=int, default=0,
                    help="augment: move each training image by up to N pixels (LFC recipe: 2)")
-    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--seed", type=int_arg(0, 2**63 - 1), default=0)
     s.add_argument("--name", default=None, help="name of the run (default: from the architecture)")
     s.add_argument("--out", default="runs", help="runs directory (checkpoint per epoch)")
     s.add_argument("--resume", action="store_true", help="continue from <out>/<name>/last.pt")
@@ -262,12 +279,12 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("eval", help="accuracy under neuron flips, mean and spread over seeds")
     s.add_argument("--model", required=True)
     s.add_argument("--eps", default="0,0.01,0.05,0.1", help="comma-separated flip probabilities")
-    s.add_argument("--seeds", type=int, default=3)
+    s.add_argument("--seeds", type=int_arg(1, 100_000), default=3)
     s.add_argument("--source", choices=["torch", "injector"], default="injector",
                    help="flips from the hardware LFSR stream (injector) or torch's RNG")
     s.add_argument("--layers", default="all", help="hidden layers to make noisy: all or 0,2")
     s.add_argument("--dataset", default=None)
-    s.add_argument("--n-images", type=int, default=0, help="first N test images (0: all)")
+    s.add_argument("--n-images", type=int_arg(0), default=0, help="first N test images (0: all)")
     s.set_defaults(func=cmd_eval)
 
     s = sub.add_parser("export", help="write a checkpoint as QONNX")
@@ -280,7 +297,7 @@ def build_parser() -> argparse.ArgumentParser:
         s = sub.add_parser(name, help=text)
         s.add_argument("--model", required=True)
         s.add_argument("--board", default="pynq-z2")
-        s.add_argument("--target-fps", type=int, default=100_000)
+        s.add_argument("--target-fps", type=int_arg(1, 10**10), default=100_000)
         s.add_argument("--folding", default=None, help="FINN folding JSON instead of target FPS")
         s.add_argument("--noise-layers", default="all", help="injectors after: all, none, or 0,2")
         s.add_argument("--out", default=None, help="build dir (default bitstreams/<board>/<model>)")
@@ -322,11 +339,22 @@ def _user_errors() -> tuple:
 def run_reporting_errors(prog: str, fn, *args) -> int:
     """Run `fn(*args)` as a command: its return code, or a one-line `prog: error: ...` and 2 for
     what the user gave or lacks (never a traceback), 130 on Ctrl-C. Also used by bench/ scripts."""
+    from noisybnn.errors import NoisyBNNError
+
     try:
         return int(fn(*args) or 0)
-    except _user_errors() as exc:
+    except (NoisyBNNError, *_user_errors()) as exc:
         msg = " ".join(str(exc).split()) or type(exc).__name__
         print(f"{prog}: error: {msg}", file=sys.stderr)
+        return 2
+    except OSError as exc:  # an output the OS refused (full disk, read-only, a directory)
+        import errno
+
+        if exc.errno not in (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EISDIR, errno.EACCES):
+            raise
+        from noisybnn.outputs import output_error
+
+        print(f"{prog}: error: {output_error(exc.filename or '', exc)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"{prog}: interrupted", file=sys.stderr)

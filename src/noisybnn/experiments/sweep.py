@@ -520,6 +520,12 @@ def spec_from_args(args) -> SweepSpec:
 
 def cli_sweep(args) -> int:
     """`noisybnn sweep`: run, then print a one-line summary per (model, mode, layers, eps)."""
+    from noisybnn.outputs import check_output_file
+    from noisybnn.validation import MAX_POINTS_ENV
+
+    if getattr(args, "max_points", None):
+        os.environ[MAX_POINTS_ENV] = str(args.max_points)  # the grid checks read it
+    check_output_file(args.out, "--out")
     spec = spec_from_args(args)
     t0 = time.perf_counter()
     df = run_sweep(spec, args.out, backend=args.backend, workers=args.workers,

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import csv
 import fcntl
+import io
 import os
 from collections.abc import Iterable
 from pathlib import Path
@@ -69,7 +70,13 @@ def read_keyed_csv(path: str | os.PathLike, columns, error: type[Exception],
     columns = tuple(columns)
     if not path.exists():
         return {}
-    with open(path, newline="") as f:
+    from noisybnn.tablecheck import read_text
+
+    try:
+        text = read_text(path, kind)  # binary, or cut inside its last row: refused, not rewritten
+    except ValueError as exc:
+        raise error(str(exc)) from None
+    with io.StringIO(text, newline="") as f:
         reader = csv.reader(f)
         header = next(reader, None)
         if header is None:
@@ -103,8 +110,17 @@ class ResultsTable:
     # --- reading (no lock needed) ------------------------------------------------------------
     @staticmethod
     def read_rows(path: str | os.PathLike) -> dict[str, list[str]]:
-        """key -> row (strings, in COLUMNS order) of an existing table; {} if there is none."""
-        return read_keyed_csv(path, COLUMNS, SweepError, "a results table of this noisybnn version")
+        """key -> row (strings, in COLUMNS order) of an existing table; {} if there is none.
+        Every value is checked (tablecheck.check_result_row), so no damaged row is kept."""
+        from noisybnn.tablecheck import check_result_row
+
+        rows = read_keyed_csv(path, COLUMNS, SweepError, "a results table of this noisybnn version")
+        for line, row in enumerate(rows.values(), start=2):
+            try:
+                check_result_row(Path(path), line, dict(zip(COLUMNS, row, strict=True)))
+            except ValueError as exc:
+                raise SweepError(str(exc)) from None
+        return rows
 
     # --- writing -----------------------------------------------------------------------------
     def __enter__(self) -> ResultsTable:
