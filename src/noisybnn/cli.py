@@ -55,7 +55,7 @@ def cmd_data(args) -> int:
     from noisybnn import data
 
     for name in args.datasets:
-        path = data.ensure(name, args.cache_dir)
+        path = data.ensure(name, args.cache_dir, refresh=args.refresh)
         print(f"{name}: ok ({path})")
     return 0
 
@@ -248,6 +248,7 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("data", help="fetch and verify data sets")
     s.add_argument("datasets", nargs="*", default=["mnist", "fashion-mnist"])
     s.add_argument("--cache-dir", default=None, help="default: $NOISYBNN_DATA or ~/.cache/noisybnn")
+    s.add_argument("--refresh", action="store_true", help="fetch again even if cached")
     s.set_defaults(func=cmd_data)
 
     s = sub.add_parser("train", help="train a model")

@@ -14,6 +14,6 @@ def python_model_path(build_dir: str | Path) -> Path:
     path = Path(build_dir) / PYTHON_MODEL
     if not path.is_file():
         raise FileNotFoundError(
-            f"{path} not found: run `noisybnn estimate` (or `noisybnn compile`) for this model first"
+            f"{path} not found: run `noisybnn estimate --model MODEL` for this model first"
         )
     return path

@@ -85,7 +85,7 @@ def build_file(backend: str, build_dir: Path, manifest: dict) -> Path:
         if not bit:
             raise SweepError(
                 f"{build_dir} has no bitstream (manifest bitfile is empty: an estimates-only "
-                "build); make one with `noisybnn compile` on a machine with Vivado, or use "
+                "build); make one with `noisybnn build --model MODEL` on a machine with Vivado, or use "
                 "backend 'sim'"
             )
         path = Path(bit) if Path(bit).is_absolute() else build_dir / bit
@@ -130,7 +130,7 @@ def resolve_model(entry: str, backend: str, board: str = "pynq-z2") -> tuple[Pat
         bdir = build_dir_for(entry, board).resolve()
         if not bdir.is_dir():
             raise SweepError(f"no build of {entry!r} for {board} in {bdir}; make its bitstream "
-                             f"with `noisybnn compile {entry} --board {board}` first")
+                             f"with `noisybnn build --model {entry} --board {board}` first")
     else:
         from noisybnn.pipeline import compile_model
 
@@ -141,14 +141,14 @@ def resolve_model(entry: str, backend: str, board: str = "pynq-z2") -> tuple[Pat
     man_path = bdir / "manifest.json"
     if not man_path.is_file():
         raise SweepError(f"{bdir} is not a build directory (no manifest.json); make one with "
-                         "`noisybnn estimate MODEL` and pass the directory it prints")
+                         "`noisybnn estimate --model MODEL` and pass the directory it prints")
     try:
         manifest = json.loads(man_path.read_text())
     except json.JSONDecodeError as exc:
         raise SweepError(f"{man_path} is not valid JSON ({exc})") from None
     for field_ in ("model", "checkpoint_sha256"):
         if not manifest.get(field_):
-            raise SweepError(f"{man_path} lacks {field_!r}; rebuild with `noisybnn estimate`")
+            raise SweepError(f"{man_path} lacks {field_!r}; rebuild with `noisybnn estimate --model MODEL --force`")
     return bdir, manifest, build_file(backend, bdir, manifest)
 
 
@@ -457,13 +457,36 @@ def run_sweep(
                 bar.close()
                 _close_all()
     finally:
-        if client is not None:
-            client.close()
-        if cluster is not None:
-            cluster.close()
+        _close_quietly(client, cluster)
     df = read_table(out_csv)
     keys = {p.key for p in points}
     return df[df["key"].isin(keys)].reset_index(drop=True)
+
+
+def _close_quietly(client, cluster) -> None:
+    """Close the client, then the cluster, with Dask's shutdown chatter muted.
+
+    After every result is in, workers going away can still log "Couldn't gather keys" or a
+    CommClosedError traceback from the scheduler or the nanny: noise after a run that succeeded.
+    Errors of the run itself were raised before this point."""
+    import logging
+
+    if client is None and cluster is None:
+        return
+    names = ("distributed", "distributed.client", "distributed.scheduler", "distributed.worker",
+             "distributed.nanny", "distributed.core", "distributed.comm", "tornado",
+             "asyncio")
+    saved = {n: logging.getLogger(n).level for n in names}
+    for n in names:
+        logging.getLogger(n).setLevel(logging.CRITICAL)
+    try:
+        if client is not None:
+            client.close(timeout=30)
+        if cluster is not None:
+            cluster.close(timeout=30)
+    finally:
+        for n, level in saved.items():
+            logging.getLogger(n).setLevel(level)
 
 
 def _connect(workers: int, scheduler: str | None, timeout_s: float = 30.0):
