@@ -66,6 +66,7 @@ def cmd_train(args) -> int:
     from noisybnn.models import from_name
     from noisybnn.train import TrainConfig, ship_checkpoint, train
 
+    _check_outputs(files=[("--ship", args.ship)] if args.ship else [], dirs=[("--out", args.out)])
     spec = from_name(args.arch, eps_train=args.eps_train, dropout=args.dropout)
     if args.name:
         spec = replace(spec, name=args.name)
@@ -122,7 +123,8 @@ def cmd_eval(args) -> int:
     if layers is not None:
         from noisybnn.validation import check_noise_layers
 
-        layers = check_noise_layers(layers, len(net.noise_layers), payload["spec"]["name"])
+        layers = check_noise_layers(layers, len(net.noise_layers), payload["spec"]["name"],
+                                    "--layers")
     from noisybnn.train import checkpoint_dataset
 
     dataset = args.dataset or checkpoint_dataset(payload, args.model)
@@ -204,25 +206,41 @@ def cmd_sweep(args) -> int:
 def cmd_bench(args) -> int:
     from noisybnn.experiments.bench import cli_bench
 
+    _check_outputs(files=[("--out", args.out)])
     return cli_bench(args)
 
 
 def cmd_report(args) -> int:
     from noisybnn.report import cli_report
 
+    _check_outputs(dirs=[("--out", args.out)])
     return cli_report(args)
 
 
 def cmd_explore(args) -> int:
     from noisybnn.experiments.explore import cli_explore
 
+    _check_outputs(files=[("--out", args.out)],
+                   dirs=[("--runs-dir", args.runs_dir), ("--build-dir", args.build_dir)])
     return cli_explore(args)
 
 
 def cmd_demo(args) -> int:
     from noisybnn.demo import run_demo
 
+    _check_outputs(dirs=[("--out", args.out)])
     return run_demo(args)
+
+
+def _check_outputs(files=(), dirs=()) -> None:
+    """Refuse outputs that cannot be written (a directory for a file, under a file, read-only)
+    before the command does any work (noisybnn.outputs)."""
+    from noisybnn.outputs import check_output_dir, check_output_file
+
+    for flag, path in files:
+        check_output_file(path, flag)
+    for flag, path in dirs:
+        check_output_dir(path, flag)
 
 
 def _parse_layers(text: str | None) -> list[int] | None:

@@ -167,15 +167,16 @@ def check_target_fps(value) -> int:
     return check_int(value, "--target-fps", 1, MAX_TARGET_FPS)
 
 
-def check_noise_layers(layers, n_hidden: int, model: str) -> list[int] | None:
+def check_noise_layers(layers, n_hidden: int, model: str,
+                       flag: str = "--noise-layers") -> list[int] | None:
     """Injector positions for a model with `n_hidden` noisy layers: None (all), [] or indices."""
     if layers is None:
         return None
     out = []
     for i in layers:
-        i = check_int(i, "--noise-layers", 0)
+        i = check_int(i, flag, 0)
         if i >= n_hidden:
-            raise ConfigError(f"--noise-layers {i}: {model} has {n_hidden} hidden layers, "
+            raise ConfigError(f"{flag} {i}: {model} has {n_hidden} hidden layers, "
                               f"indices 0..{n_hidden - 1}")
         out.append(i)
     return sorted(set(out))

@@ -148,7 +148,8 @@ def resolve_model(entry: str, backend: str, board: str = "pynq-z2") -> tuple[Pat
         raise SweepError(f"{man_path} is not valid JSON ({exc})") from None
     for field_ in ("model", "checkpoint_sha256"):
         if not manifest.get(field_):
-            raise SweepError(f"{man_path} lacks {field_!r}; rebuild with `noisybnn estimate --model MODEL --force`")
+            raise SweepError(f"{man_path} lacks {field_!r}; rebuild with "
+                             "`noisybnn estimate --model MODEL --force`")
     return bdir, manifest, build_file(backend, bdir, manifest)
 
 
