@@ -22,19 +22,19 @@ _TIME = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
 _MODES = ("off", "flip", "stuck0", "stuck1")
 
 
-def read_text(path: str | Path, kind: str = "CSV table") -> str:
+def read_text(path: str | Path, kind: str = "a CSV table") -> str:
     """The file as text; InputFileError naming it if it is binary or cut inside its last row."""
     path = Path(path)
     try:
         raw = path.read_bytes()
     except IsADirectoryError:
-        raise InputFileError(f"{path} is a directory; give a {kind} file") from None
+        raise InputFileError(f"{path} is a directory, not {kind}") from None
     if b"\x00" in raw:
-        raise InputFileError(f"{path} is a binary file, not a {kind}")
+        raise InputFileError(f"{path} is a binary file, not {kind}")
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise InputFileError(f"{path} is not a text {kind} (byte {exc.start} is not UTF-8)") from None
+        raise InputFileError(f"{path} is not UTF-8 text (byte {exc.start}), so not {kind}") from None
     if text and not text.endswith("\n"):
         n = text.count("\n") + 1
         raise InputFileError(f"{path} line {n} is cut short (the file does not end with a line "
@@ -42,7 +42,7 @@ def read_text(path: str | Path, kind: str = "CSV table") -> str:
     return text
 
 
-def check_complete(path: str | Path, kind: str = "CSV table") -> None:
+def check_complete(path: str | Path, kind: str = "a CSV table") -> None:
     """Every row of the CSV has as many fields as its header; the file ends with a line break."""
     text = read_text(path, kind)
     reader = csv.reader(io.StringIO(text, newline=""))

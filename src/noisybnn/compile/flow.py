@@ -44,7 +44,8 @@ def resolve_folding(folding: str | None) -> str | None:
     if shipped.is_file():
         return str(shipped)
     known = ", ".join(sorted(p.stem for p in (CONFIG_DIR / "folding").glob("*.json")))
-    raise FileNotFoundError(f"folding file {folding!r} not found (shipped: {known})")
+    raise FileNotFoundError(f"--folding {folding!r}: no such file; give a FINN folding JSON"
+                            + (f" or a shipped one ({known})" if known else ""))
 
 
 def load_target(board: str) -> dict:

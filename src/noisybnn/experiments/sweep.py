@@ -547,13 +547,20 @@ def cli_sweep(args) -> int:
     from noisybnn.outputs import check_output_file
     from noisybnn.validation import MAX_POINTS_ENV
 
+    check_output_file(args.out, "--out")
+    saved = os.environ.get(MAX_POINTS_ENV)
     if getattr(args, "max_points", None):
         os.environ[MAX_POINTS_ENV] = str(args.max_points)  # the grid checks read it
-    check_output_file(args.out, "--out")
-    spec = spec_from_args(args)
-    t0 = time.perf_counter()
-    df = run_sweep(spec, args.out, backend=args.backend, workers=args.workers,
-                   scheduler=args.scheduler, progress=not args.quiet)
+    try:
+        spec = spec_from_args(args)
+        t0 = time.perf_counter()
+        df = run_sweep(spec, args.out, backend=args.backend, workers=args.workers,
+                       scheduler=args.scheduler, progress=not args.quiet)
+    finally:
+        if saved is None:
+            os.environ.pop(MAX_POINTS_ENV, None)
+        else:
+            os.environ[MAX_POINTS_ENV] = saved
     if not args.quiet:
         cols = ["model", "mode", "layers", "faults_per_layer", "eps"]
         summary = (df.groupby(cols, dropna=False)["accuracy"].agg(["mean", "std", "count"])

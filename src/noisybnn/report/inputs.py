@@ -74,7 +74,7 @@ def _read_csv(path: Path, text_columns: Sequence[str]) -> pd.DataFrame:
         raise ValueError(f"{path} is not a file; give a results CSV")
     from noisybnn.tablecheck import check_complete
 
-    check_complete(path, "results CSV")  # binary, cut short, or a row with missing fields
+    check_complete(path, "a results CSV")  # binary, cut short, or a row with missing fields
     try:
         header = pd.read_csv(path, nrows=0).columns
     except (pd.errors.EmptyDataError, pd.errors.ParserError, UnicodeDecodeError) as exc:
