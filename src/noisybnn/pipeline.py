@@ -129,6 +129,11 @@ def _build_locked(net, payload, ckpt, name, bdir, cfg, key, key_hash, target, go
         golden = (str(bdir / "golden_input.npy"), str(bdir / "golden_output.npy"))
     t0 = time.time()
     flow.build(onnx_path, cfg, golden=golden)
+    if cfg.folding_file:  # FINN ignores unknown node names with a warning: refuse them here
+        from noisybnn.validation import check_folding_applied
+
+        check_folding_applied(flow.resolve_folding(cfg.folding_file),
+                              bdir / "intermediate_models" / "step_apply_folding_config.onnx")
     summary = summarize_estimates(bdir, target)
     _atomic_json(bdir / ESTIMATES, summary)
     manifest = {

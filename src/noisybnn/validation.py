@@ -196,13 +196,13 @@ def check_folding_file(path) -> None:
         raise InputFileError(f"--folding {p}: not a text file; give a FINN folding JSON") from None
     except json.JSONDecodeError as exc:
         raise InputFileError(f"--folding {p}: not valid JSON ({exc.msg}, line {exc.lineno}); give "
-                             "a FINN folding JSON like {\"MVAU_0\": {\"PE\": 16, \"SIMD\": 49}}"
+                             "a FINN folding JSON like {\"MVAU_hls_0\": {\"PE\": 16, \"SIMD\": 49}}"
                              ) from None
     except IsADirectoryError:
         raise InputFileError(f"--folding {p} is a directory; give a FINN folding JSON") from None
     if not isinstance(cfg, dict) or not all(isinstance(v, dict) for v in cfg.values()):
         raise InputFileError(f"--folding {p}: must map node names to attribute objects, e.g. "
-                             "{\"MVAU_0\": {\"PE\": 16, \"SIMD\": 49}}")
+                             "{\"MVAU_hls_0\": {\"PE\": 16, \"SIMD\": 49}}")
     for node, attrs in cfg.items():
         for key in ("PE", "SIMD"):
             if key in attrs:
@@ -210,3 +210,33 @@ def check_folding_file(path) -> None:
                 if isinstance(v, bool) or not isinstance(v, int) or v < 1:
                     raise InputFileError(f"--folding {p}: {node}.{key} must be an integer >= 1, "
                                          f"got {v!r}")
+
+
+def check_folding_applied(folding_file, folded_onnx) -> None:
+    """After FINN applied a folding file: every node it names exists, and each PE / SIMD divides
+    the dimension it folds. FINN only logs "Unused HW configurations" and builds unfolded."""
+    import json
+    from pathlib import Path
+
+    import onnx
+    from onnx import helper
+
+    cfg = json.loads(Path(folding_file).read_text())
+    model = onnx.load(str(folded_onnx))
+    nodes = {n.name: {a.name: helper.get_attribute_value(a) for a in n.attribute}
+             for n in model.graph.node}
+    unknown = [k for k in cfg if k != "Defaults" and k not in nodes]
+    if unknown:
+        raise ConfigError(f"--folding {folding_file} names node(s) {', '.join(unknown)} that the "
+                          f"build does not have; its nodes are {', '.join(nodes)}")
+    dims = {"PE": ("MH", "NumChannels"), "SIMD": ("MW",)}
+    for name, attrs in cfg.items():
+        if name == "Defaults":
+            continue
+        for key, targets in dims.items():
+            value = attrs.get(key)
+            for dim in targets:
+                total = nodes[name].get(dim)
+                if value and isinstance(total, int) and total % value:
+                    raise ConfigError(f"--folding {folding_file}: {name}.{key}={value} does not "
+                                      f"divide its {dim}={total}")

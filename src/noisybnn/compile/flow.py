@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from noisybnn.compile.finn_env import ToolMissingError, prepare_finn, require_vivado
+from noisybnn.errors import NoisyBNNError
 
 CONFIG_DIR = Path(__file__).resolve().parents[3] / "bitstreams" / "configs"
 BITSTREAMS_DIR = CONFIG_DIR.parent
@@ -294,9 +295,28 @@ def build(qonnx_path: str | Path, cfg: CompileConfig, golden: tuple | None = Non
     finally:  # FINN's builder routes stdout/stderr into its logger; give them back
         sys.stdout, sys.stderr = streams
     if rc != 0:
-        log = out / "build_dataflow.log"
-        raise RuntimeError(f"FINN build failed (code {rc}); see {log}")
+        raise BuildFailedError(_failure_line(out / "build_dataflow.log", rc))
     return {"output_dir": str(out), "seconds": round(time.time() - t0, 1)}
+
+
+class BuildFailedError(NoisyBNNError, RuntimeError):
+    """FINN's builder stopped: most often a folding or configuration FINN cannot realise."""
+
+
+def _failure_line(log: Path, rc: int) -> str:
+    """One line: FINN's own last error message from its log, and where the log is."""
+    last = ""
+    try:
+        for line in log.read_text(errors="replace").splitlines():
+            s = line.strip()
+            if s and not s.startswith(("File ", "^", "~", "Traceback", "During handling")) and \
+                    ("Error" in s or "Exception" in s or "assert" in s.lower()):
+                last = s
+    except OSError:
+        pass
+    what = f": {last[:300]}" if last else ""
+    return (f"FINN build failed (code {rc}){what}; check --folding / --target-fps, full log in "
+            f"{log}")
 
 
 @contextlib.contextmanager

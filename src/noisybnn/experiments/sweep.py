@@ -432,8 +432,10 @@ def run_sweep(
     if backend == "pynq" and workers > 1 and not scheduler:
         raise SweepError("the pynq backend drives the one board of this machine: use workers=0 "
                          "(or a scheduler whose workers each own a board)")
+    from noisybnn.outputs import check_output_file
+
+    out_csv = check_output_file(out_csv, "out_csv")  # a directory, under a file, read-only
     _, points = validate(spec, backend, loader, remote=bool(scheduler))
-    out_csv = Path(out_csv)
     done = ResultsTable.read_rows(out_csv)  # a table of another schema fails here
     distributed = bool(scheduler) or workers > 0
     client = cluster = None
