@@ -23,6 +23,8 @@ import time
 
 import numpy as np
 
+from noisybnn.errors import ConfigError
+
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -39,10 +41,10 @@ def main(argv: list[str] | None = None) -> int:
     from noisybnn.experiments.sweep import limit_blas_threads, resolve_model
 
     if args.rounds < 1:
-        raise ValueError(f"--rounds must be >= 1, got {args.rounds}")
+        raise ConfigError(f"--rounds must be >= 1, got {args.rounds}")
     test_images = data.load("mnist", "test")[0]
     if not 1 <= args.images <= len(test_images):
-        raise ValueError(f"--images must be in 1..{len(test_images)}, got {args.images}")
+        raise ConfigError(f"--images must be in 1..{len(test_images)}, got {args.images}")
     x = np.ascontiguousarray(test_images[: args.images])
     bdir, _, _ = resolve_model(args.model, "sim", args.board)
     variants = {"xnor": ("xnor", True), "xnor-numpy": ("xnor-numpy", True),

@@ -1,20 +1,19 @@
 """The exception types that mean "the user gave something wrong or something is missing".
 
-The CLI prints these as one line; anything else is a bug and keeps its traceback.
+The CLI prints these as one line; anything else is a bug and keeps its traceback. User errors
+are `noisybnn.errors.NoisyBNNError` (ConfigError, InputFileError, ... each also a ValueError,
+FileNotFoundError, ... for Python callers); a plain ValueError is a bug. Besides those, OS errors
+about input paths (a file that is not there, a path through a file, no permission) are one line.
 """
 
 from __future__ import annotations
 
 
 def user_error_types() -> tuple[type[BaseException], ...]:
-    types: list[type[BaseException]] = [ValueError, FileNotFoundError, NotADirectoryError,
-                                        PermissionError]
-    from noisybnn.data import DatasetUnavailableError
+    from noisybnn.errors import NoisyBNNError
 
-    types.append(DatasetUnavailableError)
-    from noisybnn.errors import ToolMissingError
-
-    types.append(ToolMissingError)
+    types: list[type[BaseException]] = [NoisyBNNError, FileNotFoundError, NotADirectoryError,
+                                        IsADirectoryError, PermissionError]
     try:
         from noisybnn.backends.pynq import BoardUnavailableError
 

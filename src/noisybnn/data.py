@@ -45,6 +45,8 @@ from pathlib import Path
 
 import numpy as np
 
+from noisybnn.errors import ConfigError, InputFileError, NoisyBNNError
+
 __all__ = [
     "DATASETS",
     "CorruptCacheError",
@@ -93,11 +95,11 @@ SUBPROCESS_TIMEOUT_S = 300.0
 SPLITS = ("train", "test")
 
 
-class DatasetUnavailableError(RuntimeError):
+class DatasetUnavailableError(NoisyBNNError, RuntimeError):
     """No verified copy of a data set is in the cache and no source could provide one."""
 
 
-class CorruptCacheError(ValueError):
+class CorruptCacheError(InputFileError):
     """A file in the cache does not match its checksum or its expected shape."""
 
 
@@ -194,7 +196,7 @@ def _gunzip(raw: bytes, label: str) -> bytes:
     try:
         return gzip.decompress(raw)
     except (OSError, EOFError, zlib.error) as exc:
-        raise ValueError(
+        raise InputFileError(
             f"{label}: corrupt gzip data ({type(exc).__name__}: {exc}); "
             "the file is damaged or incomplete"
         ) from exc
@@ -236,23 +238,23 @@ def parse_idx(
         raw = _read_bytes(Path(source))
 
     if len(raw) < 4:
-        raise ValueError(
+        raise InputFileError(
             f"{label}: not an idx file: {len(raw)} bytes, shorter than the 4-byte magic number"
         )
     zero0, zero1, code, ndim = raw[0], raw[1], raw[2], raw[3]
     if zero0 != 0 or zero1 != 0:
-        raise ValueError(
+        raise InputFileError(
             f"{label}: not an idx file: bad magic 0x{raw[:4].hex()} (an idx file starts with two "
             "zero bytes, a type code and the number of dimensions, e.g. 0x00000803)"
         )
     if code not in IDX_DTYPES:
         known = ", ".join(f"0x{c:02x}" for c in IDX_DTYPES)
-        raise ValueError(f"{label}: unknown idx type code 0x{code:02x} (known: {known})")
+        raise InputFileError(f"{label}: unknown idx type code 0x{code:02x} (known: {known})")
     if ndim == 0:
-        raise ValueError(f"{label}: idx header declares 0 dimensions")
+        raise InputFileError(f"{label}: idx header declares 0 dimensions")
     header_len = 4 + 4 * ndim
     if len(raw) < header_len:
-        raise ValueError(
+        raise InputFileError(
             f"{label}: truncated idx header: {ndim} dimensions need {header_len} header bytes, "
             f"the file has {len(raw)}"
         )
@@ -261,12 +263,12 @@ def parse_idx(
     expected = math.prod(shape) * dtype.itemsize
     found = len(raw) - header_len
     if found < expected:
-        raise ValueError(
+        raise InputFileError(
             f"{label}: truncated idx data: shape {shape} of {dtype.newbyteorder('=').name} needs "
             f"{expected} data bytes, the file has {found}"
         )
     if found > expected:
-        raise ValueError(
+        raise InputFileError(
             f"{label}: size mismatch: shape {shape} of {dtype.newbyteorder('=').name} needs "
             f"{expected} data bytes, the file has {found} ({found - expected} trailing bytes); "
             "the header's dimensions do not match the data"
@@ -517,7 +519,7 @@ def get_spec(name: str) -> DatasetSpec:
     """The :class:`DatasetSpec` of ``name``: "mnist", "fashion-mnist", "fashion_mnist", "fmnist"."""
     key = _ALIASES.get(str(name).strip().lower().replace("_", "-"))
     if key is None:
-        raise ValueError(
+        raise ConfigError(
             f"unknown data set {name!r}; expected one of {sorted(DATASETS)} "
             "(aliases: 'fashion_mnist', 'fmnist')"
         )
@@ -526,7 +528,7 @@ def get_spec(name: str) -> DatasetSpec:
 
 def _check_split(split: str) -> str:
     if split not in SPLITS:
-        raise ValueError(f"unknown split {split!r}; expected 'train' or 'test'")
+        raise ConfigError(f"unknown split {split!r}; expected 'train' or 'test'")
     return split
 
 

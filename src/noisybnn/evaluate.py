@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from noisybnn.errors import ConfigError
 from noisybnn.hw import check_probability
 from noisybnn.models import BinaryNet
 from noisybnn.train import images_to_tensor
@@ -17,9 +18,12 @@ def parse_eps_list(text: str) -> list[float]:
         item = item.strip()
         if not item:
             continue
-        values.append(check_probability(item, "eps"))
+        try:
+            values.append(check_probability(item, "eps"))
+        except ValueError as exc:  # noisybnn.hw stays free of package imports (board bundle)
+            raise ConfigError(str(exc)) from None
     if not values:
-        raise ValueError(f"no eps values in {text!r}; give a comma-separated list like 0,0.01,0.05")
+        raise ConfigError(f"no eps values in {text!r}; give a comma-separated list like 0,0.01,0.05")
     return values
 
 
@@ -43,7 +47,7 @@ def accuracy_under_noise(
     net.set_eval_noise(eps, layers=layers, seed=seed, source=source)
     if pe is not None:
         if len(pe) != len(net.noise_layers):
-            raise ValueError(f"pe has {len(pe)} entries, the model has {len(net.noise_layers)} "
+            raise ConfigError(f"pe has {len(pe)} entries, the model has {len(net.noise_layers)} "
                              "noisy layers")
         for layer, p in zip(net.noise_layers, pe, strict=True):
             layer.pe = int(p)
@@ -68,7 +72,7 @@ def noise_table(
 ) -> list[dict]:
     """One row per eps: mean and standard deviation of accuracy over `seeds` seeds."""
     if seeds < 1:
-        raise ValueError(f"seeds must be >= 1, got {seeds}")
+        raise ConfigError(f"seeds must be >= 1, got {seeds}")
     rows = []
     for eps in eps_list:
         accs = [accuracy_under_noise(net, images, labels, eps, s, source, layers)

@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from noisybnn.compile_paths import ESTIMATES, MANIFEST, PYTHON_MODEL
+from noisybnn.errors import InputFileError
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_OUT = REPO_ROOT / "bitstreams"
@@ -204,7 +205,7 @@ def injector_bases_from_hwh(hwh: str | Path, names: list[str]) -> dict[str, int]
                 found[name] = int(mr.get("BASEVALUE", "0"), 0)
     missing = [n for n in names if n not in found]
     if missing:
-        raise ValueError(f"{hwh} has no address for injector(s) {', '.join(missing)}")
+        raise InputFileError(f"{hwh} has no address for injector(s) {', '.join(missing)}")
     return found
 
 

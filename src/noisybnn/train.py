@@ -19,7 +19,7 @@ from torch import nn
 from tqdm import tqdm
 
 from noisybnn import data as datasets
-from noisybnn.errors import InputFileError
+from noisybnn.errors import ConfigError, InputFileError
 from noisybnn.models import BinaryNet, ModelSpec, build
 from noisybnn.validation import check_float, check_int, threads_from_env
 
@@ -163,7 +163,7 @@ def train(
     metrics dict.
     """
     if not 0 <= cfg.shift <= 13:
-        raise ValueError(f"shift must be 0..13 pixels, got {cfg.shift}")
+        raise ConfigError(f"shift must be 0..13 pixels, got {cfg.shift}")
     check_train_config(cfg)
     out = Path(out_dir)
     from noisybnn.outputs import check_output_dir

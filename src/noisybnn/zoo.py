@@ -12,6 +12,7 @@ import os
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
+from noisybnn.errors import ConfigError
 from noisybnn.models import ModelSpec, from_name
 from noisybnn.train import TrainConfig
 
@@ -66,7 +67,7 @@ def resolve(model: str) -> Path:
             )
         return path
     known = ", ".join(sorted(RECIPES))
-    raise ValueError(f"unknown model {model!r}: give a checkpoint file or one of: {known}")
+    raise ConfigError(f"unknown model {model!r}: give a checkpoint file or one of: {known}")
 
 
 def train_recipe(name: str, work_dir: str | Path = "runs", progress: bool = True) -> Path:
@@ -74,7 +75,7 @@ def train_recipe(name: str, work_dir: str | Path = "runs", progress: bool = True
     from noisybnn.train import ship_checkpoint, train
 
     if name not in RECIPES:
-        raise ValueError(f"no recipe named {name!r}; known: {', '.join(sorted(RECIPES))}")
+        raise ConfigError(f"no recipe named {name!r}; known: {', '.join(sorted(RECIPES))}")
     recipe = RECIPES[name]
     run_dir = Path(work_dir) / name
     metrics = train(recipe.spec, recipe.cfg, run_dir, resume=True, progress=progress)

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from noisybnn.backends import kernels
 from noisybnn.backends.base import Accelerator, NoiseSetting, check_images, predict
+from noisybnn.errors import ConfigError
 
 BACKENDS = ("sim", "pynq")
 
@@ -23,7 +24,7 @@ def load(backend: str, build_dir: str | Path, **kw) -> Accelerator:
         from noisybnn.backends.pynq import PynqAccelerator
 
         return PynqAccelerator.from_build(build_dir.resolve(), **kw)
-    raise ValueError(f"unknown backend {backend!r}; choose one of: {', '.join(BACKENDS)}")
+    raise ConfigError(f"unknown backend {backend!r}; choose one of: {', '.join(BACKENDS)}")
 
 
 __all__ = ["BACKENDS", "Accelerator", "NoiseSetting", "check_images", "kernels", "load", "predict"]

@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from noisybnn.compile.finn_env import ToolMissingError, prepare_finn, require_vivado
-from noisybnn.errors import NoisyBNNError
+from noisybnn.errors import ConfigError, NoisyBNNError
 
 CONFIG_DIR = Path(__file__).resolve().parents[3] / "bitstreams" / "configs"
 BITSTREAMS_DIR = CONFIG_DIR.parent
@@ -53,7 +53,7 @@ def load_target(board: str) -> dict:
     """The target description of `board` (bitstreams/configs/<board>.json)."""
     path = CONFIG_DIR / f"{board}.json"
     if not path.is_file():
-        raise ValueError(f"unknown board {board!r}; known targets: {', '.join(targets())}")
+        raise ConfigError(f"unknown board {board!r}; known targets: {', '.join(targets())}")
     return json.loads(path.read_text())
 
 

@@ -12,6 +12,7 @@ from qonnx.transformation.base import Transformation
 from qonnx.transformation.general import GiveUniqueNodeNames
 from qonnx.transformation.infer_shapes import InferShapes
 
+from noisybnn.errors import ConfigError
 from noisybnn.hw import Mode, threshold_from_p
 from noisybnn.hw.injector import derive_layer_seed
 
@@ -71,7 +72,7 @@ class InsertNoiseInjectors(Transformation):
             elif isinstance(item, (int, np.integer)) and 0 <= int(item) < len(producers):
                 chosen.append((int(item), producers[int(item)]))
             else:
-                raise ValueError(
+                raise ConfigError(
                     f"no hidden layer {item!r}: the graph has {len(producers)} noisy layers "
                     f"(indices 0..{len(producers) - 1}, names {', '.join(names)})"
                 )
@@ -99,7 +100,7 @@ class InsertNoiseInjectors(Transformation):
                         node.input[i] = new_out
             for o in graph.output:
                 if o.name == out_name:
-                    raise ValueError(f"layer {producer.name} is the graph output; nothing follows it")
+                    raise ConfigError(f"layer {producer.name} is the graph output; nothing follows it")
             inj = helper.make_node(
                 "NoiseInjector",
                 [out_name],
@@ -180,7 +181,7 @@ def _set_fault_mask(node, op, mask) -> None:
     if mask is not None:
         width = op.get_nodeattr("NumChannels")
         if len(mask) != width:
-            raise ValueError(f"fault mask has {len(mask)} entries, layer has {width} neurons")
+            raise ConfigError(f"fault mask has {len(mask)} entries, layer has {width} neurons")
         op.set_nodeattr("fault_mask", [int(bool(m)) for m in mask])
 
 

@@ -25,6 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
+from noisybnn.errors import ConfigError
 from noisybnn.experiments.sweep import limit_blas_threads, resolve_model
 
 #: The sweep the bench times: 20 eps values (0 .. 0.095), 5 seeds.
@@ -98,7 +99,7 @@ def run_bench(
     from noisybnn.train import images_to_tensor, load_checkpoint
 
     if finn_images > n_images:
-        raise ValueError(f"finn_images ({finn_images}) must be <= n_images ({n_images})")
+        raise ConfigError(f"finn_images ({finn_images}) must be <= n_images ({n_images})")
     bdir, manifest, _ = resolve_model(model, "sim", board)
     twin = python_model_path(bdir)
     x_all, _ = data.load("mnist", "test")

@@ -45,6 +45,7 @@ from pathlib import Path
 
 import numpy as np
 
+from noisybnn.errors import ConfigError
 from noisybnn.experiments.grid import SweepError
 from noisybnn.experiments.table import ResultsTable, format_value, read_keyed_csv
 from noisybnn.models.spec import PRECISIONS, ModelSpec, mlp
@@ -68,7 +69,7 @@ DEFAULT_BUILD_DIR = REPO_ROOT / "build" / "explore"
 DEFAULT_RECIPE = TrainConfig(dataset="mnist", epochs=2, seed=0, threads=1)
 
 
-class ExploreError(ValueError):
+class ExploreError(ConfigError):
     """An exploration cannot start: bad design space, eps, board, seeds or table."""
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from dataclasses import asdict, dataclass, field
 
+from noisybnn.errors import ConfigError
+
 #: Named topologies of the BNN-PYNQ family (hidden widths of the 3 hidden layers).
 FC_WIDTHS = {"tfc": 64, "sfc": 256, "lfc": 1024}
 PRECISIONS = {"w1a1": (1, 1), "w1a2": (1, 2), "w2a2": (2, 2)}
@@ -40,14 +42,14 @@ class ModelSpec:
 
     def __post_init__(self) -> None:
         if self.arch not in ("mlp", "cnn"):
-            raise ValueError(f"arch must be 'mlp' or 'cnn', got {self.arch!r}")
+            raise ConfigError(f"arch must be 'mlp' or 'cnn', got {self.arch!r}")
         if not self.hidden or any(int(w) < 1 for w in self.hidden):
-            raise ValueError(f"hidden widths must be positive integers, got {self.hidden}")
+            raise ConfigError(f"hidden widths must be positive integers, got {self.hidden}")
         for label, bits in (("weight", self.weight_bits), ("activation", self.act_bits)):
             if bits not in (1, 2, 3, 4):
-                raise ValueError(f"{label} bits must be 1..4, got {bits}")
+                raise ConfigError(f"{label} bits must be 1..4, got {bits}")
         if self.in_bits != 1:
-            raise ValueError("only binarized inputs (in_bits=1) are supported")
+            raise ConfigError("only binarized inputs (in_bits=1) are supported")
         object.__setattr__(self, "hidden", tuple(int(w) for w in self.hidden))
         object.__setattr__(self, "fc_hidden", tuple(int(w) for w in self.fc_hidden))
         if not self.name:
@@ -80,7 +82,7 @@ _MLP_RE = re.compile(r"^mlp-(?P<w>\d+)x(?P<d>\d+)-w(?P<wb>\d)a(?P<ab>\d)$")
 def mlp(width: int, depth: int, weight_bits: int = 1, act_bits: int = 1, **kw) -> ModelSpec:
     """A fully connected 784-[width]*depth-10 network."""
     if depth < 1:
-        raise ValueError(f"depth must be >= 1, got {depth}")
+        raise ConfigError(f"depth must be >= 1, got {depth}")
     return ModelSpec(
         arch="mlp", hidden=(width,) * depth, weight_bits=weight_bits, act_bits=act_bits, **kw
     )
@@ -110,7 +112,7 @@ def from_name(name: str, **overrides) -> ModelSpec:
         return mlp(int(m["w"]), int(m["d"]), int(m["wb"]), int(m["ab"]), name=key, **overrides)
     family, _, prec = key.partition("-")
     if prec not in PRECISIONS or (family not in FC_WIDTHS and family != "cnn"):
-        raise ValueError(
+        raise ConfigError(
             f"unknown model {name!r}; known: {', '.join(names())}, or mlp-<width>x<depth>-w<b>a<b>"
         )
     wb, ab = PRECISIONS[prec]

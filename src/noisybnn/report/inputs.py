@@ -17,6 +17,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from noisybnn.errors import ConfigError, InputFileError
+
 #: Columns a results table must have.
 REQUIRED_COLUMNS = ("model", "mode", "eps", "seed", "accuracy", "n_images")
 #: Optional columns and the value a missing one takes.
@@ -71,14 +73,14 @@ def _read_csv(path: Path, text_columns: Sequence[str]) -> pd.DataFrame:
         raise FileNotFoundError(f"results table {path} not found; give the CSV a sweep wrote "
                                 "(`noisybnn sweep --out FILE`)")
     if not path.is_file():
-        raise ValueError(f"{path} is not a file; give a results CSV")
+        raise InputFileError(f"{path} is not a file; give a results CSV")
     from noisybnn.tablecheck import check_complete
 
     check_complete(path, "a results CSV")  # binary, cut short, or a row with missing fields
     try:
         header = pd.read_csv(path, nrows=0).columns
     except (pd.errors.EmptyDataError, pd.errors.ParserError, UnicodeDecodeError) as exc:
-        raise ValueError(f"{path} is not a readable CSV table ({exc})") from None
+        raise InputFileError(f"{path} is not a readable CSV table ({exc})") from None
     dtypes = {c: str for c in text_columns if c in header}
     return pd.read_csv(path, dtype=dtypes, keep_default_na=False,
                        na_values={c: [""] for c in header if c not in dtypes})
@@ -88,7 +90,7 @@ def normalize_results(df: pd.DataFrame, origin: str = "the results") -> pd.DataF
     """Check the required columns and values; fill optional columns; normalise text fields."""
     missing = [c for c in REQUIRED_COLUMNS if c not in df.columns]
     if missing:
-        raise ValueError(
+        raise InputFileError(
             f"{origin} lacks the column(s) {missing} (found {list(df.columns)[:12]}); a sweep "
             f"results table has at least {list(REQUIRED_COLUMNS)}"
         )
@@ -103,28 +105,28 @@ def normalize_results(df: pd.DataFrame, origin: str = "the results") -> pd.DataF
     out["layers"] = out["layers"].replace("", "all").str.lower()
     bad_modes = sorted(set(out["mode"]) - set(_MODES))
     if bad_modes:
-        raise ValueError(f"{origin}: unknown mode(s) {bad_modes}; expected {list(_MODES)}")
+        raise InputFileError(f"{origin}: unknown mode(s) {bad_modes}; expected {list(_MODES)}")
     if (out["model"] == "").any():
-        raise ValueError(f"{origin}: {int((out['model'] == '').sum())} row(s) have no model name")
+        raise InputFileError(f"{origin}: {int((out['model'] == '').sum())} row(s) have no model name")
     for col in ("eps", "accuracy", "seed", "n_images", "faults_per_layer", "threshold",
                 "n_correct"):
         try:
             out[col] = pd.to_numeric(out[col])
         except (TypeError, ValueError):
-            raise ValueError(f"{origin}: column {col!r} must be numeric") from None
+            raise InputFileError(f"{origin}: column {col!r} must be numeric") from None
     acc = out["accuracy"]
     if acc.isna().any() or (acc < 0).any() or (acc > 1).any():
-        raise ValueError(f"{origin}: accuracy must be a fraction in [0, 1] in every row")
+        raise InputFileError(f"{origin}: accuracy must be a fraction in [0, 1] in every row")
     flip = out["mode"] == "flip"
     eps = out.loc[flip, "eps"]
     if eps.isna().any() or (eps < 0).any() or (eps > 1).any():
-        raise ValueError(f"{origin}: flip rows need eps in [0, 1]")
+        raise InputFileError(f"{origin}: flip rows need eps in [0, 1]")
     if out["n_images"].isna().any() or (out["n_images"] < 1).any():
-        raise ValueError(f"{origin}: n_images must be >= 1 in every row")
+        raise InputFileError(f"{origin}: n_images must be >= 1 in every row")
     out["n_images"] = out["n_images"].astype(int)
     stuck = out["mode"].isin(("stuck0", "stuck1"))
     if out.loc[stuck, "faults_per_layer"].isna().any():
-        raise ValueError(f"{origin}: stuck rows need faults_per_layer (crashed neurons per layer)")
+        raise InputFileError(f"{origin}: stuck rows need faults_per_layer (crashed neurons per layer)")
     return out
 
 
@@ -143,7 +145,7 @@ def load_results(results) -> tuple[pd.DataFrame, list[InputFile]]:
             results = [results]
         paths = [Path(p) for p in results]
         if not paths:
-            raise ValueError("no results given: pass one or more sweep CSV files")
+            raise ConfigError("no results given: pass one or more sweep CSV files")
         frames, files = [], []
         for path in paths:
             raw = _read_csv(path, _TEXT_COLUMNS)
@@ -151,7 +153,7 @@ def load_results(results) -> tuple[pd.DataFrame, list[InputFile]]:
             files.append(InputFile(str(path), len(raw), sha256_file(path)))
         df = pd.concat(frames, ignore_index=True)
     if df.empty:
-        raise ValueError("the results have no rows; run a sweep first")
+        raise ConfigError("the results have no rows; run a sweep first")
     keyed = df["key"] != ""
     dup = keyed & df.duplicated("key", keep="first")
     if dup.any():

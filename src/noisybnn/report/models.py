@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from noisybnn.errors import ConfigError
 from noisybnn.report.inputs import sha256_file
 
 
@@ -202,7 +203,7 @@ class DataCache:
             self._data[key] = (x.reshape(len(x), -1), np.asarray(y).astype(np.int64))
         x, y = self._data[key]
         if n > len(x):
-            raise ValueError(f"the results use {n} images of {dataset} {split}, which has "
+            raise ConfigError(f"the results use {n} images of {dataset} {split}, which has "
                              f"{len(x)}")
         return x[:n], y[:n]
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from noisybnn.errors import ConfigError
+
 
 @dataclass(frozen=True)
 class ReportOptions:
@@ -32,12 +34,12 @@ class ReportOptions:
 
     def __post_init__(self) -> None:
         if not 0.0 < self.target_accuracy <= 1.0:
-            raise ValueError(f"target_accuracy must be in (0, 1], got {self.target_accuracy}")
+            raise ConfigError(f"target_accuracy must be in (0, 1], got {self.target_accuracy}")
         object.__setattr__(self, "tradeoff_eps", tuple(float(e) for e in self.tradeoff_eps))
         if any(not 0.0 <= e <= 1.0 for e in self.tradeoff_eps):
-            raise ValueError(f"tradeoff_eps must be in [0, 1], got {self.tradeoff_eps}")
+            raise ConfigError(f"tradeoff_eps must be in [0, 1], got {self.tradeoff_eps}")
         if self.flip_rate_eps is not None:
             object.__setattr__(self, "flip_rate_eps", tuple(float(e) for e in self.flip_rate_eps))
         for name in ("theory_images", "n_draws", "mc_draws", "flip_rate_seeds", "max_depth"):
             if int(getattr(self, name)) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+                raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
