@@ -14,6 +14,7 @@ import warnings
 from pathlib import Path
 
 from noisybnn.errors import ConfigError, NoisyBNNError
+from noisybnn.validation import OneLineParser, float_arg, int_arg, probability_arg
 
 DESCRIPTION = """\
 noisybnn: binarized neural networks on FPGAs with hardware noise injection.
@@ -39,6 +40,10 @@ Architectures for `train`: tfc|sfc|lfc|cnn-w1a1|w1a2|w2a2, or mlp-<width>x<depth
 """
 
 
+#: Seeds a command line may ask for as a count (1..N); more is refused before any allocation.
+MAX_SEED_COUNT = 1_000_000
+
+
 #: Kept for callers of the old name: a user error of the command line is a ConfigError.
 UserError = ConfigError
 
@@ -58,7 +63,7 @@ def cmd_data(args) -> int:
     from noisybnn import data
 
     for name in args.datasets:
-        path = data.ensure(name, args.cache_dir)
+        path = data.ensure(name, args.cache_dir, refresh=args.refresh)
         print(f"{name}: ok ({path})")
     return 0
 
@@ -69,6 +74,7 @@ def cmd_train(args) -> int:
     from noisybnn.models import from_name
     from noisybnn.train import TrainConfig, ship_checkpoint, train
 
+    _check_outputs(files=[("--ship", args.ship)] if args.ship else [], dirs=[("--out", args.out)])
     spec = from_name(args.arch, eps_train=args.eps_train, dropout=args.dropout)
     if args.name:
         spec = replace(spec, name=args.name)
@@ -117,12 +123,25 @@ def cmd_eval(args) -> int:
     from noisybnn.evaluate import format_table, noise_table, parse_eps_list
 
     eps = parse_eps_list(args.eps)
+    layers = _parse_layers(args.layers)
+    from noisybnn.validation import check_grid_size
+
+    check_grid_size(len(eps) * args.seeds, f"eval's grid ({len(eps)} eps x {args.seeds} seeds)")
     net, payload = _load_net(args.model)
-    dataset = args.dataset or payload["record"]["config"]["dataset"]
+    if layers is not None:
+        from noisybnn.validation import check_noise_layers
+
+        layers = check_noise_layers(layers, len(net.noise_layers), payload["spec"]["name"],
+                                    "--layers")
+    from noisybnn.train import checkpoint_dataset
+
+    dataset = args.dataset or checkpoint_dataset(payload, args.model)
     x, y = data.load(dataset, "test")
     if args.n_images:
+        from noisybnn.validation import check_int
+
+        check_int(args.n_images, "--n-images", 0, len(x))  # the split's size, not silently fewer
         x, y = x[: args.n_images], y[: args.n_images]
-    layers = _parse_layers(args.layers)
     rows = noise_table(net, x, y, eps, args.seeds, args.source, layers)
     print(format_table(rows, f"{payload['spec']['name']} on {dataset} test ({len(x)} images), "
                              f"flips from {args.source}, layers {args.layers}"))
@@ -131,9 +150,12 @@ def cmd_eval(args) -> int:
 
 def cmd_export(args) -> int:
     from noisybnn.export import export_qonnx
+    from noisybnn.outputs import check_output_file
 
+    if args.out is not None:
+        check_output_file(args.out, "--out")  # before the (slow) load and export
     net, payload = _load_net(args.model)
-    out = Path(args.out or f"{payload['spec']['name']}.onnx")
+    out = check_output_file(args.out or f"{payload['spec']['name']}.onnx", "--out")
     export_qonnx(net, out)
     print(f"wrote {out}")
     return 0
@@ -150,7 +172,7 @@ def _compile(args, estimates_only: bool) -> Path:
 def cmd_estimate(args) -> int:
     import json
 
-    from noisybnn.compile_paths import ESTIMATES
+    from noisybnn.compile.paths import ESTIMATES
     from noisybnn.pipeline import format_estimates
 
     bdir = _compile(args, estimates_only=True)
@@ -207,12 +229,14 @@ def cmd_sweep(args) -> int:
 def cmd_bench(args) -> int:
     from noisybnn.experiments.bench import cli_bench
 
+    _check_outputs(files=[("--out", args.out)])
     return cli_bench(args)
 
 
 def cmd_report(args) -> int:
     from noisybnn.report import cli_report
 
+    _check_outputs(dirs=[("--out", args.out)])
     return cli_report(args)
 
 
@@ -224,6 +248,8 @@ def cmd_explore(args) -> int:
     from noisybnn.experiments.explore import run_explore
     from noisybnn.report.design import format_summary, plot_explore
 
+    _check_outputs(files=[("--out", args.out)],
+                   dirs=[("--runs-dir", args.runs_dir), ("--build-dir", args.build_dir)])
     t0 = time.perf_counter()
     out = Path(args.out)
     df = run_explore(args.space, out, eps=args.eps, seeds=args.seeds,
@@ -271,7 +297,19 @@ def cmd_theory(args) -> int:
 def cmd_demo(args) -> int:
     from noisybnn.demo import run_demo
 
+    _check_outputs(dirs=[("--out", args.out)])
     return run_demo(args)
+
+
+def _check_outputs(files=(), dirs=()) -> None:
+    """Refuse outputs that cannot be written (a directory for a file, under a file, read-only)
+    before the command does any work (noisybnn.outputs)."""
+    from noisybnn.outputs import check_output_dir, check_output_file
+
+    for flag, path in files:
+        check_output_file(path, flag)
+    for flag, path in dirs:
+        check_output_dir(path, flag)
 
 
 def _parse_layers(text: str | None) -> list[int] | None:
@@ -289,7 +327,7 @@ def _parse_layers(text: str | None) -> list[int] | None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="noisybnn", description=DESCRIPTION,
+    p = OneLineParser(prog="noisybnn", description=DESCRIPTION,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
@@ -297,20 +335,21 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("data", help="fetch and verify data sets")
     s.add_argument("datasets", nargs="*", default=["mnist", "fashion-mnist"])
     s.add_argument("--cache-dir", default=None, help="default: $NOISYBNN_DATA or ~/.cache/noisybnn")
+    s.add_argument("--refresh", action="store_true", help="fetch again even if cached")
     s.set_defaults(func=cmd_data)
 
     s = sub.add_parser("train", help="train a model")
     s.add_argument("arch", help="tfc-w1a1, sfc-w1a1, lfc-w1a1, cnn-w1a1, mlp-256x3-w1a1, ...")
     s.add_argument("--dataset", default="mnist", choices=["mnist", "fashion-mnist"])
-    s.add_argument("--epochs", type=int, default=10)
-    s.add_argument("--batch-size", type=int, default=100)
-    s.add_argument("--lr", type=float, default=0.02)
-    s.add_argument("--eps-train", type=float, default=0.0,
+    s.add_argument("--epochs", type=int_arg(1, 100_000), default=10)
+    s.add_argument("--batch-size", type=int_arg(1, 1_000_000), default=100)
+    s.add_argument("--lr", type=float_arg(0.0, 10.0, lo_open=True), default=0.02)
+    s.add_argument("--eps-train", type=probability_arg(hi_open=True), default=0.0,
                    help="flip probability of each hidden neuron while training (noise-aware)")
-    s.add_argument("--dropout", type=float, default=0.0)
+    s.add_argument("--dropout", type=probability_arg(hi_open=True), default=0.0)
     s.add_argument("--shift", type=int, default=0,
                    help="augment: move each training image by up to N pixels (LFC recipe: 2)")
-    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--seed", type=int_arg(0, 2**63 - 1), default=0)
     s.add_argument("--name", default=None, help="name of the run (default: from the architecture)")
     s.add_argument("--out", default="runs", help="runs directory (checkpoint per epoch)")
     s.add_argument("--resume", action="store_true", help="continue from <out>/<name>/last.pt")
@@ -328,12 +367,12 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("eval", help="accuracy under neuron flips, mean and spread over seeds")
     s.add_argument("--model", required=True)
     s.add_argument("--eps", default="0,0.01,0.05,0.1", help="comma-separated flip probabilities")
-    s.add_argument("--seeds", type=int, default=3)
+    s.add_argument("--seeds", type=int_arg(1, 100_000), default=3)
     s.add_argument("--source", choices=["torch", "injector"], default="injector",
                    help="flips from the hardware LFSR stream (injector) or torch's RNG")
     s.add_argument("--layers", default="all", help="hidden layers to make noisy: all or 0,2")
     s.add_argument("--dataset", default=None)
-    s.add_argument("--n-images", type=int, default=0, help="first N test images (0: all)")
+    s.add_argument("--n-images", type=int_arg(0), default=0, help="first N test images (0: all)")
     s.set_defaults(func=cmd_eval)
 
     s = sub.add_parser("export", help="write a checkpoint as QONNX")
@@ -346,7 +385,7 @@ def build_parser() -> argparse.ArgumentParser:
         s = sub.add_parser(name, help=text)
         s.add_argument("--model", required=True)
         s.add_argument("--board", default="pynq-z2")
-        s.add_argument("--target-fps", type=int, default=100_000)
+        s.add_argument("--target-fps", type=int_arg(1, 10**10), default=100_000)
         s.add_argument("--folding", default=None, help="FINN folding JSON instead of target FPS")
         s.add_argument("--noise-layers", default="all", help="injectors after: all, none, or 0,2")
         s.add_argument("--out", default=None, help="build dir (default bitstreams/<board>/<model>)")
@@ -403,12 +442,16 @@ def add_sweep_args(s) -> None:
     s.add_argument("--modes", default="flip", help="comma-separated: flip, stuck0, stuck1")
     s.add_argument("--layers", default="all",
                    help="semicolon-separated layer sets, each 'all' or indices like 0,2")
-    s.add_argument("--seeds", type=int, default=3)
+    s.add_argument("--seeds", type=int_arg(1, MAX_SEED_COUNT), default=3,
+                   help="number of seeds N (seeds 1..N)")
     s.add_argument("--faults", default="", help="stuck modes: crashed neurons per layer, e.g. 1,4,16")
     s.add_argument("--dataset", default="mnist")
-    s.add_argument("--n-images", type=int, default=0, help="first N test images (0: all)")
+    s.add_argument("--n-images", type=int_arg(0), default=0, help="first N test images (0: all)")
     s.add_argument("--out", default="results/sweep.csv")
-    s.add_argument("--workers", type=int, default=0, help="Dask local cluster workers (0: serial)")
+    s.add_argument("--workers", type=int_arg(0, 1024), default=0,
+                   help="Dask local cluster workers (0: serial)")
+    s.add_argument("--max-points", type=int_arg(1), default=None,
+                   help="refuse grids of more points (default 100000 or $NOISYBNN_MAX_POINTS)")
     s.add_argument("--scheduler", default=None, help="address of an existing Dask scheduler")
     s.add_argument("--quiet", action="store_true")
 
@@ -416,10 +459,10 @@ def add_sweep_args(s) -> None:
 def add_bench_args(s) -> None:
     s.add_argument("--model", default="tfc-w1a1")
     s.add_argument("--board", default="pynq-z2")
-    s.add_argument("--n-images", type=int, default=10000)
-    s.add_argument("--finn-images", type=int, default=10000,
+    s.add_argument("--n-images", type=int_arg(1, 10_000), default=10000)
+    s.add_argument("--finn-images", type=int_arg(1, 10_000), default=10000,
                    help="images for FINN python execution (slow) and the common batch")
-    s.add_argument("--p", type=float, default=0.01)
+    s.add_argument("--p", type=probability_arg(), default=0.01)
     s.add_argument("--no-sweep", action="store_true",
                    help="skip timing the 20 eps x 5 seeds sweep on sim")
     s.add_argument("--out", default="results/bench.json")
@@ -431,26 +474,27 @@ def add_report_args(s) -> None:
     s.add_argument("--explore", default=None, help="exploration CSV to include")
     s.add_argument("--title", default="noisybnn: measured accuracy under noise vs theory")
     s.add_argument("--board", default="pynq-z2", help="board whose builds the sweeps used")
-    s.add_argument("--target-accuracy", type=float, default=0.9,
+    s.add_argument("--target-accuracy", type=float_arg(0.0, 1.0, lo_open=True), default=0.9,
                    help="accuracy target for the neurons-required plot (fraction)")
-    s.add_argument("--theory-images", type=int, default=2000,
+    s.add_argument("--theory-images", type=int_arg(1, 10_000), default=2000,
                    help="test images used for the theory's predictions")
     s.add_argument("--quiet", action="store_true")
 
 
 def add_explore_args(s) -> None:
     s.add_argument("--space", default="default", help="'default', 'small', or a JSON file")
-    s.add_argument("--eps", type=float, default=0.05, help="noise level to rank designs at")
+    s.add_argument("--eps", type=probability_arg(), default=0.05,
+                   help="noise level to rank designs at")
     s.add_argument("--board", default="pynq-z2")
     s.add_argument("--out", default="results/explore/explore.csv")
     s.add_argument("--runs-dir", default="runs/explore", help="cache of trained design points")
     s.add_argument("--build-dir", default="build/explore", help="cache of FINN builds")
-    s.add_argument("--theory-target", type=float, default=None,
+    s.add_argument("--theory-target", type=float_arg(0.0, 1.0, lo_open=True), default=None,
                    help="accuracy target for the theory's minimum neurons (default: each point's)")
-    s.add_argument("--workers", type=int, default=0)
+    s.add_argument("--workers", type=int_arg(0, 1024), default=0)
     s.add_argument("--scheduler", default=None)
-    s.add_argument("--seeds", type=int, default=2)
-    s.add_argument("--n-images", type=int, default=0)
+    s.add_argument("--seeds", type=int_arg(1, 10_000), default=2)
+    s.add_argument("--n-images", type=int_arg(0), default=0)
     s.add_argument("--quiet", action="store_true")
 
 
@@ -521,14 +565,19 @@ def add_theory_commands(parser: argparse.ArgumentParser) -> None:
     p.set_defaults(theory_func="predict")
 
 
+#: OS errors about a path the user named (a file that is not there, a path through a file, no
+#: permission): user errors too, shown as one line.
+INPUT_OS_ERRORS = (FileNotFoundError, NotADirectoryError, IsADirectoryError, PermissionError)
+
+
 def _user_errors() -> tuple[type[BaseException], ...]:
-    """NoisyBNNError, and the board bundle's own user errors (noisybnn_host runs on the board
-    without noisybnn, so its errors cannot derive from ours)."""
+    """NoisyBNNError, OS errors on named paths, and the board bundle's own user errors
+    (noisybnn_host runs on the board without noisybnn, so its errors cannot derive from ours)."""
     try:
         from noisybnn_host.errors import BoardUnavailableError, ManifestError
     except ImportError:
-        return (NoisyBNNError,)
-    return (NoisyBNNError, BoardUnavailableError, ManifestError)
+        return (NoisyBNNError, *INPUT_OS_ERRORS)
+    return (NoisyBNNError, *INPUT_OS_ERRORS, BoardUnavailableError, ManifestError)
 
 
 def run_reporting_errors(prog: str, fn, *args) -> int:
@@ -540,6 +589,15 @@ def run_reporting_errors(prog: str, fn, *args) -> int:
     except _user_errors() as exc:
         msg = " ".join(str(exc).split()) or type(exc).__name__
         print(f"{prog}: error: {msg}", file=sys.stderr)
+        return 2
+    except OSError as exc:  # an output the OS refused (full disk, read-only, a directory)
+        import errno
+
+        if exc.errno not in (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EISDIR, errno.EACCES):
+            raise
+        from noisybnn.outputs import output_error
+
+        print(f"{prog}: error: {output_error(exc.filename or '', exc)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"{prog}: interrupted", file=sys.stderr)

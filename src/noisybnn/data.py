@@ -496,8 +496,8 @@ def _read_verified(spec: DatasetSpec, folder: Path, f: IdxFile) -> np.ndarray:
     if path is None:  # removed by someone else after _prepare
         raise DatasetUnavailableError(f"{folder / f.filename} vanished from the cache; try again")
     fix = (
-        f"Delete it, or call noisybnn.data.load({spec.name!r}, ..., refresh=True) "
-        f"or ensure({spec.name!r}, refresh=True) to fetch it again."
+        f"Fetch it again with `noisybnn data {spec.name} --refresh` (from Python: "
+        f"noisybnn.data.ensure({spec.name!r}, refresh=True)), or delete it."
     )
     try:
         payload = _read_bytes(path)

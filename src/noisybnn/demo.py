@@ -17,7 +17,7 @@ DEMO_EPS = (0.0, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.3)
 
 def run_demo(args) -> int:
     from noisybnn import data
-    from noisybnn.compile_paths import ESTIMATES
+    from noisybnn.compile.paths import ESTIMATES
     from noisybnn.errors import MissingInputError
     from noisybnn.experiments import SweepSpec, run_sweep
     from noisybnn.pipeline import compile_model, format_estimates

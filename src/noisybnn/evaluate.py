@@ -20,7 +20,7 @@ def parse_eps_list(text: str) -> list[float]:
             continue
         try:
             values.append(check_probability(item, "eps"))
-        except ValueError as exc:
+        except ValueError as exc:  # noisybnn.hw stays free of package imports (board bundle)
             raise ConfigError(str(exc)) from None
     if not values:
         raise ConfigError(f"no eps values in {text!r}; give a comma-separated list like 0,0.01,0.05")
@@ -47,7 +47,7 @@ def accuracy_under_noise(
     net.set_eval_noise(eps, layers=layers, seed=seed, source=source)
     if pe is not None:
         if len(pe) != len(net.noise_layers):
-            raise ValueError(f"pe has {len(pe)} entries, the model has {len(net.noise_layers)} "
+            raise ConfigError(f"pe has {len(pe)} entries, the model has {len(net.noise_layers)} "
                              "noisy layers")
         for layer, p in zip(net.noise_layers, pe, strict=True):
             layer.pe = int(p)

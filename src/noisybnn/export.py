@@ -15,6 +15,15 @@ def export_qonnx(net: BinaryNet, path: str | Path) -> Path:
     Noise modules are switched off for the export (noise is added in hardware by the injector),
     so at eps = 0 they leave no node in the graph.
     """
+    from noisybnn.outputs import writing
+
+    path = Path(path)
+    with writing(path, "the ONNX file"):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return _export(net, path)
+
+
+def _export(net: BinaryNet, path: Path) -> Path:
     from brevitas.export import export_qonnx as brevitas_export_qonnx
     from qonnx.core.modelwrapper import ModelWrapper
     from qonnx.transformation.fold_constants import FoldConstants
@@ -26,8 +35,6 @@ def export_qonnx(net: BinaryNet, path: str | Path) -> Path:
     from qonnx.transformation.infer_datatypes import InferDataTypes
     from qonnx.transformation.infer_shapes import InferShapes
 
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     saved = [(layer, layer.eps_eval, layer.mode) for layer in net.noise_layers]
     was_training = net.training
     wrapper = ExportWrapper(net).eval()
@@ -45,6 +52,7 @@ def export_qonnx(net: BinaryNet, path: str | Path) -> Path:
         tmp.replace(path)
     finally:
         tmp.unlink(missing_ok=True)
+        tmp.with_name(tmp.name + ".data").unlink(missing_ok=True)  # torch's external-data file
         for layer, eps, mode in saved:
             layer.eps_eval, layer.mode = eps, mode
         net.train(was_training)

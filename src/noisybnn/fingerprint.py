@@ -17,7 +17,7 @@ from functools import lru_cache
 from pathlib import Path
 
 #: Sources (globs under the package) that shape a build, its estimates, or what the sim computes.
-CODE_SOURCES = ("pipeline.py", "export.py", "compile_paths.py", "compile/*.py", "hw/*.py",
+CODE_SOURCES = ("pipeline.py", "export.py", "compile/*.py", "hw/*.py",
                 "models/*.py", "backends/base.py", "backends/sim.py", "backends/kernels.py")
 #: Tools whose versions are part of the fingerprint.
 CODE_PACKAGES = ("finn-plus", "qonnx", "brevitas", "onnx", "numpy")

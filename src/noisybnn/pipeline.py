@@ -25,9 +25,10 @@ DEFAULT_OUT = work_dir("bitstreams")
 
 
 def _atomic_json(path: Path, obj) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(obj, indent=2, default=str))
-    os.replace(tmp, path)
+    from noisybnn.outputs import atomic_write
+
+    text = json.dumps(obj, indent=2, default=str)
+    atomic_write(path, lambda tmp: tmp.write_text(text), tmp=path.with_name(path.name + ".tmp"))
 
 
 def build_dir_for(model_name: str, board: str, tag: str = "", out_root: str | Path | None = None) -> Path:
@@ -52,32 +53,65 @@ def compile_model(
     Writes in the build directory: model.onnx (QONNX), FINN's outputs, dataflow_python.onnx
     (the executable twin), estimates.json (summary) and manifest.json (provenance).
     """
-    from noisybnn import data
+    from noisybnn.buildlock import build_lock
     from noisybnn.compile import flow, targets
-    from noisybnn.export import export_qonnx
-    from noisybnn.train import images_to_tensor, load_checkpoint
+    from noisybnn.outputs import check_output_dir
+    from noisybnn.train import load_checkpoint
+    from noisybnn.validation import check_folding_file, check_noise_layers, check_target_fps
     from noisybnn.zoo import resolve
 
     ckpt = resolve(model)
     target = targets.load_target(board)
+    target_fps = check_target_fps(target_fps)  # checked before FINN runs: one line, no build
+    if folding_file is not None:
+        check_folding_file(targets.resolve_folding(folding_file))
     net, payload = load_checkpoint(ckpt)
     name = payload["spec"]["name"]
+    noise_layers = check_noise_layers(noise_layers, len(net.noise_layers), name)
     bdir = Path(out_dir) if out_dir else build_dir_for(name, board, tag)
+    check_output_dir(bdir, "--out")
     cfg = flow.CompileConfig(board=board, output_dir=str(bdir), target_fps=target_fps,
                              folding_file=folding_file, noise_layers=noise_layers,
                              estimates_only=estimates_only)
     key = {"checkpoint_sha256": file_sha256(ckpt), "config": asdict(cfg), "code": code_sha256()}
     key_hash = json_sha256(key)[:16]
-    manifest_path = bdir / MANIFEST
-    if not force and manifest_path.is_file() and (bdir / PYTHON_MODEL).is_file():
-        old = json.loads(manifest_path.read_text())
-        if old.get("build_key") == key_hash:
+    if not force and _up_to_date(bdir, key_hash):
+        return bdir
+    # one build per directory at a time; who waited finds the other's build and reuses it
+    with build_lock(bdir):
+        if not force and _up_to_date(bdir, key_hash):
             return bdir
+        return _build_locked(net, payload, ckpt, name, bdir, cfg, key, key_hash, target,
+                             golden_images, estimates_only)
+
+
+def _up_to_date(bdir: Path, key_hash: str) -> bool:
+    manifest_path = bdir / MANIFEST
+    if not (manifest_path.is_file() and (bdir / PYTHON_MODEL).is_file()):
+        return False
+    try:
+        old = json.loads(manifest_path.read_text())
+    except (OSError, ValueError):
+        return False  # unreadable: rebuilt
+    return isinstance(old, dict) and old.get("build_key") == key_hash
+
+
+def _build_locked(net, payload, ckpt, name, bdir, cfg, key, key_hash, target, golden_images,
+                  estimates_only) -> Path:
+    """The build proper, under the directory's lock."""
+    from noisybnn import data
+    from noisybnn.compile import flow, targets
+    from noisybnn.export import export_qonnx
+    from noisybnn.keys import build_digest
+    from noisybnn.train import checkpoint_dataset, images_to_tensor
+
+    manifest_path = bdir / MANIFEST
     bdir.mkdir(parents=True, exist_ok=True)
+    manifest_path.unlink(missing_ok=True)  # a rebuild cut short is never taken as up to date
     onnx_path = export_qonnx(net, bdir / "model.onnx")
     golden = None
     if golden_images:
-        imgs, _ = data.load(payload["record"]["config"]["dataset"], "test")
+        imgs, _ = data.load(checkpoint_dataset(payload, ckpt), "test")
         x = imgs[:golden_images]
         import torch
 
@@ -89,6 +123,11 @@ def compile_model(
         golden = (str(bdir / "golden_input.npy"), str(bdir / "golden_output.npy"))
     t0 = time.time()
     flow.build(onnx_path, cfg, golden=golden)
+    if cfg.folding_file:  # FINN ignores unknown node names with a warning: refuse them here
+        from noisybnn.validation import check_folding_applied
+
+        check_folding_applied(targets.resolve_folding(cfg.folding_file),
+                              bdir / "intermediate_models" / "step_apply_folding_config.onnx")
     summary = summarize_estimates(bdir, target)
     _atomic_json(bdir / ESTIMATES, summary)
     manifest = {
@@ -97,7 +136,8 @@ def compile_model(
         "checkpoint_sha256": key["checkpoint_sha256"],
         "model_onnx_sha256": file_sha256(onnx_path),
         "python_model_sha256": file_sha256(bdir / PYTHON_MODEL),
-        "board": board,
+        "build_digest": build_digest(bdir / PYTHON_MODEL),
+        "board": cfg.board,
         "fpga_part": target["fpga_part"],
         "compile_config": asdict(cfg),
         "build_key": key_hash,

@@ -8,7 +8,6 @@ and scheduler states, the epoch, the metric history and a record of how the mode
 from __future__ import annotations
 
 import json
-import os
 import platform
 import time
 from dataclasses import asdict, dataclass
@@ -22,6 +21,7 @@ from tqdm import tqdm
 from noisybnn import data as datasets
 from noisybnn.errors import ConfigError, InputFileError
 from noisybnn.models import BinaryNet, ModelSpec, build
+from noisybnn.validation import check_float, check_int, threads_from_env
 
 
 @dataclass
@@ -42,6 +42,31 @@ class TrainConfig:
 
 class CheckpointError(InputFileError):
     """A checkpoint file is missing, unreadable, or not a noisybnn checkpoint."""
+
+
+def checkpoint_dataset(payload: dict, path) -> str:
+    """The data set a checkpoint was trained on (its record); a clear error if it lacks one."""
+    try:
+        name = payload["record"]["config"]["dataset"]
+    except (KeyError, TypeError):
+        raise CheckpointError(f"checkpoint {path} does not record its data set "
+                              "(record.config.dataset); pass --dataset or retrain it") from None
+    if not isinstance(name, str):
+        raise CheckpointError(f"checkpoint {path}: record.config.dataset is {name!r}, not a name")
+    return name
+
+
+def check_train_config(cfg: TrainConfig) -> None:
+    """Ranges of the hyper-parameters, checked before any data is loaded (ConfigError)."""
+    check_int(cfg.epochs, "--epochs", 1, 100_000)
+    check_int(cfg.batch_size, "--batch-size", 1, 1_000_000)
+    check_float(cfg.lr, "--lr", 0.0, 10.0, lo_open=True)
+    check_float(cfg.lr_min, "lr_min", 0.0, None)
+    check_float(cfg.weight_decay, "weight_decay", 0.0, None)
+    check_int(cfg.seed, "--seed", 0, 2**63 - 1)
+    check_int(cfg.threads, "threads", 1, 1024)
+    check_int(cfg.train_limit, "train_limit", 0)
+    check_int(cfg.shift, "--shift", 0, 13)
 
 
 def set_seed(seed: int) -> None:
@@ -85,10 +110,11 @@ def evaluate(net: BinaryNet, images: np.ndarray, labels: np.ndarray, batch_size:
 
 def save_checkpoint(path: Path, payload: dict) -> None:
     """Write atomically: a crash mid-write never leaves a truncated checkpoint."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(payload, tmp)
-    os.replace(tmp, path)
+    from noisybnn.outputs import atomic_write
+
+    path = Path(path)
+    atomic_write(path, lambda tmp: torch.save(payload, tmp), "checkpoint",
+                 tmp=path.with_name(path.name + ".tmp"))
 
 
 def load_checkpoint(path: str | Path, harden: bool = True) -> tuple[BinaryNet, dict]:
@@ -107,7 +133,12 @@ def load_checkpoint(path: str | Path, harden: bool = True) -> tuple[BinaryNet, d
         raise CheckpointError(f"cannot read checkpoint {path}: {type(exc).__name__}: {exc}") from None
     if not isinstance(payload, dict) or "spec" not in payload or "state_dict" not in payload:
         raise CheckpointError(f"{path} is not a noisybnn checkpoint (no 'spec'/'state_dict')")
-    net = build(ModelSpec.from_dict(payload["spec"]))
+    try:
+        net = build(ModelSpec.from_dict(payload["spec"]))
+    except (KeyError, TypeError, ValueError) as exc:
+        what = f"lacks {exc}" if isinstance(exc, KeyError) else f"is invalid ({exc})"
+        raise CheckpointError(f"checkpoint {path}: its model spec {what}; it was not written by "
+                              "`noisybnn train`, or was edited") from None
     try:
         net.load_state_dict(payload["state_dict"])
     except RuntimeError as exc:
@@ -133,8 +164,12 @@ def train(
     """
     if not 0 <= cfg.shift <= 13:
         raise ConfigError(f"shift must be 0..13 pixels, got {cfg.shift}")
+    check_train_config(cfg)
     out = Path(out_dir)
-    torch.set_num_threads(int(os.environ.get("NOISYBNN_THREADS", cfg.threads)))
+    from noisybnn.outputs import check_output_dir
+
+    check_output_dir(out, "--out")
+    torch.set_num_threads(threads_from_env(cfg.threads))
     set_seed(cfg.seed)
     x_train, y_train = datasets.load(cfg.dataset, "train", cache_dir)
     if cfg.train_limit:
@@ -245,9 +280,10 @@ def _record(cfg: TrainConfig, seconds: float) -> dict:
 
 
 def _write_json(path: Path, obj: dict) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(obj, indent=2))
-    os.replace(tmp, path)
+    from noisybnn.outputs import atomic_write
+
+    text = json.dumps(obj, indent=2)
+    atomic_write(path, lambda tmp: tmp.write_text(text), tmp=path.with_name(path.name + ".tmp"))
 
 
 def ship_checkpoint(src: str | Path, dst: str | Path) -> Path:

@@ -5,7 +5,7 @@ import sys
 
 LIGHT = ["noisybnn.compile", "noisybnn.compile.targets", "noisybnn.compile.paths",
          "noisybnn.compile.addresses", "noisybnn.compile.flow", "noisybnn.compile.dry_run",
-         "noisybnn.compile_paths"]
+         "noisybnn.compile.paths"]
 
 
 def test_no_finn_module_imported():

@@ -39,7 +39,9 @@ def test_rows_and_provenance(small_spec, fake_build, tmp_path):
     man = json.loads((fake_build / "manifest.json").read_text())
     assert set(df["model"]) == {"fake-tfc"}
     assert set(df["model_sha256"]) == {man["checkpoint_sha256"]}
-    assert set(df["build_sha256"]) == {man["python_model_sha256"]}
+    from noisybnn.keys import build_digest
+
+    assert set(df["build_sha256"]) == {build_digest(fake_build / "dataflow_python.onnx")}
     assert set(df["backend"]) == {"sim"} and set(df["n_images"]) == {300}
     assert (df["accuracy"] == df["n_correct"] / 300).all()
     flips = df["flips_per_layer"].str.split(";").map(lambda v: sum(map(int, v)))

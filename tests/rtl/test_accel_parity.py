@@ -33,7 +33,7 @@ def _compare(build, n_images: int, backpressure: float) -> list[dict]:
     from noisybnn import data
     from noisybnn.backends.rtl import RtlAccelerator
     from noisybnn.backends.sim import SimAccelerator
-    from noisybnn.compile_paths import python_model_path
+    from noisybnn.compile.paths import python_model_path
 
     imgs, _ = data.load("mnist", "test")
     x = imgs[:n_images]

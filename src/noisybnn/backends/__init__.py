@@ -8,6 +8,7 @@ from pathlib import Path
 
 from noisybnn.backends import kernels
 from noisybnn.backends.base import Accelerator, NoiseSetting, check_images, predict
+from noisybnn.errors import ConfigError
 
 BACKENDS = ("sim", "pynq", "rtl")
 
@@ -17,7 +18,7 @@ def load(backend: str, build_dir: str | Path, **kw) -> Accelerator:
     build_dir = Path(build_dir)
     if backend == "sim":
         from noisybnn.backends.sim import SimAccelerator
-        from noisybnn.compile_paths import python_model_path
+        from noisybnn.compile.paths import python_model_path
 
         return SimAccelerator(python_model_path(build_dir), **kw)
     if backend == "pynq":
@@ -28,7 +29,7 @@ def load(backend: str, build_dir: str | Path, **kw) -> Accelerator:
         from noisybnn.backends.rtl import RtlAccelerator
 
         return RtlAccelerator(build_dir, **kw)
-    raise ValueError(f"unknown backend {backend!r}; choose one of: {', '.join(BACKENDS)}")
+    raise ConfigError(f"unknown backend {backend!r}; choose one of: {', '.join(BACKENDS)}")
 
 
 __all__ = ["BACKENDS", "Accelerator", "NoiseSetting", "check_images", "kernels", "load", "predict"]

@@ -11,6 +11,7 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
+from noisybnn.errors import ConfigError
 from noisybnn.hw import Mode, check_probability
 
 
@@ -71,11 +72,11 @@ def check_images(images: np.ndarray, pixels: int = 784) -> np.ndarray:
     """Validate a batch of images; return it as uint8 (N, pixels). Clear errors otherwise."""
     arr = np.asarray(images)
     if arr.dtype != np.uint8:
-        raise ValueError(f"images must be uint8 pixels 0..255, got dtype {arr.dtype}")
+        raise ConfigError(f"images must be uint8 pixels 0..255, got dtype {arr.dtype}")
     if arr.ndim == 3 and arr.shape[1] * arr.shape[2] == pixels:
         arr = arr.reshape(arr.shape[0], pixels)
     if arr.ndim != 2 or arr.shape[1] != pixels:
-        raise ValueError(
+        raise ConfigError(
             f"images must have shape (N, 28, 28) or (N, {pixels}), got {tuple(np.shape(images))}"
         )
     return arr

@@ -27,6 +27,7 @@ import numpy as np
 import noisybnn.hw
 from noisybnn import resources
 from noisybnn.backends.base import NoiseSetting, check_images
+from noisybnn.errors import ConfigError
 
 REPO_DIR = resources.source_checkout()
 HOST_DIR = resources.host_dir()
@@ -103,7 +104,7 @@ class PynqAccelerator:
                 man = host.Manifest.from_dict(man)
             else:
                 if man is None and bitfile is None:
-                    raise ValueError("give a bitfile, a manifest, or both")
+                    raise ConfigError("give a bitfile, a manifest, or both")
                 man = host.load_manifest(man or Path(bitfile).parent / "manifest.json")
         expect = None
         if model is not None:
@@ -249,7 +250,7 @@ def complete_manifest(
     d["io"] = io
     for inj in d.get("injectors", []):
         if inj["name"] not in axilite_bases:
-            raise ValueError(
+            raise ConfigError(
                 f"no AXI-Lite base address given for injector {inj['name']!r} (have: "
                 f"{', '.join(sorted(axilite_bases)) or 'none'})"
             )
@@ -286,7 +287,7 @@ def _check_board_imports(path: Path) -> None:
             if name == "noisybnn.hw" or name.startswith("noisybnn.hw."):
                 continue
             if top not in allowed:
-                raise ValueError(
+                raise ConfigError(
                     f"{path} imports {name!r}, which the board does not have: the injector "
                     "reference that goes into the bundle may use numpy and the standard "
                     "library only"
@@ -405,14 +406,14 @@ _PATH_RE = re.compile(r"^/[A-Za-z0-9_./+-]*$")
 
 def _check_destination(host: str, user: str, target_dir: str) -> None:
     if not host or not _HOST_RE.match(host):
-        raise ValueError(
+        raise ConfigError(
             f"board address {host!r} is not a host name or IP address; give HOST=<address> "
             "(e.g. HOST=192.168.2.99, the PYNQ-Z2's default)"
         )
     if not _USER_RE.match(user or ""):
-        raise ValueError(f"user name {user!r} is not valid")
+        raise ConfigError(f"user name {user!r} is not valid")
     if not _PATH_RE.match(target_dir or "") or ".." in target_dir.split("/"):
-        raise ValueError(
+        raise ConfigError(
             f"target_dir must be an absolute path without spaces or '..', got {target_dir!r}"
         )
 

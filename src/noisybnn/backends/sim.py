@@ -29,13 +29,15 @@ from onnx import helper, numpy_helper
 from noisybnn.backends import kernels
 from noisybnn.backends.base import NoiseSetting, check_images
 from noisybnn.backends.kernels import pack_rows
+from noisybnn.backends.sim_checks import check_against_manifest, check_stages
+from noisybnn.errors import ConfigError, InputFileError
 from noisybnn.hw import InjectorConfig, Mode, threshold_from_p
 from noisybnn.hw.injector import derive_layer_seed
 
 _INJECTOR_OPS = ("NoiseInjector", "NoiseInjector_rtl")
 
 
-class ModelFormatError(ValueError):
+class ModelFormatError(InputFileError):
     """The ONNX file is not an executable noisybnn/FINN dataflow graph."""
 
 
@@ -100,16 +102,23 @@ class SimAccelerator:
 
     def __init__(self, model: str | Path, kernel: str = "auto", batch_size: int = 2000):
         if kernel not in KERNELS:
-            raise ValueError(f"kernel must be one of {', '.join(KERNELS)}, got {kernel!r}")
+            raise ConfigError(f"kernel must be one of {', '.join(KERNELS)}, got {kernel!r}")
         self.path = Path(model)
         if kernel == "auto":
             kernel = "xnor" if kernels.AVAILABLE else "gemm"
         self.kernel = kernel
         self.batch_size = batch_size
-        self.stages = self._parse(self.path)
+        try:
+            self.stages = self._parse(self.path)
+        except (KeyError, IndexError) as exc:  # an attribute or initializer a layer needs
+            raise ModelFormatError(f"{self.path}: a layer lacks {exc}; rebuild it with "
+                                   "`noisybnn estimate --model MODEL --force`") from None
+        # checked whatever the kernel: the compiled one does not check bounds
+        self._out_width = check_stages(self.stages, self._input_pixels, self.path)
         self.injector_stages = [s for s in self.stages if s.kind == "inject"]
         self.injector_widths = [s.params["neurons"] for s in self.injector_stages]
         self.num_classes = int(self._out_width)
+        check_against_manifest(self.path, self.injector_widths, self.num_classes)
         self._setting = NoiseSetting(mode="off")
         self._sample_cache: dict[tuple, np.ndarray] = {}
         self._vectors_done = 0
@@ -185,13 +194,13 @@ class SimAccelerator:
     def configure_noise(self, setting: NoiseSetting) -> None:
         for layer in setting.layers or ():
             if not 0 <= layer < len(self.injector_stages):
-                raise ValueError(
+                raise ConfigError(
                     f"layer {layer} has no injector: this accelerator has "
                     f"{len(self.injector_stages)} (layers 0..{len(self.injector_stages) - 1})"
                 )
         for layer, mask in setting.fault_masks.items():
             if len(mask) != self.injector_widths[layer]:
-                raise ValueError(f"fault mask for layer {layer} has {len(mask)} entries, the "
+                raise ConfigError(f"fault mask for layer {layer} has {len(mask)} entries, the "
                                  f"layer has {self.injector_widths[layer]} neurons")
         self._setting = setting
         self.reset_noise()
@@ -252,7 +261,7 @@ class SimAccelerator:
         mvaus = [s for s in self.stages if s.kind == "mvau"]
         first = self.stages[0]
         if first.kind != "threshold" or any(not s.params["xnor"] for s in mvaus):
-            raise ValueError("the theory model covers binary (w1a1) networks with binarized input")
+            raise ConfigError("the theory model covers binary (w1a1) networks with binarized input")
         layers = []
         for s in mvaus[:-1]:
             w = 2 * s.params["w"].T.astype(np.int8) - 1

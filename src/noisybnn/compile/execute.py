@@ -8,6 +8,8 @@ from qonnx.core.modelwrapper import ModelWrapper
 from qonnx.transformation.base import Transformation
 from qonnx.transformation.infer_shapes import InferShapes
 
+from noisybnn.errors import ConfigError
+
 _BATCH_ATTRS = ("inp_shape", "out_shape", "lhs_shape")
 
 
@@ -21,7 +23,7 @@ class SetBatchSize(Transformation):
     def __init__(self, n: int):
         super().__init__()
         if n < 1:
-            raise ValueError(f"batch size must be >= 1, got {n}")
+            raise ConfigError(f"batch size must be >= 1, got {n}")
         self.n = int(n)
 
     def apply(self, model: ModelWrapper):

@@ -124,12 +124,28 @@ def build(qonnx_path: str | Path, cfg: CompileConfig, golden: tuple | None = Non
         finally:  # FINN's builder routes stdout/stderr into its logger; give them back
             sys.stdout, sys.stderr = streams
     if rc != 0:
-        raise BuildFailedError(f"FINN build failed (code {rc}); see {out / 'build_dataflow.log'}")
+        raise BuildFailedError(_failure_line(out / "build_dataflow.log", rc))
     return {"output_dir": str(out), "seconds": round(time.time() - t0, 1)}
 
 
 class BuildFailedError(NoisyBNNError, RuntimeError):
-    """FINN's builder returned an error code (its log says why)."""
+    """FINN's builder stopped: most often a folding or configuration FINN cannot realise."""
+
+
+def _failure_line(log: Path, rc: int) -> str:
+    """One line: FINN's own last error message from its log, and where the log is."""
+    last = ""
+    try:
+        for line in log.read_text(errors="replace").splitlines():
+            s = line.strip()
+            if s and not s.startswith(("File ", "^", "~", "Traceback", "During handling")) and \
+                    ("Error" in s or "Exception" in s or "assert" in s.lower()):
+                last = s
+    except OSError:
+        pass
+    what = f": {last[:300]}" if last else ""
+    return (f"FINN build failed (code {rc}){what}; check --folding / --target-fps, full log in "
+            f"{log}")
 
 
 @contextlib.contextmanager

@@ -38,5 +38,6 @@ def resolve_folding(folding: str | None) -> str | None:
     shipped = FOLDING_DIR / f"{folding}.json"
     if shipped.is_file():
         return str(shipped)
-    known = ", ".join(sorted(p.stem for p in FOLDING_DIR.glob("*.json"))) or "none"
-    raise MissingInputError(f"folding file {folding!r} not found (shipped: {known})")
+    known = ", ".join(sorted(p.stem for p in FOLDING_DIR.glob("*.json")))
+    raise MissingInputError(f"--folding {folding!r}: no such file; give a FINN folding JSON"
+                            + (f" or a shipped one ({known})" if known else ""))

@@ -14,6 +14,7 @@ from qonnx.transformation.base import Transformation
 from qonnx.transformation.infer_shapes import InferShapes
 
 from noisybnn.compile.registry import FPGADATAFLOW, register_ops
+from noisybnn.errors import ConfigError
 from noisybnn.hw import Mode, threshold_from_p
 from noisybnn.hw.injector import derive_layer_seed
 
@@ -75,7 +76,7 @@ class InsertNoiseInjectors(Transformation):
             elif isinstance(item, (int, np.integer)) and 0 <= int(item) < len(producers):
                 chosen.append((int(item), producers[int(item)]))
             else:
-                raise ValueError(
+                raise ConfigError(
                     f"no hidden layer {item!r}: the graph has {len(producers)} noisy layers "
                     f"(indices 0..{len(producers) - 1}, names {', '.join(names)})"
                 )
@@ -92,7 +93,9 @@ class InsertNoiseInjectors(Transformation):
             prod = getCustomOp(producer)
             shape = model.get_tensor_shape(out_name)
             dt = model.get_tensor_datatype(out_name)
-            new_out = model.make_new_valueinfo_name()
+            # a name from the producer's output, not qonnx's random one: same checkpoint, same
+            # twin bytes (keys.build_digest does not depend on names either way)
+            new_out = _fresh_name(model, f"{out_name}_noisy")
             model.set_tensor_shape(new_out, shape)
             model.set_tensor_datatype(new_out, dt)
             for node in graph.node:
@@ -101,7 +104,7 @@ class InsertNoiseInjectors(Transformation):
                         node.input[i] = new_out
             for o in graph.output:
                 if o.name == out_name:
-                    raise ValueError(f"layer {producer.name} is the graph output; nothing follows it")
+                    raise ConfigError(f"layer {producer.name} is the graph output; nothing follows it")
             inj = helper.make_node(
                 "NoiseInjector",
                 [out_name],
@@ -164,7 +167,7 @@ def _set_fault_mask(node, op, mask) -> None:
     if mask is not None:
         width = op.get_nodeattr("NumChannels")
         if len(mask) != width:
-            raise ValueError(f"fault mask has {len(mask)} entries, layer has {width} neurons")
+            raise ConfigError(f"fault mask has {len(mask)} entries, layer has {width} neurons")
         op.set_nodeattr("fault_mask", [int(bool(m)) for m in mask])
 
 
@@ -199,3 +202,15 @@ class SpecializeNoiseInjectors(Transformation):
             graph.node.insert(pos, rtl)
             return model, True
         return model, False
+
+
+def _fresh_name(model: ModelWrapper, base: str) -> str:
+    """`base`, or `base_<n>` for the first n that no tensor of the graph uses yet."""
+    g = model.graph
+    used = {t.name for t in g.value_info} | {t.name for t in g.input} | {t.name for t in g.output}
+    used |= {t.name for t in g.initializer} | {n for node in g.node for n in node.output}
+    name, n = base, 0
+    while name in used:
+        n += 1
+        name = f"{base}_{n}"
+    return name

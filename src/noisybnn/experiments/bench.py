@@ -96,7 +96,7 @@ def run_bench(
     from noisybnn.backends import NoiseSetting, load
     from noisybnn.compile import ConfigureNoiseInjectors
     from noisybnn.compile.execute import execute_batched
-    from noisybnn.compile_paths import python_model_path
+    from noisybnn.compile.paths import python_model_path
     from noisybnn.train import images_to_tensor, load_checkpoint
 
     if finn_images > n_images:

@@ -35,7 +35,7 @@ def run_kernel_bench(model: str = "tfc-w1a1", board: str = "pynq-z2", images: in
     from noisybnn import data
     from noisybnn.backends import NoiseSetting, kernels
     from noisybnn.backends.sim import SimAccelerator
-    from noisybnn.compile_paths import python_model_path
+    from noisybnn.compile.paths import python_model_path
     from noisybnn.experiments.measure import limit_blas_threads
     from noisybnn.experiments.sweep import resolve_model
 

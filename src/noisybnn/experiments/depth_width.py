@@ -93,7 +93,7 @@ def run_model(point: DesignPoint, cfg: TrainConfig, eps_values: Sequence[float],
               loader: Callable | None = None) -> list[dict]:
     """Train (or reuse), build (or reuse) and measure one model at every eps: its rows (a task)."""
     from noisybnn import theory
-    from noisybnn.compile_paths import PYTHON_MODEL
+    from noisybnn.compile.paths import PYTHON_MODEL
 
     tune_malloc()
     check_code(code)

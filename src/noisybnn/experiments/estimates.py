@@ -13,7 +13,7 @@ def estimates_table(models: Sequence[str], fps: Sequence[int], board: str = "pyn
                     foldings: Sequence[tuple[str, str]] = (), progress: bool = True) -> list[dict]:
     """One row per (model, target FPS) and per (model, folding file): LUT, BRAM, the injectors'
     share, FPS, fit, the injectors' PE. Builds are cached by `pipeline.compile_model`."""
-    from noisybnn.compile_paths import ESTIMATES
+    from noisybnn.compile.paths import ESTIMATES
     from noisybnn.pipeline import compile_model
 
     jobs = [(m, int(f), None) for m in models for f in fps] + [(m, 0, f) for m, f in foldings]

@@ -129,7 +129,7 @@ def run_design_point(point: DesignPoint, cfg: TrainConfig, ev: EvalConfig, code:
 
     `code` is the client's `code_sha256()`; a worker whose code differs refuses.
     """
-    from noisybnn.compile_paths import ESTIMATES, MANIFEST, PYTHON_MODEL
+    from noisybnn.compile.paths import ESTIMATES, MANIFEST, PYTHON_MODEL
 
     tune_malloc()  # Dask workers: give the sim its usual malloc behaviour back
     check_code(code)

@@ -9,8 +9,6 @@ point computed twice, on any machine, in any order, has the same key and the sam
 
 from __future__ import annotations
 
-import hashlib
-import json
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -20,6 +18,7 @@ import numpy as np
 from noisybnn.experiments.errors import SweepError
 from noisybnn.hw import Mode, check_probability
 from noisybnn.hw.injector import check_seed
+from noisybnn.validation import check_grid_size
 
 #: Modes a sweep may ask for (`off` gives the clean baseline: one point, no eps, no faults).
 MODES = ("off", "flip", "stuck0", "stuck1")
@@ -42,7 +41,7 @@ def _float(text: str, what: str) -> float:
         raise SweepError(f"{what}: {text!r} is not a number") from None
 
 
-def parse_eps(text: str) -> list[float]:
+def parse_eps(text: str, limit: int | None = None) -> list[float]:
     """Flip probabilities from "0,0.01,0.05"; an item "start:stop:step" is an inclusive range.
 
     >>> parse_eps("0,0.01:0.03:0.01")
@@ -58,6 +57,7 @@ def parse_eps(text: str) -> list[float]:
             if not step > 0 or hi < lo:
                 raise SweepError(f"eps range {item!r} needs step > 0 and stop >= start")
             n = int(math.floor((hi - lo) / step + 1e-9)) + 1
+            check_grid_size(len(out) + n, f"eps range {item!r}", limit)  # before the list is made
             out.extend(round(lo + i * step, 12) for i in range(n))
         else:
             out.append(_float(item, "eps"))
@@ -66,17 +66,19 @@ def parse_eps(text: str) -> list[float]:
     return [check_eps(e) for e in out]
 
 
-def parse_seeds(text: str | int) -> list[int]:
+def parse_seeds(text: str | int, limit: int | None = None) -> list[int]:
     """Seeds from "1,2,7" or an inclusive range "1-5"; a bare int N means seeds 1..N."""
     if isinstance(text, (int, np.integer)):
         if text < 1:
             raise SweepError(f"seed count must be >= 1, got {text}")
+        check_grid_size(int(text), "the seed list", limit)
         return list(range(1, int(text) + 1))
     out: list[int] = []
     for item in _split(text):
         try:
             if "-" in item[1:]:
                 lo, hi = item.split("-", 1)
+                check_grid_size(len(out) + max(0, int(hi) - int(lo) + 1), f"seeds {item!r}", limit)
                 out.extend(range(int(lo), int(hi) + 1))
             else:
                 out.append(int(item))
@@ -314,7 +316,9 @@ def point_key(p: Point) -> str:
         "layers": layers_to_text(p.layers), "eps": None if p.eps is None else repr(float(p.eps)),
         "faults_per_layer": p.faults,
     }
-    return hashlib.sha256(json.dumps(params, sort_keys=True).encode()).hexdigest()[:16]
+    from noisybnn.keys import point_key as key_of
+
+    return key_of(params)
 
 
 def fault_masks(widths: Sequence[int], layers: Iterable[int], k: int,
@@ -353,6 +357,7 @@ def expand(spec: SweepSpec, models: Sequence[ModelRef], backend: str,
     injector active) is one point per model, at the first seed, whatever the layers and k.
     Duplicate points (same key) appear once.
     """
+    check_grid_size(planned_size(spec, len(models)), "the sweep's grid")  # before any point exists
     points: dict[str, Point] = {}
     for ref in models:
         for mode in spec.modes:
@@ -370,6 +375,19 @@ def expand(spec: SweepSpec, models: Sequence[ModelRef], backend: str,
                     for p in new:
                         points.setdefault(p.key, p)
     return list(points.values())
+
+
+def planned_size(spec: SweepSpec, n_models: int | None = None) -> int:
+    """Points the spec asks for (before duplicates are merged), computed without making them."""
+    per_seed = 0
+    for mode in spec.modes:
+        if mode == "flip":
+            per_seed += len(spec.layers) * len(spec.seeds) * len(spec.eps)
+        elif mode in STUCK_MODES:
+            per_seed += len(spec.layers) * len(spec.seeds) * len(spec.faults_per_layer)
+        else:
+            per_seed += 1
+    return per_seed * (len(spec.models) if n_models is None else n_models)
 
 
 def check_against(spec: SweepSpec, ref: ModelRef) -> None:

@@ -76,10 +76,32 @@ def run_tasks(tasks: Sequence[Task], csv_path: str | os.PathLike, schema: Schema
             finally:
                 bar.close()
     finally:
+        close_quietly(client, cluster)
+
+
+def close_quietly(client, cluster) -> None:
+    """Close the client, then the cluster, with Dask's shutdown chatter muted.
+
+    After every result is in, workers going away can still log "Couldn't gather keys" or a
+    CommClosedError traceback from the scheduler or the nanny: noise after a run that succeeded.
+    Errors of the run itself were raised before this point."""
+    import logging
+
+    if client is None and cluster is None:
+        return
+    names = ("distributed", "distributed.client", "distributed.scheduler", "distributed.worker",
+             "distributed.nanny", "distributed.core", "distributed.comm", "tornado", "asyncio")
+    saved = {n: logging.getLogger(n).level for n in names}
+    for n in names:
+        logging.getLogger(n).setLevel(logging.CRITICAL)
+    try:
         if client is not None:
-            client.close()
+            client.close(timeout=30)
         if cluster is not None:
-            cluster.close()
+            cluster.close(timeout=30)
+    finally:
+        for n, level in saved.items():
+            logging.getLogger(n).setLevel(level)
 
 
 def connect(workers: int, scheduler: str | None, timeout_s: float = 30.0,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from noisybnn.experiments.errors import ExploreError, SweepError
 from noisybnn.experiments.table import HEX, TIMESTAMP, Schema
+from noisybnn.tablecheck import check_result_row
 
 _PROVENANCE = {"key": HEX, "timestamp": TIMESTAMP}
 
@@ -48,6 +49,7 @@ SWEEP = Schema(
               "flips_per_layer": r"\d+(;\d+)*"},
     error=SweepError,
     writer="sweep",
+    row_check=check_result_row,
 )
 
 #: One row per explored design point (see experiments.explore).

@@ -74,19 +74,31 @@ def build_file(backend: str, build_dir: Path, manifest: dict) -> Path:
         if not bit:
             raise SweepError(
                 f"{build_dir} has no bitstream (manifest bitfile is empty: an estimates-only "
-                "build); make one with `noisybnn compile` on a machine with Vivado, or use "
+                "build); make one with `noisybnn build --model MODEL` on a machine with Vivado, or use "
                 "backend 'sim'"
             )
         path = Path(bit) if Path(bit).is_absolute() else build_dir / bit
         if not path.is_file():
             raise SweepError(f"bitfile {path} named by {build_dir / 'manifest.json'} is missing")
         return path
-    from noisybnn.compile_paths import python_model_path
+    from noisybnn.compile.paths import python_model_path
 
     try:
         return python_model_path(build_dir)
     except FileNotFoundError as exc:
         raise SweepError(str(exc)) from None
+
+
+def build_identity(backend: str, build_file_: Path) -> str:
+    """What a point's key names the build by: the canonical content digest of the twin (sim;
+    `keys.build_digest`, the same for every rebuild of one checkpoint and configuration) or the
+    SHA-256 of the bitfile (pynq). The rtl backend simulates the same twin, so it is named the
+    same way (the key's backend column keeps the two apart)."""
+    if backend != "pynq":
+        from noisybnn.keys import build_digest
+
+        return build_digest(build_file_)
+    return file_sha256(build_file_)
 
 
 def resolve_model(entry: str, backend: str, board: str = "pynq-z2") -> tuple[Path, dict, Path]:
@@ -108,7 +120,7 @@ def resolve_model(entry: str, backend: str, board: str = "pynq-z2") -> tuple[Pat
         bdir = build_dir_for(entry, board).resolve()
         if not bdir.is_dir():
             raise SweepError(f"no build of {entry!r} for {board} in {bdir}; make its bitstream "
-                             f"with `noisybnn compile {entry} --board {board}` first")
+                             f"with `noisybnn build --model {entry} --board {board}` first")
     else:
         from noisybnn.pipeline import compile_model
 
@@ -119,14 +131,15 @@ def resolve_model(entry: str, backend: str, board: str = "pynq-z2") -> tuple[Pat
     man_path = bdir / "manifest.json"
     if not man_path.is_file():
         raise SweepError(f"{bdir} is not a build directory (no manifest.json); make one with "
-                         "`noisybnn estimate MODEL` and pass the directory it prints")
+                         "`noisybnn estimate --model MODEL` and pass the directory it prints")
     try:
         manifest = json.loads(man_path.read_text())
     except json.JSONDecodeError as exc:
         raise SweepError(f"{man_path} is not valid JSON ({exc})") from None
     for field_ in ("model", "checkpoint_sha256"):
         if not manifest.get(field_):
-            raise SweepError(f"{man_path} lacks {field_!r}; rebuild with `noisybnn estimate`")
+            raise SweepError(f"{man_path} lacks {field_!r}; rebuild with "
+                             "`noisybnn estimate --model MODEL --force`")
     return bdir, manifest, build_file(backend, bdir, manifest)
 
 
@@ -151,7 +164,7 @@ def get_accelerator(backend: str, ref: ModelRef, loader: Loader | None = None):
     if acc is None:
         bdir = Path(ref.build_dir)
         manifest = json.loads((bdir / "manifest.json").read_text())
-        got = file_sha256(build_file(backend, bdir, manifest))
+        got = build_identity(backend, build_file(backend, bdir, manifest))
         if got != ref.build_sha256:
             raise SweepError(
                 f"the build in {bdir} on {socket.gethostname()} has hash {got[:12]}, the sweep "
@@ -236,13 +249,12 @@ def validate(spec: SweepSpec, backend: str = "sim", loader: Loader | None = None
     refs = []
     for entry in spec.models:
         bdir, manifest, bfile = resolve_model(entry, backend, spec.board)
-        ref = ModelRef(entry=entry, name=str(manifest["model"]), build_dir=str(bdir),
-                       model_sha256=str(manifest["checkpoint_sha256"]),
-                       build_sha256=file_sha256(bfile), injector_widths=())
-        if backend == "sim" and manifest.get("python_model_sha256") not in (None,
-                                                                             ref.build_sha256):
+        if backend == "sim" and manifest.get("python_model_sha256") not in (None, file_sha256(bfile)):
             raise SweepError(f"{bfile} changed after {bdir / 'manifest.json'} was written "
                              "(its SHA-256 differs from python_model_sha256); rebuild it")
+        ref = ModelRef(entry=entry, name=str(manifest["model"]), build_dir=str(bdir),
+                       model_sha256=str(manifest["checkpoint_sha256"]),
+                       build_sha256=build_identity(backend, bfile), injector_widths=())
         if remote and backend == "pynq":
             inj = sorted(manifest.get("injectors") or [], key=lambda i: i.get("layer", 0))
             if not inj:
@@ -319,6 +331,9 @@ def run_sweep(
     if backend == "pynq" and workers > 1 and not scheduler:
         raise SweepError("the pynq backend drives the one board of this machine: use workers=0 "
                          "(or a scheduler whose workers each own a board)")
+    from noisybnn.outputs import check_output_file
+
+    out_csv = check_output_file(out_csv, "out_csv")  # a directory, under a file, read-only
     _, points = validate(spec, backend, loader, remote=bool(scheduler))
     out_csv = Path(out_csv)
     read_rows(out_csv, SWEEP)  # a table of another schema fails here
@@ -371,10 +386,23 @@ def spec_from_args(args) -> SweepSpec:
 
 def cli_sweep(args) -> int:
     """`noisybnn sweep`: run, then print a one-line summary per (model, mode, layers, eps)."""
-    spec = spec_from_args(args)
-    t0 = time.perf_counter()
-    df = run_sweep(spec, args.out, backend=args.backend, workers=args.workers,
-                   scheduler=args.scheduler, progress=not args.quiet)
+    from noisybnn.outputs import check_output_file
+    from noisybnn.validation import MAX_POINTS_ENV
+
+    check_output_file(args.out, "--out")
+    saved = os.environ.get(MAX_POINTS_ENV)
+    if getattr(args, "max_points", None):
+        os.environ[MAX_POINTS_ENV] = str(args.max_points)  # the grid checks read it
+    try:
+        spec = spec_from_args(args)
+        t0 = time.perf_counter()
+        df = run_sweep(spec, args.out, backend=args.backend, workers=args.workers,
+                       scheduler=args.scheduler, progress=not args.quiet)
+    finally:
+        if saved is None:
+            os.environ.pop(MAX_POINTS_ENV, None)
+        else:
+            os.environ[MAX_POINTS_ENV] = saved
     if not args.quiet:
         cols = ["model", "mode", "layers", "faults_per_layer", "eps"]
         summary = (df.groupby(cols, dropna=False)["accuracy"].agg(["mean", "std", "count"])

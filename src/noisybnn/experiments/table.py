@@ -20,7 +20,7 @@ import csv
 import fcntl
 import os
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -50,6 +50,9 @@ class Schema:
     error: type[Exception] = ValueError
     #: Who writes it, for the message when the lock is held: "sweep", "exploration".
     writer: str = "run"
+    #: Checks of a whole row's meaning (ranges, sums), `f(path, line, row_dict)` raising
+    #: InputFileError; None: the column types are all that is checked.
+    row_check: Callable[[Path, int, dict[str, str]], None] | None = None
 
     def __post_init__(self) -> None:
         if not self.columns or self.columns[0] != "key":
@@ -95,20 +98,17 @@ def read_rows(path: str | os.PathLike, schema: Schema) -> dict[str, list[str]]:
     path = Path(path)
     if not path.exists():
         return {}
+    from noisybnn.tablecheck import read_text
+
     err = schema.error
-    try:
-        raw = path.read_bytes()
-        text = raw.decode()
-    except UnicodeDecodeError:
-        raise err(f"{path} is not a text table; write to a new file") from None
+    try:  # binary, not UTF-8, or cut inside its last row: refused, never rewritten
+        text = read_text(path, schema.kind)
+    except ValueError as exc:
+        raise err(str(exc)) from None
     except OSError as exc:
         raise err(f"cannot read {path}: {exc}") from None
     if not text:
         return {}
-    if not text.endswith("\n"):
-        n = text.count("\n") + 1
-        raise err(f"{path} line {n} is cut short (no end of line): was a write interrupted, or "
-                  "the table edited by hand? remove that line")
     reader = csv.reader(text.splitlines(keepends=True))
     header = next(reader, None)
     if header is None:
@@ -125,6 +125,11 @@ def read_rows(path: str | os.PathLike, schema: Schema) -> dict[str, list[str]]:
             why = schema.check_value(col, value)
             if why:
                 raise err(f"{path} line {n}: {col} {value!r} {why}; was the table edited by hand?")
+        if schema.row_check is not None:
+            try:
+                schema.row_check(path, n, dict(zip(schema.columns, row, strict=True)))
+            except ValueError as exc:
+                raise err(str(exc)) from None
         if row[0] in rows:
             raise err(f"{path} has key {row[0]} twice (line {n})")
         rows[row[0]] = row
@@ -219,15 +224,19 @@ class ResultsTable:
         self._write()
 
     def _write(self) -> None:
-        tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
-        with open(tmp, "w", newline="") as f:
-            w = csv.writer(f, lineterminator="\n")
-            w.writerow(self.schema.columns)
-            for key in sorted(self._rows):
-                w.writerow(self._rows[key])
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, self.path)
+        from noisybnn.outputs import atomic_write
+
+        def write(tmp: Path) -> None:
+            with open(tmp, "w", newline="") as f:
+                w = csv.writer(f, lineterminator="\n")
+                w.writerow(self.schema.columns)
+                for key in sorted(self._rows):
+                    w.writerow(self._rows[key])
+                f.flush()
+                os.fsync(f.fileno())
+
+        # a failed write (disk full) leaves the old table whole and no temporary file behind
+        atomic_write(self.path, write, "the results table")
         dfd = os.open(self.path.parent, os.O_RDONLY)
         try:
             os.fsync(dfd)  # make the rename itself durable

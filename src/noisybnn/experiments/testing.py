@@ -31,7 +31,7 @@ def make_fake_build(build_dir: str | Path, name: str = "fake-tfc",
     bdir = Path(build_dir)
     bdir.mkdir(parents=True, exist_ok=True)
     cfg = {"widths": list(widths), "num_classes": num_classes, "weights_seed": weights_seed}
-    twin = json.dumps(cfg, sort_keys=True).encode()
+    twin = _fake_twin(json.dumps(cfg, sort_keys=True).encode())
     (bdir / FAKE_CONFIG).write_text(json.dumps(cfg))
     (bdir / "dataflow_python.onnx").write_bytes(twin)
     manifest = {
@@ -42,6 +42,17 @@ def make_fake_build(build_dir: str | Path, name: str = "fake-tfc",
     }
     (bdir / "manifest.json").write_text(json.dumps(manifest, indent=2))
     return bdir
+
+
+def _fake_twin(config: bytes) -> bytes:
+    """A one-node ONNX graph holding the fake's configuration: a twin `keys.build_digest` reads."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    cfg = numpy_helper.from_array(np.frombuffer(config, dtype=np.uint8), name="fake_config")
+    graph = helper.make_graph(
+        [helper.make_node("Identity", ["fake_config"], ["out"], name="Identity_0")], "fake",
+        [], [helper.make_tensor_value_info("out", TensorProto.UINT8, [len(config)])], [cfg])
+    return helper.make_model(graph, producer_name="noisybnn-fake").SerializeToString()
 
 
 def load_fake(backend: str, build_dir: str | Path) -> FakeAccelerator:

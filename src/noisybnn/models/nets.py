@@ -13,6 +13,7 @@ import torch
 from brevitas.nn import QuantConv2d, QuantIdentity, QuantLinear
 from torch import nn
 
+from noisybnn.errors import ConfigError
 from noisybnn.hw.injector import derive_layer_seed
 from noisybnn.models.noise import NeuronNoise
 from noisybnn.models.quant import ActQuant, WeightQuant
@@ -174,7 +175,7 @@ class BinaryNet(nn.Module):
         chosen = range(len(self.noise_layers)) if layers is None else layers
         for idx in chosen:
             if not 0 <= idx < len(self.noise_layers):
-                raise ValueError(
+                raise ConfigError(
                     f"layer index {idx} out of range: the model has {len(self.noise_layers)} "
                     "noisy layers (0-based)"
                 )

@@ -21,6 +21,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from noisybnn.errors import ConfigError
 from noisybnn.hw import InjectorConfig, Mode, check_probability, threshold_from_p
 from noisybnn.hw.injector import flip_mask_for_vectors
 
@@ -64,13 +65,13 @@ class NeuronNoise(nn.Module):
         """Configure evaluation-time noise; `source` is "torch" or "injector" (bit-exact with HW)."""
         self.eps_eval = check_probability(eps, "eps_eval")
         if source not in ("torch", "injector"):
-            raise ValueError(f"noise source must be 'torch' or 'injector', got {source!r}")
+            raise ConfigError(f"noise source must be 'torch' or 'injector', got {source!r}")
         self.source = source
         self.mode = Mode.parse(mode)
         if self.mode in (Mode.STUCK0, Mode.STUCK1) and source != "injector":
-            raise ValueError("stuck-at modes are defined by the injector: use source='injector'")
+            raise ConfigError("stuck-at modes are defined by the injector: use source='injector'")
         if fault_mask is not None and len(fault_mask) != self.neurons:
-            raise ValueError(
+            raise ConfigError(
                 f"fault mask has {len(fault_mask)} entries, layer has {self.neurons} neurons"
             )
         self.pe = pe

@@ -56,6 +56,9 @@ def _read_csv(path: Path, text_columns: Sequence[str]) -> pd.DataFrame:
                                 "(`noisybnn sweep --out FILE`)")
     if not path.is_file():
         raise InputFileError(f"{path} is not a file; give a results CSV")
+    from noisybnn.tablecheck import check_complete
+
+    check_complete(path, "a results CSV")  # binary, cut short, or a row with missing fields
     try:
         header = pd.read_csv(path, nrows=0).columns
     except (pd.errors.EmptyDataError, pd.errors.ParserError, UnicodeDecodeError) as exc:

@@ -90,7 +90,7 @@ class ModelInfo:
 
 def _find_build(name: str, board: str, build_dirs: dict | None, compile_missing: bool,
                 info: ModelInfo) -> Path | None:
-    from noisybnn.compile_paths import MANIFEST, PYTHON_MODEL
+    from noisybnn.compile.paths import MANIFEST, PYTHON_MODEL
     from noisybnn.pipeline import build_dir_for
 
     if build_dirs and name in build_dirs:
@@ -130,7 +130,7 @@ def resolve_model(name: str, board: str, rows: pd.DataFrame, *, build_dirs: dict
                   compile_missing: bool = True) -> ModelInfo:
     """Find, check and open the build of `name`; never raises for a missing or odd build."""
     from noisybnn.backends.sim import SimAccelerator
-    from noisybnn.compile_paths import MANIFEST, PYTHON_MODEL
+    from noisybnn.compile.paths import MANIFEST, PYTHON_MODEL
 
     info = ModelInfo(name)
     bdir = _find_build(name, board, build_dirs, compile_missing, info)
@@ -149,12 +149,18 @@ def resolve_model(name: str, board: str, rows: pd.DataFrame, *, build_dirs: dict
                              f"{info.twin_sha256[:12]} on disk, {expected[:12]} in the manifest)")
     sim_rows = rows[(rows["backend"] == "sim") & (rows["build_sha256"] != "")]
     table_hashes = sorted(set(sim_rows["build_sha256"]))
-    reference = expected or info.twin_sha256
-    other = [h for h in table_hashes if h != reference]
+    from noisybnn.errors import NoisyBNNError
+    from noisybnn.keys import build_digest
+
+    try:  # the sweep names a sim build by its content digest (keys.build_digest)
+        reference = build_digest(twin)
+    except NoisyBNNError:
+        reference = expected or info.twin_sha256
+    other = [h for h in table_hashes if h not in (reference, expected, info.twin_sha256)]
     if other:
         info.warnings.append(
             f"{name}: the results were measured on build(s) {', '.join(h[:12] for h in other)}, "
-            f"but the build in {bdir} is {reference[:12]} (manifest python_model_sha256): the "
+            f"but the build in {bdir} is {reference[:12]} (its content digest): the "
             "theory below is computed on a different network than the one measured"
         )
     try:

@@ -143,7 +143,7 @@ def load_design(build_dir: str | Path) -> Design:
     import onnx
     from onnx import numpy_helper
 
-    from noisybnn.compile_paths import python_model_path
+    from noisybnn.compile.paths import python_model_path
 
     bdir = Path(build_dir)
     twin_path = python_model_path(bdir)
