@@ -17,6 +17,7 @@ import json
 import os
 import platform
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -133,11 +134,13 @@ def train(
     resume: bool = False,
     progress: bool = True,
     cache_dir: str | Path | None = None,
+    extra_loss: Callable[[BinaryNet], torch.Tensor] | None = None,
 ) -> dict:
     """Train `spec` on `cfg.dataset`; write `last.pt`, `best.pt` and `metrics.json` in `out_dir`.
 
-    With `resume`, continue from `out_dir/last.pt` (same spec and config required). Returns the
-    metrics dict.
+    With `resume`, continue from `out_dir/last.pt` (same spec and config required). `extra_loss`,
+    called after each forward pass, adds a regularizer (e.g. the flip-gain penalty of
+    `experiments.propagation`). Returns the metrics dict.
     """
     if not 0 <= cfg.shift <= 13:
         raise ValueError(f"shift must be 0..13 pixels, got {cfg.shift}")
@@ -183,6 +186,8 @@ def train(
             idx = perm[start : start + cfg.batch_size]
             opt.zero_grad()
             loss = loss_fn(net(random_shift(x_train_t[idx], cfg.shift)), y_train_t[idx])
+            if extra_loss is not None:
+                loss = loss + extra_loss(net)
             loss.backward()
             opt.step()
             net.clip_weights()
