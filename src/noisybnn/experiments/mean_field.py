@@ -32,7 +32,8 @@ import numpy as np
 DEFAULT_EPS = (0.01, 0.02, 0.05, 0.1)
 COLUMNS = ("model", "images", "eps", "clean", "measured", "measured_std", "mc_iid",
            "analytic", "analytic_independent", "pure_mean_field", "gauss_readout_mc_moments",
-           "offdiag_cov_share", "analytic_minus_measured", "mc_minus_measured",
+           "offdiag_cov_share", "diag_images", "mc_iid_diag", "analytic_diag",
+           "analytic_minus_measured", "mc_minus_measured",
            "rate_measured", "rate_analytic", "seconds_analytic")
 
 
@@ -60,11 +61,13 @@ def _mc_diagnostics(net, xb, y, eps, n_draws, seed, q_an, cov_an):
     n, width = h0.shape
     s1 = np.zeros((n, width))
     s2 = np.zeros((n, width, width))
+    correct = np.zeros(n)
     for _ in range(n_draws):
         h = xb
         for layer in net.hidden:
             h = threshold(h @ layer.w_float.T, layer.thresholds)
             h = np.where(rng.random(h.shape) < eps, -h, h)
+        correct += net.readout.logits(h).argmax(axis=1) == y
         f = (h != h0).astype(float)
         s1 += f
         s2 += f[:, :, None] * f[:, None, :]
@@ -83,7 +86,7 @@ def _mc_diagnostics(net, xb, y, eps, n_draws, seed, q_an, cov_an):
         con[:, y[s]] = 1.0
         thr = np.where(others < y[s], 1.0, -1.0)
         acc.append(_orthant(con @ mu, con @ sig @ con.T, thr, seed + s))
-    return float(np.mean(acc)), share
+    return float(np.mean(acc)), share, float(np.mean(correct) / n_draws)
 
 
 def run(models: Sequence[str], n_images: int, eps_values: Sequence[float], seeds: Sequence[int],
@@ -120,7 +123,9 @@ def run(models: Sequence[str], n_images: int, eps_values: Sequence[float], seeds
             pmf = theory.predict_accuracy(net, xb, y, eps, exact_tail=0, n_draws=64, seed=0)
             nd = min(diag_images, n_images)
             q_an, cov_an = correlated_mean_field(net, xb[:nd], eps)[-1]
-            g_mc, share = _mc_diagnostics(net, xb[:nd], y[:nd], eps, n_draws, 1, q_an, cov_an)
+            g_mc, share, mc_nd = _mc_diagnostics(net, xb[:nd], y[:nd], eps, n_draws, 1, q_an,
+                                                 cov_an)
+            an_nd = analytic_accuracy(net, xb[:nd], y[:nd], eps)
             rate_an = [float(q.mean()) for q, _ in correlated_mean_field(net, xb[:nd], eps)]
             m = float(np.mean(meas))
             row = {"model": model, "images": n_images, "eps": eps,
@@ -128,7 +133,8 @@ def run(models: Sequence[str], n_images: int, eps_values: Sequence[float], seeds
                    "measured_std": float(np.std(meas, ddof=1)) if len(meas) > 1 else 0.0,
                    "mc_iid": sim.accuracy, "analytic": an, "analytic_independent": ind,
                    "pure_mean_field": pmf, "gauss_readout_mc_moments": g_mc,
-                   "offdiag_cov_share": share, "analytic_minus_measured": an - m,
+                   "offdiag_cov_share": share, "diag_images": nd, "mc_iid_diag": mc_nd,
+                   "analytic_diag": an_nd, "analytic_minus_measured": an - m,
                    "mc_minus_measured": sim.accuracy - m,
                    "rate_measured": ";".join(f"{r:.4f}" for r in np.mean(rates, axis=0)),
                    "rate_analytic": ";".join(f"{r:.4f}" for r in rate_an),
@@ -136,8 +142,8 @@ def run(models: Sequence[str], n_images: int, eps_values: Sequence[float], seeds
             rows.append(row)
             print(f"{model} eps={eps:g}: measured {m:.4f}, MC iid {sim.accuracy:.4f}, analytic "
                   f"{an:.4f} ({100 * (an - m):+.2f} pts), analytic indep {ind:.4f}, pure MF "
-                  f"{pmf:.4f}; Gaussian readout on MC moments ({nd} images) {g_mc:.4f}, "
-                  f"cov share {share:.2f}", flush=True)
+                  f"{pmf:.4f}; first {nd} images: MC {mc_nd:.4f}, analytic {an_nd:.4f}, Gaussian "
+                  f"readout on MC moments {g_mc:.4f}, cov share {share:.2f}", flush=True)
             out.mkdir(parents=True, exist_ok=True)
             with (out / "mean_field.csv").open("w", newline="") as f:
                 w = csv.DictWriter(f, fieldnames=list(COLUMNS))
@@ -151,7 +157,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                                 description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--models", nargs="+", default=["tfc-w1a1", "sfc-w1a1"])
-    p.add_argument("--images", type=int, default=2000)
+    p.add_argument("--images", type=int, nargs="+", default=[2000],
+                   help="images per model (one value, or one per model)")
     p.add_argument("--diag-images", type=int, default=300,
                    help="images for the Monte Carlo moment diagnostics (memory: images x width^2)")
     p.add_argument("--eps", type=float, nargs="+", default=list(DEFAULT_EPS))
@@ -160,7 +167,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--out", type=Path, default=Path("results/mean_field"))
     p.add_argument("--build-root", type=Path, default=Path("build/mean_field"))
     a = p.parse_args(argv)
-    run(a.models, a.images, a.eps, a.seeds, a.draws, a.out, a.build_root, a.diag_images)
+    images = a.images * len(a.models) if len(a.images) == 1 else a.images
+    if len(images) != len(a.models):
+        p.error("--images takes one value or one per model")
+    for model, n in zip(a.models, images, strict=True):
+        run([model], n, a.eps, a.seeds, a.draws, a.out / model, a.build_root,
+                    a.diag_images)
     return 0
 
 

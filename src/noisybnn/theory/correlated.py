@@ -38,6 +38,7 @@ from scipy.special import ndtr
 from scipy.stats import multivariate_normal
 
 from noisybnn.theory.network import (
+    BinaryLayer,
     Network,
     as_inputs,
     as_labels,
@@ -93,6 +94,43 @@ def _bivariate_tail_cov_series(a: NDArray, rho: NDArray, terms: int = _SERIES_TE
     return out
 
 
+def _cdf_at(h: NDArray, q: NDArray, layer, s0: NDArray, shift: int) -> NDArray:
+    """P(D <= k + shift) per sample and neuron, D the input-flip sum of each neuron, exact for
+    independent input flips (the thresholds move by -2 shift, which moves k by shift)."""
+    moved = BinaryLayer(layer.weights, layer.thresholds - 2.0 * shift)
+    below = np.zeros(s0.shape, dtype=bool)  # "clean -1": the crossing probability is P(D <= k)
+    if np.all(q == q.flat[0]):
+        return _crossing_uniform_q(float(q.flat[0]), moved, s0, below)
+    return _crossing_exact(h, q, moved, s0, below)
+
+
+def _linear_response_cov(
+    h: NDArray, q: NDArray, cov: NDArray, layer, s0: NDArray, clean_pos: NDArray, p: NDArray
+) -> NDArray:
+    """Covariance of the crossing events of one layer from the first-order (Hoeffding) terms.
+
+    One input flip B_i moves the crossing probability of neuron j by
+    Delta_ji = sign_j ([c_ji = +1] P(D_j = k_j) - [c_ji = -1] P(D_j = k_j + 1)) (sign_j = +1 if
+    its clean output is +1: crossing is D > k, else -1: D <= k); then
+    Cov(E_j, E_k) ~ sum_il Delta_ji K_il Delta_kl. It keeps what a Gaussian closure loses: two
+    neurons that share a pivotal input cross together whenever that one input flips (a rare
+    event both see: Gaussian copulas have no tail dependence).
+    """
+    f0, fm, fp = (_cdf_at(h, q, layer, s0, d) for d in (0, -1, 1))
+    pmf_k, pmf_k1 = np.maximum(f0 - fm, 0.0), np.maximum(fp - f0, 0.0)
+    sign = np.where(clean_pos, 1.0, -1.0)
+    c = layer.w_float[None, :, :] * h[:, None, :]  # (S, out, in)
+    delta = sign[:, :, None] * (np.where(c > 0, pmf_k[:, :, None], 0.0)
+                                - np.where(c < 0, pmf_k1[:, :, None], 0.0))
+    out = np.matmul(np.matmul(delta, cov), np.swapaxes(delta, 1, 2))
+    v = p * (1.0 - p)
+    bound = np.sqrt(v[:, :, None] * v[:, None, :])
+    out = np.clip(out, -bound, bound)
+    idx = np.arange(out.shape[1])
+    out[:, idx, idx] = 0.0
+    return out
+
+
 def _layer_step(
     h: NDArray, q: NDArray, cov: NDArray, layer, eps: float, independent: bool, pairs: str
 ) -> tuple[NDArray, NDArray, NDArray]:
@@ -130,6 +168,13 @@ def _layer_step(
         pg_full, z = tail(var_full)
         pg_diag, _ = tail(var_diag)
         p = p_ind if independent else np.clip(p_ind + pg_full - pg_diag, 0.0, 1.0)
+        if pairs == "linear":
+            cov_e = _linear_response_cov(h, q, cov, layer, s0, clean_pos, p)
+            q_out = eps + (1.0 - 2.0 * eps) * p
+            cov_out = (1.0 - 2.0 * eps) ** 2 * cov_e
+            idx = np.arange(n_out)
+            cov_out[:, idx, idx] = q_out * (1.0 - q_out)
+            return h_out, q_out, cov_out
         sd = np.sqrt(var_full)
         with np.errstate(divide="ignore", invalid="ignore"):
             rho = cov_d / (sd[:, :, None] * sd[:, None, :])
@@ -164,7 +209,7 @@ def correlated_mean_field(
     noisy_layers: Sequence[int] | None = None,
     *,
     independent_marginals: bool = False,
-    pairs: str = "series",
+    pairs: str = "linear",
 ) -> list[tuple[NDArray[np.float64], NDArray[np.float64]]]:
     """Per hidden layer, (flip marginals (S, N), flip covariance (S, N, N)) per sample.
 
@@ -172,11 +217,14 @@ def correlated_mean_field(
         layers, x, eps, noisy_layers: as in :func:`~noisybnn.theory.mean_field_flip_rates`.
         independent_marginals: keep the exact-under-independence marginals (no Gaussian
             correction for input correlations).
-        pairs: "series" (tetrachoric series, fast) or "quadrature" (Gauss-Legendre on
-            Plackett's integral, the reference) for the pairwise crossing covariances.
+        pairs: how the pairwise covariances of crossing events are found: "linear" (first-order
+            response to each input flip, exact lattice probabilities; the default), or a
+            Gaussian closure: "series" (tetrachoric series) / "quadrature" (Gauss-Legendre on
+            Plackett's integral). The Gaussian closure misses most of the covariance of rare
+            crossings (docs/theory.md §5.5).
     """
-    if pairs not in ("series", "quadrature"):
-        raise ValueError(f"pairs must be 'series' or 'quadrature', got {pairs!r}")
+    if pairs not in ("linear", "series", "quadrature"):
+        raise ValueError(f"pairs must be 'linear', 'series' or 'quadrature', got {pairs!r}")
     net = as_network(layers)
     h = as_inputs(x, net.n_in)
     e = layer_eps(eps, len(net.hidden), noisy_layers)
