@@ -93,3 +93,34 @@ def test_analytic_prediction_is_near_the_simulation(case):
     for eps in (0.05, 0.15):
         mc = theory.simulate_noisy(net, x, y, eps, n_draws=600, seed=2).accuracy
         assert abs(analytic_accuracy(net, x, y, eps) - mc) < 0.03
+
+
+def test_empirical_label_entropy_makes_skewed_ceilings_valid():
+    y = np.array([0] * 90 + [1] * 5 + [2] * 5)
+    h = theory.empirical_label_entropy(y, 4)
+    p = np.array([0.9, 0.05, 0.05])
+    assert h == pytest.approx(-(p * np.log2(p)).sum())
+    # zero information: a constant guess of class 0 gets 90 %; the ceiling must allow it
+    assert theory.fano_accuracy_ceiling(0.0, 4, label_entropy=h) >= 0.9 - 1e-12
+    assert theory.fano_accuracy_ceiling(0.0, 4) < 0.9  # the log2 C default would forbid it
+    with pytest.raises(ValueError, match="labels"):
+        theory.empirical_label_entropy([0, 5], 4)
+
+
+def test_worst_split_covers_every_split(case):
+    from noisybnn.theory.faults import splits, worst_split
+
+    net, x, y = case
+    assert sorted(splits(2, [1, 3])) == [(0, 2), (1, 1)]
+    w = worst_split(net, 2, x, y)
+    each = [theory.certified_robust_fraction(net, x, y, sp) for sp in splits(2, net.widths)]
+    assert w["certified_min"] == min(each)
+    assert w["fep_max"] == max(theory.fep_bound(net, sp) for sp in splits(2, net.widths))
+    # the certificate holds for a random placement at the worst split
+    rng = np.random.default_rng(0)
+    stuck = []
+    for f, layer in zip(w["certified_split"], net.hidden, strict=True):
+        s = np.zeros(layer.n_out)
+        s[rng.choice(layer.n_out, size=f, replace=False)] = 1.0
+        stuck.append(s)
+    assert np.mean(theory.forward(net, x, stuck=stuck).prediction == y) >= w["certified_min"]
