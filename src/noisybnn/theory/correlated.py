@@ -46,7 +46,7 @@ from noisybnn.theory.network import (
     forward,
     layer_eps,
 )
-from noisybnn.theory.propagation import _crossing_exact, _crossing_uniform_q
+from noisybnn.theory.propagation import _crossing_exact, _crossing_uniform_q, lattice_cdf
 
 _NODES, _WEIGHTS = np.polynomial.legendre.leggauss(12)
 _RHO_MAX = 0.999
@@ -94,18 +94,20 @@ def _bivariate_tail_cov_series(a: NDArray, rho: NDArray, terms: int = _SERIES_TE
     return out
 
 
-def _cdf_at(h: NDArray, q: NDArray, layer, s0: NDArray, shift: int) -> NDArray:
-    """P(D <= k + shift) per sample and neuron, D the input-flip sum of each neuron, exact for
-    independent input flips (the thresholds move by -2 shift, which moves k by shift)."""
-    moved = BinaryLayer(layer.weights, layer.thresholds - 2.0 * shift)
-    below = np.zeros(s0.shape, dtype=bool)  # "clean -1": the crossing probability is P(D <= k)
+def _cdfs(h: NDArray, q: NDArray, layer, s0: NDArray) -> NDArray:
+    """P(D <= k - 1), P(D <= k), P(D <= k + 1) per sample and neuron (exact for independent
+    input flips; D the input-flip sum, k the crossing index)."""
     if np.all(q == q.flat[0]):
-        return _crossing_uniform_q(float(q.flat[0]), moved, s0, below)
-    return _crossing_exact(h, q, moved, s0, below)
+        below = np.zeros(s0.shape, dtype=bool)  # "clean -1": the crossing probability is P(D<=k)
+        return np.stack([
+            _crossing_uniform_q(float(q.flat[0]),
+                                BinaryLayer(layer.weights, layer.thresholds - 2.0 * d), s0, below)
+            for d in (-1, 0, 1)])
+    return lattice_cdf(h, q, layer, s0, (-1, 0, 1))
 
 
 def _linear_response_cov(
-    h: NDArray, q: NDArray, cov: NDArray, layer, s0: NDArray, clean_pos: NDArray, p: NDArray
+    h: NDArray, cov: NDArray, layer, cdfs: NDArray, clean_pos: NDArray, p: NDArray
 ) -> NDArray:
     """Covariance of the crossing events of one layer from the first-order (Hoeffding) terms.
 
@@ -116,7 +118,7 @@ def _linear_response_cov(
     neurons that share a pivotal input cross together whenever that one input flips (a rare
     event both see: Gaussian copulas have no tail dependence).
     """
-    f0, fm, fp = (_cdf_at(h, q, layer, s0, d) for d in (0, -1, 1))
+    fm, f0, fp = cdfs
     pmf_k, pmf_k1 = np.maximum(f0 - fm, 0.0), np.maximum(fp - f0, 0.0)
     sign = np.where(clean_pos, 1.0, -1.0)
     c = layer.w_float[None, :, :] * h[:, None, :]  # (S, out, in)
@@ -144,7 +146,10 @@ def _layer_step(
         p = np.zeros_like(s0)
         cov_e = np.zeros((n_s, n_out, n_out))
     else:
-        if np.all(q == q.flat[0]):
+        cdfs = _cdfs(h, q, layer, s0) if pairs == "linear" else None
+        if cdfs is not None:
+            p_ind = np.clip(np.where(clean_pos, 1.0 - cdfs[1], cdfs[1]), 0.0, 1.0)
+        elif np.all(q == q.flat[0]):
             p_ind = _crossing_uniform_q(float(q.flat[0]), layer, s0, clean_pos)
         else:
             p_ind = _crossing_exact(h, q, layer, s0, clean_pos)
@@ -169,7 +174,7 @@ def _layer_step(
         pg_diag, _ = tail(var_diag)
         p = p_ind if independent else np.clip(p_ind + pg_full - pg_diag, 0.0, 1.0)
         if pairs == "linear":
-            cov_e = _linear_response_cov(h, q, cov, layer, s0, clean_pos, p)
+            cov_e = _linear_response_cov(h, cov, layer, cdfs, clean_pos, p)
             q_out = eps + (1.0 - 2.0 * eps) * p
             cov_out = (1.0 - 2.0 * eps) ** 2 * cov_e
             idx = np.arange(n_out)
