@@ -224,7 +224,8 @@ def accuracy_section(ctx: Context) -> dict:
                                     n_sub, float(eps), tuple(seeds)),
                     _measure_subset, info, x_sub, y_sub, float(eps), seeds,
                     _layer_tuple(info, layers))
-                if max(info.network.widths) <= opts.analytic_max_width:
+                if (max(info.network.widths) <= opts.analytic_max_width
+                        and eps_r <= opts.analytic_max_eps):
                     row["analytic"] = ctx.cache.get(
                         TheoryCache.key("analytic_accuracy", *base[:-2], "correlated"),
                         analytic_accuracy, *args)
