@@ -160,9 +160,10 @@ def plot(rows: list[dict], ratios: list[dict], path: Path) -> Path:
     for ax, depth in zip(axes[:-1], depths, strict=False):
         for i, w in enumerate(widths):
             c = cmap(i / max(1, len(widths) - 1))
-            for et, ls in ((0.0, "-"), (max(r["eps_train"] for r in rows), "--")):
+            for et in sorted({r["eps_train"] for r in rows}):
+                ls = "-" if et == 0 else "--"
                 sel = sorted((r for r in rows if r["depth"] == depth and r["width"] == w
-                              and r["eps_train"] == et), key=lambda r: r["eps"])
+                              and r["eps_train"] == et), key=lambda r: r["eps"])  # noqa: B023
                 if not sel:
                     continue
                 ax.plot([r["eps"] for r in sel], [r["accuracy"] for r in sel], ls, color=c,
