@@ -3,6 +3,12 @@
 Checkpoints are plain dicts saved with torch.save: the model spec, the state dict, the optimizer
 and scheduler states, the epoch, the metric history and a record of how the model was made
 (command, data set, seed, versions, wall time), so a shipped checkpoint documents itself.
+
+Model selection never looks at the test set: the last ``val_images`` training images are held out,
+the epoch with the best validation accuracy is kept (``best.pt``), and the test accuracy is
+measured once, on that model. Shipped (slim) checkpoints also keep the latent float weights under
+``latent_weights`` (the binarization geometry of docs/theory.md §7 needs them); older checkpoints
+without that key load as before.
 """
 
 from __future__ import annotations
@@ -10,6 +16,7 @@ from __future__ import annotations
 import json
 import platform
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -38,6 +45,9 @@ class TrainConfig:
     threads: int = 2
     train_limit: int = 0  # use only the first N training images (0: all), for smoke runs
     shift: int = 0  # augment: move each training image by up to this many pixels in x and y
+    #: hold out the last N training images as a validation set: epochs are selected on it and the
+    #: test set is evaluated once, on the selected model (0: no validation, the last epoch is kept)
+    val_images: int = 5000
 
 
 class CheckpointError(InputFileError):
@@ -156,11 +166,13 @@ def train(
     resume: bool = False,
     progress: bool = True,
     cache_dir: str | Path | None = None,
+    extra_loss: Callable[[BinaryNet], torch.Tensor] | None = None,
 ) -> dict:
     """Train `spec` on `cfg.dataset`; write `last.pt`, `best.pt` and `metrics.json` in `out_dir`.
 
-    With `resume`, continue from `out_dir/last.pt` (same spec and config required). Returns the
-    metrics dict.
+    With `resume`, continue from `out_dir/last.pt` (same spec and config required). `extra_loss`,
+    called after each forward pass, adds a regularizer (e.g. the flip-gain penalty of
+    `experiments.propagation`). Returns the metrics dict.
     """
     if not 0 <= cfg.shift <= 13:
         raise ConfigError(f"shift must be 0..13 pixels, got {cfg.shift}")
@@ -172,9 +184,9 @@ def train(
     torch.set_num_threads(threads_from_env(cfg.threads))
     set_seed(cfg.seed)
     x_train, y_train = datasets.load(cfg.dataset, "train", cache_dir)
+    x_train, y_train, x_val, y_val = split_validation(x_train, y_train, cfg.val_images)
     if cfg.train_limit:
         x_train, y_train = x_train[: cfg.train_limit], y_train[: cfg.train_limit]
-    x_test, y_test = datasets.load(cfg.dataset, "test", cache_dir)
     net = build(spec)
     opt = torch.optim.Adam(net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=cfg.epochs, eta_min=cfg.lr_min)
@@ -193,7 +205,7 @@ def train(
         torch.set_rng_state(payload["rng"])
         history = payload["history"]
         start_epoch = payload["epoch"]
-        best = max((h["test_acc"] for h in history), default=-1.0)
+        best = max((_selection_score(h) for h in history), default=-1.0)
         elapsed = payload["record"]["train_seconds"]
     loss_fn = nn.CrossEntropyLoss()
     y_train_t = torch.from_numpy(y_train.astype(np.int64))
@@ -210,18 +222,23 @@ def train(
             idx = perm[start : start + cfg.batch_size]
             opt.zero_grad()
             loss = loss_fn(net(random_shift(x_train_t[idx], cfg.shift)), y_train_t[idx])
+            if extra_loss is not None:
+                loss = loss + extra_loss(net)
             loss.backward()
             opt.step()
             net.clip_weights()
             total_loss += loss.item() * len(idx)
         sched.step()
         elapsed += time.time() - t0
-        test_acc = evaluate(net, x_test, y_test)
-        history.append({"epoch": epoch + 1, "loss": total_loss / len(perm), "test_acc": test_acc,
-                        "lr": opt.param_groups[0]["lr"], "seconds": round(time.time() - t0, 2)})
+        entry = {"epoch": epoch + 1, "loss": total_loss / len(perm),
+                 "lr": opt.param_groups[0]["lr"], "seconds": round(time.time() - t0, 2)}
+        if len(x_val):
+            entry["val_acc"] = evaluate(net, x_val, y_val)
+        history.append(entry)
         if progress:
-            print(f"{spec.name} epoch {epoch + 1}/{cfg.epochs}: loss {history[-1]['loss']:.4f} "
-                  f"test {test_acc:.2f}% ({history[-1]['seconds']:.0f} s)", flush=True)
+            val = f"val {entry['val_acc']:.2f}% " if "val_acc" in entry else ""
+            print(f"{spec.name} epoch {epoch + 1}/{cfg.epochs}: loss {entry['loss']:.4f} "
+                  f"{val}({entry['seconds']:.0f} s)", flush=True)
         payload = {
             "spec": spec.to_dict(),
             "state_dict": net.state_dict(),
@@ -233,14 +250,45 @@ def train(
             "record": _record(cfg, elapsed),
         }
         save_checkpoint(last, payload)
-        if test_acc > best:
-            best = test_acc
+        score = _selection_score(entry)
+        if score >= best:  # ties: the later epoch (with no validation set: always the last)
+            best = score
             save_checkpoint(out / "best.pt", _slim(payload))
+    selected, test_acc = _test_selected(out / "best.pt", cfg.dataset, cache_dir)
     metrics = {"model": spec.name, "spec": spec.to_dict(), "config": asdict(cfg),
-               "history": history, "final_test_acc": history[-1]["test_acc"] if history else None,
-               "best_test_acc": best, "train_seconds": round(elapsed, 1)}
+               "history": history, "selected_epoch": selected,
+               "val_acc": next((h.get("val_acc") for h in history if h["epoch"] == selected), None),
+               "final_test_acc": test_acc, "best_test_acc": test_acc,
+               "train_seconds": round(elapsed, 1)}
     _write_json(out / "metrics.json", metrics)
     return metrics
+
+
+def split_validation(
+    images: np.ndarray, labels: np.ndarray, n_val: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(train images, train labels, validation images, validation labels): the last ``n_val``
+    training images are the validation set, so selection never sees the test set."""
+    n_val = int(n_val)
+    if not 0 <= n_val < len(images):
+        raise ValueError(f"val_images must be 0..{len(images) - 1}, got {n_val}")
+    cut = len(images) - n_val
+    return images[:cut], labels[:cut], images[cut:], labels[cut:]
+
+
+def _selection_score(entry: dict) -> float:
+    """What picks the kept epoch: validation accuracy, else the epoch number (keep the last).
+    Never the test accuracy."""
+    return float(entry["val_acc"]) if "val_acc" in entry else float(entry["epoch"]) - 1e6
+
+
+def _test_selected(best: Path, dataset: str, cache_dir) -> tuple[int | None, float | None]:
+    """The selected epoch and its test accuracy, measured once, after training."""
+    if not best.is_file():
+        return None, None
+    net, payload = load_checkpoint(best, harden=False)
+    x_test, y_test = datasets.load(dataset, "test", cache_dir)
+    return int(payload["epoch"]), evaluate(net, x_test, y_test)
 
 
 def _slim(payload: dict) -> dict:
@@ -263,7 +311,37 @@ def _slim(payload: dict) -> dict:
                 state[f"{name}.weight"] = values
     slim = {k: payload[k] for k in ("spec", "epoch", "history", "record")}
     slim["state_dict"] = state
+    slim["latent_weights"] = latent_weights(payload)
     return slim
+
+
+def latent_weights(payload: dict) -> dict[str, torch.Tensor] | None:
+    """The latent float weights (before binarization) of every quantized layer, by module name.
+
+    Training checkpoints (``last.pt``) hold them in their state dict; slim ones under
+    ``latent_weights``; checkpoints shipped before that key existed return None (their state dict
+    holds only the binarized values, whose angle to their own sign is 0).
+    """
+    if payload.get("latent_weights") is not None:
+        return dict(payload["latent_weights"])
+    net = build(ModelSpec.from_dict(payload["spec"]))
+    names = [n for n, m in net.named_modules() if _is_quant_layer(m)]
+    state = payload["state_dict"]
+    out = {}
+    for name in names:
+        w = state.get(f"{name}.weight")
+        if w is None or not torch.is_floating_point(w):
+            return None
+        if torch.equal(w, w.sign()) or w.abs().max() == 0:
+            return None  # already binarized: no latent weights here
+        out[name] = w.detach().float().clone()
+    return out or None
+
+
+def _is_quant_layer(module: nn.Module) -> bool:
+    from brevitas.nn import QuantConv2d, QuantLinear
+
+    return isinstance(module, (QuantLinear, QuantConv2d))
 
 
 def _record(cfg: TrainConfig, seconds: float) -> dict:

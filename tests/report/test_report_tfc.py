@@ -64,6 +64,13 @@ def test_measured_accuracy_respects_the_bounds(tfc_report):
         assert not r["exceeds_ceiling"]
         # the prediction runs the same network on i.i.d. flips: within a few points
         assert abs(r["predicted"] - r["mean"]) < 0.06
+        # predictors and measurement on the same images: the Monte Carlo within 2 points
+        assert abs(r["predicted"] - r["measured_same_images"]) < 0.02
+        assert r["analytic"] is not None
+        # 64-wide layers: the ceiling is 1 to 1e-6, a check that cannot fail is vacuous
+        assert r["check"] == ("vacuous" if r["ceiling"] >= 1 - 1e-6 else "passed")
+    assert group["ceiling_curve"]["eps"][-1] == 0.5
+    assert 0.25 < group["ceiling_binds_from"] < 0.4  # 64-wide layers: only near 1/2
     for r in numbers["sections"]["stuck"]["groups"][0]["rows"]:
         assert 0.0 <= r["certified"] <= r["min"]
         assert r["replay_ok"] is True  # the theory network with the same stuck neurons

@@ -106,7 +106,7 @@ def run_model(point: DesignPoint, cfg: TrainConfig, eps_values: Sequence[float],
     h_y = label_entropy(get_data(cfg.dataset, "test", n_images)[1], spec.num_classes)
     twin = canonical_onnx_sha256(bdir / PYTHON_MODEL)
     hist = trained.metrics.get("history") or [{}]
-    acc_torch = hist[-1].get("test_acc")
+    acc_torch = trained.metrics.get("final_test_acc", hist[-1].get("test_acc"))
     seconds = round(time.perf_counter() - t0, 3)
     rows = []
     for e, accs in noisy.items():

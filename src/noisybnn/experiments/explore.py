@@ -154,7 +154,7 @@ def run_design_point(point: DesignPoint, cfg: TrainConfig, ev: EvalConfig, code:
     total = est["total"]
     avail = est.get("available", {})
     hist = trained.metrics.get("history") or [{}]
-    acc_torch = hist[-1].get("test_acc")
+    acc_torch = trained.metrics.get("final_test_acc", hist[-1].get("test_acc"))
     return {
         "key": point_key(point, cfg, ev, code), "name": point.name, "model": point.model_name,
         "width": point.width, "depth": point.depth, "weight_bits": point.weight_bits,

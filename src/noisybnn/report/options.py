@@ -31,6 +31,11 @@ class ReportOptions:
     compile_missing: bool = True
     #: Seed of the theory's Monte Carlo.
     seed: int = 0
+    #: Widest hidden layer for which the analytic (correlated mean-field) predictor is computed:
+    #: it costs images x width^2 per layer (256: ~1 min per eps on 2,000 images).
+    analytic_max_width: int = 256
+    #: Largest eps at which it is computed (beyond, flips saturate and it is not meant to apply).
+    analytic_max_eps: float = 0.2
 
     def __post_init__(self) -> None:
         if not 0.0 < self.target_accuracy <= 1.0:

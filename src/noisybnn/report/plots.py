@@ -111,10 +111,11 @@ def _figure_legend(fig, axes, ncols: int | None = None) -> None:
                    frameon=False)
 
 
-def _seed_points(ax, rows: list[dict], xs: list, **style):
-    """Each row's values (one per seed or draw) as faint dots at its x on a zero-log axis; the
-    axis, the x positions, and the rows' means and standard deviations."""
-    xa = ZeroLogAxis(xs)
+def _seed_points(ax, rows: list[dict], xs: list, axis_xs: list | None = None, **style):
+    """Each row's values (one per seed or draw) as faint dots at its x on a zero-log axis (spanning
+    `axis_xs`, default `xs`); the axis, the x positions, and the rows' means and standard
+    deviations."""
+    xa = ZeroLogAxis(axis_xs or xs)
     x = xa.x(xs)
     for r, xi in zip(rows, x, strict=True):
         ax.plot([xi] * len(r["values"]), r["values"], ".", color=COLORS[0], alpha=0.35, **style)
@@ -131,7 +132,9 @@ def plot_accuracy(groups: list[dict], path: Path) -> Path:
         for ax, g in zip(axes, groups, strict=True):
             rows = g["rows"]
             eps = [r["eps"] for r in rows]
-            xa, x, mean, std = _seed_points(ax, rows, eps, ms=5, zorder=2)
+            curve = g.get("ceiling_curve")
+            xa, x, mean, std = _seed_points(ax, rows, eps, eps + ([0.5] if curve else []), ms=5,
+                                            zorder=2)
             ax.errorbar(x, mean, yerr=std, fmt="o-", color=COLORS[0], capsize=3, lw=1.8,
                         label="measured (mean ± std over seeds)",
                         zorder=3)
@@ -139,12 +142,26 @@ def plot_accuracy(groups: list[dict], path: Path) -> Path:
             if any(p is not None for p in pred):
                 ok = [i for i, p in enumerate(pred) if p is not None]
                 ax.plot(x[ok], [pred[i] for i in ok], "s--", color=COLORS[1], lw=1.5, ms=5,
-                        label="predicted (theory.predict_accuracy)")
+                        label="Monte Carlo i.i.d. flips (theory.predict_accuracy)")
                 mf = [rows[i]["mean_field"] for i in ok]
                 ax.plot(x[ok], mf, "^:", color=COLORS[4], lw=1.5, ms=5,
-                        label="pure mean field (exact_tail=0)")
+                        label="pure mean field (independent flips)")
+                an = [(i, rows[i].get("analytic")) for i in ok if rows[i].get("analytic")]
+                if an:
+                    ax.plot(x[[i for i, _ in an]], [v for _, v in an], "D-.", color=COLORS[2],
+                            lw=1.5, ms=5, label="analytic mean field (pairwise correlations)")
+                same = [(i, rows[i].get("measured_same_images")) for i in ok
+                        if rows[i].get("measured_same_images") is not None]
+                if same:
+                    ax.plot(x[[i for i, _ in same]], [v for _, v in same], "x", color=COLORS[0],
+                            ms=7, label="measured on the predictors' images")
             ceil = [r["ceiling"] for r in rows]
-            if any(c is not None for c in ceil):
+            if curve:
+                xc, yc = xa.x(curve["eps"]), np.array(curve["ceiling"])
+                ax.plot(xc, yc, "k-", lw=2, label="Fano/SDPI ceiling (any decoder)")
+                ax.fill_between(xc, yc, 1.01, color="0.6", alpha=0.25, lw=0,
+                                label="above the ceiling: impossible")
+            elif any(c is not None for c in ceil):
                 ok = [i for i, c in enumerate(ceil) if c is not None]
                 xc, yc = x[ok], np.array([ceil[i] for i in ok])
                 ax.plot(xc, yc, "k-", lw=2, label="Fano/SDPI ceiling (any decoder)")
@@ -155,7 +172,8 @@ def plot_accuracy(groups: list[dict], path: Path) -> Path:
                            label="clean accuracy (mode off)")
             xa.setup(ax, "flip probability eps per hidden neuron (log scale)")
             ax.set_ylabel("test accuracy")
-            lo = min([*mean - std, *[p for p in pred if p is not None]], default=0.0)
+            lo = min([*mean - std, *[p for p in pred if p is not None],
+                      *(curve["ceiling"] if curve else [])], default=0.0)
             ax.set_ylim(max(0.0, lo - 0.05), 1.01)
             _pct(ax)
             ax.set_title(f"{g['model']}: noisy layers {g['layers']} "

@@ -5,6 +5,8 @@
   information and accuracy, and their inverses (least width, depth-width trade-off).
 * :mod:`~noisybnn.theory.propagation`: mean-field flip rates and accuracy prediction for a trained
   network, Semenova-style noise gains.
+* :mod:`~noisybnn.theory.correlated`: analytic mean field carrying pairwise flip covariances,
+  with a Gaussian readout (no Monte Carlo).
 * :mod:`~noisybnn.theory.faults`: Forward Error Propagation bound and sound robustness
   certificates for stuck-at neurons.
 * :mod:`~noisybnn.theory.geometry`: angle between a vector and its sign (Anderson & Berg).
@@ -19,6 +21,7 @@ from noisybnn.theory.bounds import (
     accuracy_ceiling,
     capacity_bound,
     contracted_capacity_bound,
+    empirical_label_entropy,
     evans_schulman_ceiling,
     fano_accuracy_ceiling,
     fano_min_info,
@@ -98,6 +101,7 @@ __all__ = [
     "contracted_capacity_bound",
     "dobrushin_coefficient",
     "dot_product_correlation",
+    "empirical_label_entropy",
     "evans_schulman_ceiling",
     "exact_label_joints",
     "expected_sign_angle",

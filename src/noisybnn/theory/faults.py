@@ -255,3 +255,49 @@ def certified_robust_fraction(
     """Fraction of samples certified by :func:`certified_robust`: a lower bound on the accuracy
     of the sign network under any placement of ``crashed[l]`` stuck-at neurons per hidden layer."""
     return float(np.mean(certified_robust(layers, x, labels, crashed)))
+
+
+def splits(total: int, widths: Sequence[int]) -> list[tuple[int, ...]]:
+    """Every way to place ``total`` faulty neurons across layers of these widths (f_l <= N_l)."""
+    if total < 0:
+        raise ValueError(f"total must be >= 0, got {total}")
+    out: list[tuple[int, ...]] = []
+
+    def rec(prefix: tuple[int, ...], left: int, rest: Sequence[int]) -> None:
+        if not rest:
+            if left == 0:
+                out.append(prefix)
+            return
+        for f in range(min(left, rest[0]) + 1):
+            rec((*prefix, f), left - f, rest[1:])
+
+    rec((), int(total), list(widths))
+    return out
+
+
+def worst_split(
+    layers: Network | Sequence[object],
+    total: int,
+    x: ArrayLike,
+    labels: ArrayLike,
+    *,
+    stuck_error: float = 2.0,
+) -> dict:
+    """FEP bound and sound certificate for ``total`` faults in the worst split across layers.
+
+    El Mhamdi & Guerraoui bound a network against a total number of failures placed anywhere;
+    here every split (f_1, ..., f_L) is tried: the FEP logit bound is maximised and the certified
+    robust fraction minimised over them (the certificate allows any stuck value, so it covers
+    crash-to-0 as well as stuck-at-1). Returns both, with the splits that attain them.
+    """
+    net = as_network(layers)
+    best_fep, best_cert = (-1.0, None), (2.0, None)
+    for sp in splits(total, net.widths):
+        fep = fep_bound(net, sp, stuck_error=stuck_error)
+        if fep > best_fep[0]:
+            best_fep = (fep, sp)
+        cert = certified_robust_fraction(net, x, labels, sp)
+        if cert < best_cert[0]:
+            best_cert = (cert, sp)
+    return {"total": int(total), "fep_max": best_fep[0], "fep_split": best_fep[1],
+            "certified_min": best_cert[0], "certified_split": best_cert[1]}

@@ -57,6 +57,16 @@ def _crossing_exact(
     log-modulus ``0.5 log(1 - 4q(1-q) sin^2(theta/2))`` and argument
     ``theta/2 + arctan((2q - 1) tan(theta/2))`` (theta < pi), so log phi is a matrix product.
     """
+    f_k = lattice_cdf(x, q, layer, s0, (0,))[0]
+    return np.clip(np.where(clean_pos, 1.0 - f_k, f_k), 0.0, 1.0)
+
+
+def lattice_cdf(
+    x: NDArray, q: NDArray, layer: BinaryLayer, s0: NDArray, offsets: Sequence[int]
+) -> NDArray:
+    """P(D <= k + o) for each offset o, per sample and neuron (shape (offsets, samples, out)),
+    with k = floor((s0 - T) / 2) the crossing index and D the input-flip sum (exact for
+    independent flips; one FFT pass serves every offset)."""
     w = layer.w_float
     n = w.shape[1]
     m_lattice = n + 1 if n % 2 == 0 else n + 2  # odd: no Nyquist bin, theta < pi below
@@ -68,7 +78,7 @@ def _crossing_exact(
     n_minus = (nnz - s0) / 2.0  # (samples, out): inputs with w x = -1
     # crossing iff D > k (clean +1) or D <= k (clean -1); in D' units the index is k + n_-
     k = (np.floor((s0 - layer.thresholds) / 2.0) + n_minus).astype(np.int64)
-    out = np.empty_like(s0)
+    out = np.empty((len(offsets), *s0.shape))
     rows = max(1, _CHUNK_ELEMENTS // (n_freq * max(n, w.shape[0])))
     for lo in range(0, x.shape[0], rows):
         sl = slice(lo, lo + rows)
@@ -84,10 +94,10 @@ def _crossing_exact(
         spec.imag = -mag * np.sin(arg)  # conj(phi): irfft sums e^{+i theta d}
         pmf = np.fft.irfft(spec, n=m_lattice, axis=-1)  # (b, out, M): P(D' = d)
         cdf = np.cumsum(pmf, axis=-1)
-        idx = k[sl]
-        inside = np.take_along_axis(cdf, np.clip(idx, 0, m_lattice - 1)[:, :, None], axis=-1)
-        f_k = np.where(idx < 0, 0.0, np.where(idx >= nnz, 1.0, inside[:, :, 0]))  # P(D' <= k')
-        out[sl] = np.where(clean_pos[sl], 1.0 - f_k, f_k)
+        for j, off in enumerate(offsets):
+            idx = k[sl] + int(off)
+            inside = np.take_along_axis(cdf, np.clip(idx, 0, m_lattice - 1)[:, :, None], axis=-1)
+            out[j, sl] = np.where(idx < 0, 0.0, np.where(idx >= nnz, 1.0, inside[:, :, 0]))
     return np.clip(out, 0.0, 1.0)
 
 

@@ -1,0 +1,259 @@
+"""Narrow noisy networks, where the Fano/SDPI ceiling binds (issue 17).
+
+For 64-wide layers the ceiling is 1 - 1e-5 or closer at every eps <= 0.3: it says nothing. It bites
+for narrow layers near eps = 1/2. This experiment trains 784-[width]*depth-10 w1a1 MLPs with widths
+2-32 and depths 1-6, with and without noise-aware binarization (``eps_train``), builds each
+(FINN estimates, cached with the exploration's builds) and measures it on the software accelerator
+(the bit-exact model of the FPGA, injectors' LFSR streams) at eps up to 0.49, beside
+
+* the ceiling ``theory.uniform_accuracy_ceiling(width, depth, eps, C, H(Y))`` with H(Y) the
+  empirical entropy of the test labels used, and its status: *binding* (below 1 - 1e-6) or
+  *vacuous*;
+* the neuron-count lower bound ``theory.min_total_neurons(depth, eps, target, C, H(Y))``, and the
+  ratio "neurons the trained networks needed / neurons the bound requires" per eps, depth and
+  target (``ratio.csv``).
+
+Training recipe (stated, small): the exploration's, 2 epochs of Adam on the first 55,000 MNIST
+training images (the last 5,000 are the validation set that selects the epoch), seed 0, one
+thread. Outputs in ``results/narrow``: ``narrow.csv`` (one row per model and eps; models already
+there are not retrained nor remeasured), ``ratio.csv`` and ``narrow.png``.
+
+    python -m noisybnn.experiments.narrow --out results/narrow
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import math
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from noisybnn.experiments.explore import (
+    DEFAULT_BUILD_DIR,
+    DEFAULT_RECIPE,
+    DEFAULT_RUNS_DIR,
+    DesignPoint,
+    build_cached,
+    label_entropy,
+    measure_accuracy,
+    train_cached,
+)
+
+DEFAULT_WIDTHS = (2, 4, 8, 16, 32)
+DEFAULT_DEPTHS = (1, 2, 3, 4, 6)
+DEFAULT_EPS_TRAIN = (0.0, 0.2)
+DEFAULT_EPS = (0.01, 0.05, 0.1, 0.2, 0.3, 0.35, 0.4, 0.45, 0.49)
+DEFAULT_TARGETS = (0.8, 0.5, 0.3, 0.2)
+DEFAULT_SEEDS = (1, 2, 3)
+#: A ceiling this close to 1 cannot be told from 1 by any measurement: it is vacuous.
+VACUOUS_SLACK = 1e-6
+
+COLUMNS = ("model", "width", "depth", "eps_train", "neurons", "eps", "n_images", "seeds",
+           "accuracy", "accuracy_std", "accuracy_min", "accuracy_clean", "label_entropy",
+           "ceiling", "ceiling_status", "gap", "above_ceiling", "seconds")
+RATIO_COLUMNS = ("eps", "depth", "target", "needed_neurons", "needed_by", "bound_neurons",
+                 "ratio", "ceiling_of_needed")
+
+
+def ceiling_status(ceiling: float) -> str:
+    """"binding" where the ceiling is a real constraint, "vacuous" where it is 1 to 1e-6."""
+    return "binding" if ceiling < 1.0 - VACUOUS_SLACK else "vacuous"
+
+
+def measure_point(point: DesignPoint, eps_values: Sequence[float], seeds: Sequence[int],
+                  n_images: int, runs_dir: Path, build_dir: Path) -> list[dict]:
+    """Train (or reuse), build (or reuse) and measure one narrow network: one row per eps."""
+    from noisybnn import theory
+    from noisybnn.experiments.sweep import get_data
+
+    t0 = time.perf_counter()
+    trained = train_cached(point.spec(), DEFAULT_RECIPE, runs_dir)
+    bdir = build_cached(trained.checkpoint, point, trained.key, build_dir)
+    clean, noisy = measure_accuracy(bdir, "mnist", n_images, eps_values, seeds)
+    _, y = get_data("mnist", "test", n_images)
+    n_cls = 10
+    h_y = label_entropy(y, n_cls)
+    rows = []
+    for eps, accs in noisy.items():
+        a = np.asarray(accs)
+        ceil = float(theory.uniform_accuracy_ceiling(point.width, point.depth, eps, n_cls,
+                                                     label_entropy=h_y))
+        se = math.sqrt(max(ceil * (1 - ceil), 1e-12) / n_images)
+        rows.append({
+            "model": point.model_name, "width": point.width, "depth": point.depth,
+            "eps_train": point.eps_train, "neurons": point.neurons, "eps": eps,
+            "n_images": n_images, "seeds": ";".join(str(s) for s in seeds),
+            "accuracy": float(a.mean()), "accuracy_std": float(a.std(ddof=1)) if a.size > 1 else 0.0,
+            "accuracy_min": float(a.min()), "accuracy_clean": clean, "label_entropy": h_y,
+            "ceiling": ceil, "ceiling_status": ceiling_status(ceil), "gap": ceil - float(a.mean()),
+            "above_ceiling": bool(a.max() > ceil + 3 * se),
+            "seconds": round(time.perf_counter() - t0, 1),
+        })
+    return rows
+
+
+def read_rows(path: Path) -> list[dict]:
+    if not path.is_file():
+        return []
+    with path.open() as f:
+        rows = list(csv.DictReader(f))
+    for r in rows:
+        for k in ("width", "depth", "neurons", "n_images"):
+            r[k] = int(r[k])
+        for k in ("eps_train", "eps", "accuracy", "accuracy_std", "accuracy_min", "accuracy_clean",
+                  "label_entropy", "ceiling", "gap", "seconds"):
+            r[k] = float(r[k])
+        r["above_ceiling"] = r["above_ceiling"] == "True"
+    return rows
+
+
+def write_rows(path: Path, rows: list[dict], columns: Sequence[str]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    with tmp.open("w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=list(columns), extrasaction="ignore")
+        w.writeheader()
+        w.writerows(rows)
+    tmp.replace(path)
+
+
+def ratio_table(rows: list[dict], targets: Sequence[float], n_classes: int = 10) -> list[dict]:
+    """Per eps, depth and target: the fewest neurons a trained network of that depth needed to
+    reach the target (mean over seeds), the bound's minimum, and their ratio (>= 1 or a bug)."""
+    from noisybnn import theory
+
+    out = []
+    h_y = rows[0]["label_entropy"] if rows else math.log2(n_classes)
+    for eps in sorted({r["eps"] for r in rows}):
+        for depth in sorted({r["depth"] for r in rows}):
+            sel = [r for r in rows if r["eps"] == eps and r["depth"] == depth]
+            for t in targets:
+                ok = [r for r in sel if r["accuracy"] >= t]
+                bound = float(theory.min_total_neurons(depth, eps, t, n_classes, label_entropy=h_y))
+                best = min(ok, key=lambda r: (r["neurons"], -r["accuracy"])) if ok else None
+                out.append({
+                    "eps": eps, "depth": depth, "target": t,
+                    "needed_neurons": best["neurons"] if best else "",
+                    "needed_by": best["model"] if best else f"none of widths <= "
+                                                           f"{max(r['width'] for r in sel)}",
+                    "bound_neurons": bound if math.isfinite(bound) else "inf",
+                    "ratio": (best["neurons"] / bound) if best and math.isfinite(bound) else "",
+                    "ceiling_of_needed": best["ceiling"] if best else "",
+                })
+    return out
+
+
+def plot(rows: list[dict], ratios: list[dict], path: Path) -> Path:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    depths = sorted({r["depth"] for r in rows})
+    widths = sorted({r["width"] for r in rows})
+    fig, axes = plt.subplots(1, len(depths) + 1, figsize=(4.2 * (len(depths) + 1), 4.2))
+    cmap = plt.get_cmap("viridis")
+    for ax, depth in zip(axes[:-1], depths, strict=False):
+        for i, w in enumerate(widths):
+            c = cmap(i / max(1, len(widths) - 1))
+            for et in sorted({r["eps_train"] for r in rows}):
+                ls = "-" if et == 0 else "--"
+                sel = sorted((r for r in rows if r["depth"] == depth and r["width"] == w
+                              and r["eps_train"] == et), key=lambda r: r["eps"])  # noqa: B023
+                if not sel:
+                    continue
+                ax.plot([r["eps"] for r in sel], [r["accuracy"] for r in sel], ls, color=c,
+                        marker="o", ms=3, label=f"w={w}" + (f" eps_train={et:g}" if et else ""))
+            sel = sorted((r for r in rows if r["depth"] == depth and r["width"] == w),
+                         key=lambda r: r["eps"])
+            seen = {}
+            for r in sel:
+                seen[r["eps"]] = r["ceiling"]
+            ax.plot(list(seen), list(seen.values()), ":", color=c, lw=2)
+        ax.axhline(0.1, color="0.6", lw=0.8)
+        ax.set_xlim(0, 0.5)
+        ax.set_ylim(0, 1.02)
+        ax.set_xlabel("eps (flip probability per neuron)")
+        ax.set_ylabel("accuracy")
+        ax.set_title(f"depth {depth}: measured (sim) vs ceiling (dotted)")
+        if depth == depths[0]:
+            ax.legend(fontsize=6, ncol=2)
+    ax = axes[-1]
+    for t in sorted({r["target"] for r in ratios}):
+        for d in depths:
+            sel = [r for r in ratios if r["target"] == t and r["depth"] == d and r["ratio"] != ""]
+            if sel:
+                ax.plot([r["eps"] for r in sel], [float(r["ratio"]) for r in sel], marker="o",
+                        ms=3, label=f"target {t:.0%}, depth {d}")
+    ax.set_yscale("log")
+    ax.set_xlim(0, 0.5)
+    ax.set_xlabel("eps")
+    ax.set_ylabel("neurons needed / neurons the bound requires")
+    ax.set_title("gap between trained networks and the bound")
+    ax.legend(fontsize=5, ncol=2)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+    return path
+
+
+def run(out: Path, widths: Sequence[int] = DEFAULT_WIDTHS, depths: Sequence[int] = DEFAULT_DEPTHS,
+        eps_train: Sequence[float] = DEFAULT_EPS_TRAIN, eps: Sequence[float] = DEFAULT_EPS,
+        seeds: Sequence[int] = DEFAULT_SEEDS, n_images: int = 10000,
+        targets: Sequence[float] = DEFAULT_TARGETS, runs_dir: Path = DEFAULT_RUNS_DIR,
+        build_dir: Path = DEFAULT_BUILD_DIR, progress: bool = True) -> tuple[list[dict], list[dict]]:
+    """Measure every (width, depth, eps_train) not yet in ``out/narrow.csv``; write the tables."""
+    table = out / "narrow.csv"
+    rows = read_rows(table)
+    done = {r["model"] for r in rows}
+    for et in eps_train:
+        for depth in depths:
+            for width in widths:
+                point = DesignPoint(width=int(width), depth=int(depth), eps_train=float(et))
+                if point.model_name in done:
+                    continue
+                new = measure_point(point, eps, seeds, n_images, Path(runs_dir), Path(build_dir))
+                rows += new
+                write_rows(table, rows, COLUMNS)
+                if progress:
+                    print(f"{point.model_name}: clean {new[0]['accuracy_clean']:.4f}, "
+                          f"eps 0.49 {new[-1]['accuracy']:.4f} (ceiling {new[-1]['ceiling']:.4f}),"
+                          f" {new[-1]['seconds']:.0f} s", flush=True)
+    ratios = ratio_table(rows, targets)
+    write_rows(out / "ratio.csv", ratios, RATIO_COLUMNS)
+    plot(rows, ratios, out / "narrow.png")
+    return rows, ratios
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m noisybnn.experiments.narrow", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+
+    def nums(kind):
+        return lambda text: [kind(v) for v in text.replace(",", " ").split()]
+
+    p.add_argument("--out", type=Path, default=Path("results/narrow"))
+    p.add_argument("--widths", type=nums(int), default=list(DEFAULT_WIDTHS))
+    p.add_argument("--depths", type=nums(int), default=list(DEFAULT_DEPTHS))
+    p.add_argument("--eps-train", type=nums(float), default=list(DEFAULT_EPS_TRAIN))
+    p.add_argument("--eps", type=nums(float), default=list(DEFAULT_EPS))
+    p.add_argument("--seeds", type=nums(int), default=list(DEFAULT_SEEDS))
+    p.add_argument("--images", type=int, default=10000)
+    a = p.parse_args(argv)
+    for e in a.eps + a.eps_train:
+        if not 0.0 <= e <= 0.5:
+            p.error(f"eps values must be in [0, 0.5], got {e}")
+    rows, ratios = run(a.out, a.widths, a.depths, a.eps_train, a.eps, a.seeds, a.images)
+    binding = [r for r in rows if r["ceiling_status"] == "binding"]
+    bad = [r for r in rows if r["above_ceiling"]]
+    print(f"{len(rows)} rows, {len(binding)} with a binding ceiling, {len(bad)} above it")
+    return 1 if bad else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
