@@ -32,16 +32,9 @@ from pathlib import Path
 
 import numpy as np
 
-from noisybnn.experiments.explore import (
-    DEFAULT_BUILD_DIR,
-    DEFAULT_RECIPE,
-    DEFAULT_RUNS_DIR,
-    DesignPoint,
-    build_cached,
-    label_entropy,
-    measure_accuracy,
-    train_cached,
-)
+from noisybnn.experiments.cache import DEFAULT_BUILD_DIR, DEFAULT_RUNS_DIR, build_cached, train_cached
+from noisybnn.experiments.measure import label_entropy, measure_accuracy
+from noisybnn.experiments.space import DEFAULT_RECIPE, DesignPoint
 
 DEFAULT_WIDTHS = (2, 4, 8, 16, 32)
 DEFAULT_DEPTHS = (1, 2, 3, 4, 6)
