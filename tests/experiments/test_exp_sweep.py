@@ -206,7 +206,7 @@ def test_two_models_in_one_table(small_spec, fake_build, tmp_path):
 
 
 def test_cli_adapter(fake_build, tmp_path, monkeypatch, capsys):
-    import noisybnn.experiments.measure as sweep_mod
+    import noisybnn.experiments.sweep as sweep_mod
 
     monkeypatch.setattr(sweep_mod, "_loader_or_default", lambda loader: load_fake)
     args = types.SimpleNamespace(
