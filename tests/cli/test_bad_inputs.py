@@ -69,9 +69,9 @@ def ws(tmp_path, build, good_table):
     (tmp_path / "cut_field.csv").write_text(text[:-5])  # cut inside the last field
     (tmp_path / "cut_row.csv").write_text(text[: text.rindex("\n", 0, len(text) - 1) + 40])
     lines = text.splitlines(keepends=True)
-    from noisybnn.experiments.table import COLUMNS
+    from noisybnn.experiments.schemas import SWEEP
 
-    acc = COLUMNS.index("accuracy")
+    acc = SWEEP.columns.index("accuracy")
     fields = lines[-1].rstrip("\n").split(",")
     fields[acc] = "high"
     (tmp_path / "nan_acc.csv").write_text("".join(lines[:-1]) + ",".join(fields) + "\n")
