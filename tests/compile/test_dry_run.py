@@ -60,6 +60,20 @@ def test_bad_script_fails(tmp_path, tcl, why):
     assert rep["errors"]
 
 
+def test_absent_finn_dependency_is_expected_not_missing(tmp_path, monkeypatch):
+    """Scripts can be generated without finn-hlslib: an -I under FINN_DEPS that is absent is
+    reported as an expected external input; any other absent include folder fails."""
+    src = tmp_path / "top.cpp"
+    src.write_text("int top() { return 0; }\n")
+    deps = tmp_path / "finn_deps"
+    monkeypatch.setenv("FINN_DEPS", str(deps))
+    proc, rep = _vivado(tmp_path, f'add_files {src} -cflags "-std=c++14 -I{deps}/finn-hlslib"\n')
+    assert proc.returncode == 0, proc.stderr
+    assert rep["missing"] == [] and rep["expected_external_missing"] == [str(deps / "finn-hlslib")]
+    proc, rep = _vivado(tmp_path, f'add_files {src} -cflags "-I{tmp_path}/elsewhere"\n')
+    assert proc.returncode != 0 and "include-dir file not found" in proc.stderr
+
+
 def _counts(path: Path) -> dict:
     d = json.loads(path.read_text())
     return d
