@@ -119,3 +119,40 @@ def test_same_map_as_pynqmetadata(partitioned, tmp_path):
         assert ours
 
 
+
+
+def test_finish_hardware_build_records_addresses(partitioned, tmp_path):
+    """The bitstream step's bookkeeping on FINN's partitioned model: the bitfile FINN names,
+    the injectors' cells and bases from the .hwh, FCLK0 100 MHz, and a bundle."""
+    from noisybnn.compile.hardware import finish_hardware_build
+    from noisybnn.compile.paths import MANIFEST
+    from noisybnn.compile.targets import load_target
+
+    bdir, model = partitioned
+    build = tmp_path / "build"
+    (build / "intermediate_models").mkdir(parents=True)
+    (build / "bitfile").mkdir()
+    for name in (MANIFEST, "dataflow_python.onnx"):
+        (build / name).write_bytes((bdir / name).read_bytes())
+    bit = build / "bitfile" / "finn-accel.bit"
+    bit.write_bytes(b"\x00" * 64)
+    from qonnx.custom_op.registry import getCustomOp
+
+    sdps = [n for n in model.graph.node if n.op_type == "StreamingDataflowPartition"]
+    text, cells = finn_zynq_hwh([n.name for n in sdps], {n.name for n in sdps[1:-1]})
+    for node in sdps:  # what MakeZYNQProject records: the block-design cell of each partition
+        getCustomOp(node).set_nodeattr("instance_name", cells[node.name])
+    carriers = injector_partitions(model)
+    text, _ = finn_zynq_hwh([n.name for n in sdps], set(carriers.values()))
+    bit.with_suffix(".hwh").write_text(text)
+    model.set_metadata_prop("bitfile_output", str(bit))
+    model.save(str(build / "intermediate_models" / "step_synthesize_bitfile.onnx"))
+    finish_hardware_build(build, load_target("pynq-z2"))
+    man = json.loads((build / MANIFEST).read_text())
+    slaves = {s.instance: s.base for s in read_hwh(bit.with_suffix(".hwh"))}
+    assert man["fclk_mhz"] == 100.0 and man["platform"] == "zynq-iodma"
+    for inj in man["injectors"]:
+        assert inj["name"].startswith("NoiseInjector_rtl_")
+        assert inj["instance"] == carriers[inj["layer"]]
+        assert int(inj["axilite_base"], 16) == slaves[inj["instance"]]
+    assert (build / "bundle" / "pyproject.toml").is_file()
