@@ -9,8 +9,9 @@ import pytest
 from qonnx.core.modelwrapper import ModelWrapper
 
 from noisybnn.cli import main
-from noisybnn.compile.addresses import injector_bases, partition_of_nodes, read_hwh
+from noisybnn.compile.addresses import injector_bases, injector_partitions, read_hwh
 from noisybnn.compile.paths import ESTIMATES
+from noisybnn.errors import InputFileError
 from tests.compile._hwh import finn_zynq_hwh
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -42,22 +43,33 @@ def partitioned(build_of, tmp_path_factory):
 
 def test_injectors_found_through_their_partitions(partitioned, tmp_path):
     bdir, model = partitioned
-    parts = partition_of_nodes(model)
-    names = [i["name"] for i in json.loads((bdir / ESTIMATES).read_text())["injectors"]]
+    carriers = injector_partitions(model)  # {layer: cell}, from FINN's partition nodes
+    layers = [i["layer"] for i in json.loads((bdir / ESTIMATES).read_text())["injectors"]]
     sdps = [n.name for n in model.graph.node if n.op_type == "StreamingDataflowPartition"]
-    carriers = {parts[n] for n in names}
-    assert len(carriers) == 3 and all(c.startswith("StreamingDataflowPartition_") for c in carriers)
-    text, cells = finn_zynq_hwh(sdps, carriers)
+    assert sorted(carriers) == layers == [0, 1, 2]
+    assert len(set(carriers.values())) == 3
+    assert all(c.startswith("StreamingDataflowPartition_") for c in carriers.values())
+    text, cells = finn_zynq_hwh(sdps, set(carriers.values()))
     hwh = tmp_path / "finn-accel.hwh"
     hwh.write_text(text)
     slaves = read_hwh(hwh)
     assert [s.instance for s in slaves][0] == "idma0" and slaves[-1].instance == "odma0"
-    bases = injector_bases(slaves, parts, names)
+    bases = injector_bases(slaves, carriers)
     by_cell = {s.instance: s.base for s in slaves}
-    assert [bases[n] for n in names] == [by_cell[parts[n]] for n in names]
+    assert [bases[k] for k in layers] == [by_cell[carriers[k]] for k in layers]
     assert len(set(bases.values())) == 3 and all(b % 0x1000 == 0 for b in bases.values())
-    # the FINN node name itself is not in the .hwh: only its partition is
-    assert not set(names) & set(by_cell)
+
+
+def test_shared_partition_is_refused(partitioned, tmp_path):
+    _, model = partitioned
+    sdps = [n.name for n in model.graph.node if n.op_type == "StreamingDataflowPartition"]
+    text, _ = finn_zynq_hwh(sdps, set(sdps[1:-1]))
+    hwh = tmp_path / "x.hwh"
+    hwh.write_text(text)
+    with pytest.raises(InputFileError, match="carry several injectors"):
+        injector_bases(read_hwh(hwh), {0: sdps[2], 1: sdps[2]})
+    with pytest.raises(InputFileError, match="has 0 AXI-Lite slaves"):
+        injector_bases(read_hwh(hwh), {0: "StreamingDataflowPartition_99"})
 
 
 def test_board_addresses_cli(partitioned, tmp_path, capsys):
@@ -107,3 +119,40 @@ def test_same_map_as_pynqmetadata(partitioned, tmp_path):
         assert ours
 
 
+
+
+def test_finish_hardware_build_records_addresses(partitioned, tmp_path):
+    """The bitstream step's bookkeeping on FINN's partitioned model: the bitfile FINN names,
+    the injectors' cells and bases from the .hwh, FCLK0 100 MHz, and a bundle."""
+    from noisybnn.compile.hardware import finish_hardware_build
+    from noisybnn.compile.paths import MANIFEST
+    from noisybnn.compile.targets import load_target
+
+    bdir, model = partitioned
+    build = tmp_path / "build"
+    (build / "intermediate_models").mkdir(parents=True)
+    (build / "bitfile").mkdir()
+    for name in (MANIFEST, "dataflow_python.onnx"):
+        (build / name).write_bytes((bdir / name).read_bytes())
+    bit = build / "bitfile" / "finn-accel.bit"
+    bit.write_bytes(b"\x00" * 64)
+    from qonnx.custom_op.registry import getCustomOp
+
+    sdps = [n for n in model.graph.node if n.op_type == "StreamingDataflowPartition"]
+    text, cells = finn_zynq_hwh([n.name for n in sdps], {n.name for n in sdps[1:-1]})
+    for node in sdps:  # what MakeZYNQProject records: the block-design cell of each partition
+        getCustomOp(node).set_nodeattr("instance_name", cells[node.name])
+    carriers = injector_partitions(model)
+    text, _ = finn_zynq_hwh([n.name for n in sdps], set(carriers.values()))
+    bit.with_suffix(".hwh").write_text(text)
+    model.set_metadata_prop("bitfile_output", str(bit))
+    model.save(str(build / "intermediate_models" / "step_synthesize_bitfile.onnx"))
+    finish_hardware_build(build, load_target("pynq-z2"))
+    man = json.loads((build / MANIFEST).read_text())
+    slaves = {s.instance: s.base for s in read_hwh(bit.with_suffix(".hwh"))}
+    assert man["fclk_mhz"] == 100.0 and man["platform"] == "zynq-iodma"
+    for inj in man["injectors"]:
+        assert inj["name"].startswith("NoiseInjector_rtl_")
+        assert inj["instance"] == carriers[inj["layer"]]
+        assert int(inj["axilite_base"], 16) == slaves[inj["instance"]]
+    assert (build / "bundle" / "pyproject.toml").is_file()

@@ -60,9 +60,62 @@ def test_bad_script_fails(tmp_path, tcl, why):
     assert rep["errors"]
 
 
+def test_absent_finn_dependency_is_expected_not_missing(tmp_path, monkeypatch):
+    """Scripts can be generated without finn-hlslib: an -I under FINN_DEPS that is absent is
+    reported as an expected external input; any other absent include folder fails."""
+    src = tmp_path / "top.cpp"
+    src.write_text("int top() { return 0; }\n")
+    deps = tmp_path / "finn_deps"
+    monkeypatch.setenv("FINN_DEPS", str(deps))
+    proc, rep = _vivado(tmp_path, f'add_files {src} -cflags "-std=c++14 -I{deps}/finn-hlslib"\n')
+    assert proc.returncode == 0, proc.stderr
+    assert rep["missing"] == [] and rep["expected_external_missing"] == [str(deps / "finn-hlslib")]
+    proc, rep = _vivado(tmp_path, f'add_files {src} -cflags "-I{tmp_path}/elsewhere"\n')
+    assert proc.returncode != 0 and "include-dir file not found" in proc.stderr
+
+
 def _counts(path: Path) -> dict:
     d = json.loads(path.read_text())
     return d
+
+
+def check_zynq_addresses(dry_dir: Path) -> dict:
+    """End to end on FINN's real output of the dry run: the cells and AXI-Lite interfaces of
+    the shell script MakeZYNQProject generated (ip_config.tcl), the nodes of each partition FINN
+    wrote (kernel_partitions/partition_k.onnx), a .hwh with those cells at FINN's addresses, and
+    our reader + partition join must put each injector at its partition's base."""
+    import re
+
+    from qonnx.core.modelwrapper import ModelWrapper
+
+    from noisybnn.compile.addresses import injector_bases, read_hwh
+    from noisybnn.compile.registry import register_ops
+    from tests.compile._hwh import finn_zynq_hwh
+
+    register_ops()
+    (tcl,) = dry_dir.glob("finn_build/vivado_zynq_proj_*/ip_config.tcl")
+    text = tcl.read_text()
+    cells = dict(re.findall(
+        r"create_bd_cell -type ip -vlnv \S+:(StreamingDataflowPartition_\d+):\S+ (\S+)", text))
+    axilite = re.findall(r"^assign_axi_addr_proc (\S+)/(\S+)$", text, re.M)
+    carriers = {}  # FINN prefixes a partition's nodes with the partition node's name
+    for f in (dry_dir / "finn" / "intermediate_models" / "kernel_partitions").glob("partition_*.onnx"):
+        for node in ModelWrapper(str(f)).graph.node:
+            if node.op_type == "NoiseInjector_rtl":
+                sdp = re.match(r"(StreamingDataflowPartition_\d+)_", node.name).group(1)
+                layer = next(a.i for a in node.attribute if a.name == "layer_index")
+                carriers[layer] = cells[sdp]
+    assert sorted(carriers) == [0, 1, 2]
+    assert {(c, i) for c, i in axilite if c in carriers.values()} == {
+        (c, "s_axilite_0") for c in carriers.values()}
+    hwh_text, _ = finn_zynq_hwh(list(cells), set(carriers.values()))
+    hwh = dry_dir / "fixture.hwh"
+    hwh.write_text(hwh_text)
+    slaves = read_hwh(hwh)
+    assert [(s.instance, s.interface) for s in slaves] == axilite  # FINN's cells, order, ports
+    bases = injector_bases(slaves, carriers)
+    assert len(set(bases.values())) == 3
+    return bases
 
 
 @pytest.mark.slow
@@ -80,6 +133,8 @@ def test_dry_run_reports_nothing_missing(model, board, tmp_path):
     assert d["completed"] or d["stopped_at"]
     assert d["counts"]["scripts"] > 5 and d["counts"]["files"] > 10
     assert {"FINN_RTLLIB", "FINN_CUSTOM_HLS"} <= set(d["env"]) or board == "alveo-u250"
+    if board == "pynq-z2":
+        check_zynq_addresses(tmp_path)
     if board == "alveo-u250":  # FINN's Vitis packaging: numReps on the injectors' control port
         inj = [a for a in d["vitis_kernel_args"] if a["arg"] == "numReps" and a["port"] == "s_axilite_0"]
         assert inj and {a["offset"] for a in inj} == {"0x10"}

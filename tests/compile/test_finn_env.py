@@ -1,4 +1,5 @@
-"""FINN prepared as its entry point prepares it; what a hardware build lacks is named in one line."""
+"""FINN prepared as its entry point prepares it, our ops registered through qonnx's registry; what
+a hardware build lacks is named in one line."""
 
 import os
 import subprocess
@@ -13,6 +14,11 @@ from finn.util.settings import get_settings
 s = get_settings()
 print(os.environ['FINN_RTLLIB'] == s.finn_rtllib, os.path.isdir(os.environ['FINN_RTLLIB']),
       os.path.isdir(os.environ['FINN_CUSTOM_HLS']), s.finn_deps, os.environ['FINN_BUILD_DIR'])
+from noisybnn.compile.registry import OPS
+from qonnx.custom_op import registry
+import finn.custom_op.fpgadataflow.rtl as rtl
+print("ops", all(ref.split(':')[1] in registry._OP_REGISTRY[d] for d, ref in OPS),
+      'NoiseInjector_rtl' in rtl.custom_op)
 try:
     prepare_hardware('Pynq-Z2', alveo=False, fetch=False)
 except ToolMissingError as exc:
@@ -28,6 +34,8 @@ def test_prepare_and_missing_dependencies(tmp_path):
     lines = out.stdout.splitlines()  # FINN's own warnings (tools not found) come in between
     first = next(line for line in lines if line.startswith("True"))
     msg = next(line for line in lines if line.startswith("a hardware build"))
+    # our ops are in qonnx's registry; FINN's own op dicts are not edited
+    assert next(line for line in lines if line.startswith("ops ")) == "ops True False"
     assert first.split() == ["True", "True", "True", str(tmp_path / "deps"), str(tmp_path / "b")]
     assert msg.startswith("a hardware build needs finn-hlslib")
     assert "attention-hlslib" in msg and "board files" in msg and "FINN_DEPS" in msg

@@ -254,8 +254,12 @@ class FakeBoard:
         self.injectors = {}
         for layer, (neurons, pe) in enumerate(hidden):
             base = 0x43C1_0000 + layer * 0x1_0000
-            self.injectors[base] = FakeInjector(self, f"noise_{layer}", base, neurons, pe,
-                                                counters=counters)
+            # FINN's names: the node NoiseInjector_rtl_k sits alone in a dataflow partition, the
+            # block-design cell PYNQ lists (idma0 is partition 0, the first MVAU partition 1)
+            inj = FakeInjector(self, f"NoiseInjector_rtl_{layer}", base, neurons, pe,
+                               counters=counters)
+            inj.instance = f"StreamingDataflowPartition_{2 * layer + 2}"
+            self.injectors[base] = inj
         if platform == "zynq-axidma":
             dma = FakeAxiDma(self)
             self.ips = {"axi_dma_0": dma}
@@ -270,7 +274,8 @@ class FakeBoard:
             self.ip_dict = {n: {"phys_addr": 0, "type": "xilinx.com:hls:" + n}
                             for n in ("idma0", "odma0")}
         for inj in self.injectors.values():
-            self.ip_dict[inj.name] = {"phys_addr": inj.base, "type": "noisybnn:noise_injector"}
+            self.ip_dict[inj.instance] = {"phys_addr": inj.base,
+                                          "type": f"xilinx.com:finn:{inj.instance}:1.0"}
         self._started = {}
         self.dma_runs = 0
 
@@ -299,8 +304,8 @@ class FakeBoard:
             "io": io,
             "num_classes": self.num_classes,
             "injectors": [
-                {"layer": k, "name": inj.name, "neurons": inj.neurons, "pe": inj.pe,
-                 "dtype": "BINARY", "axilite_base": hex(inj.base)}
+                {"layer": k, "name": inj.name, "instance": inj.instance, "neurons": inj.neurons,
+                 "pe": inj.pe, "dtype": "BINARY", "axilite_base": hex(inj.base)}
                 for k, inj in enumerate(self.injectors.values())
             ],
         }

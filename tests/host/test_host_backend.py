@@ -230,11 +230,12 @@ def test_complete_manifest_adds_hardware_fields(tmp_path, fake_board):
     io = {k: [tuple(v)] for k, v in full["io"].items() if "shape" in k}
     io.update(idt=[DT("UINT8")], odt=[DT("INT7")], num_inputs=1, idma_names=["idma0"],
               odma_names=["odma0"])
-    with pytest.raises(ValueError, match="no AXI-Lite base address given for injector 'noise_1'"):
+    with pytest.raises(ValueError, match="no AXI-Lite base address given for injector 'NoiseInjector_rtl_1'"):
         backend.complete_manifest(tmp_path, bit, platform="zynq-iodma", io_shape_dict=io,
-                                  axilite_bases={"noise_0": 0x43C10000})
+                                  axilite_bases={"NoiseInjector_rtl_0": 0x43C10000})
     backend.complete_manifest(tmp_path, bit, platform="zynq-iodma", io_shape_dict=io,
-                              axilite_bases={"noise_0": 0x43C10000, "noise_1": 0x43C20000},
+                              axilite_bases={"NoiseInjector_rtl_0": 0x43C10000,
+                                             "NoiseInjector_rtl_1": 0x43C20000},
                               fclk_mhz=100)
     d = json.loads(man.read_text())
     assert d["bitfile"] == "accel.bit" and d["build_key"] == "k"

@@ -222,12 +222,13 @@ def test_manifest_must_match_hardware(fake_board, tmp_path):
     with pytest.raises(ManifestError, match=r"reports \(pe, bits, neurons\) = \(8, 1, 32\)"):
         NoisyBNNOverlay(bit, d)
     d = board.manifest_dict(bit.name)
-    d["injectors"][0]["name"], d["injectors"][1]["name"] = "noise_1", "noise_0"
+    d["injectors"][0]["instance"], d["injectors"][1]["instance"] = (d["injectors"][1]["instance"],
+                                                                      d["injectors"][0]["instance"])
     with pytest.raises(ManifestError, match="does not belong to this bitfile"):
         NoisyBNNOverlay(bit, d)
     d = board.manifest_dict(bit.name)
     d["io"]["idma_names"] = ["idma7"]
-    with pytest.raises(ManifestError, match="'idma7'.*IP blocks: idma0"):
+    with pytest.raises(ManifestError, match="'idma7'.*IP blocks: StreamingDataflowPartition_2, .*idma0"):
         NoisyBNNOverlay(bit, d)
     with pytest.raises(ManifestError, match="built from model 'fake-mlp'"):
         NoisyBNNOverlay(bit, man, expect_model_sha256="cd" * 32)

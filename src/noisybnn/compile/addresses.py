@@ -69,47 +69,54 @@ def format_slaves(slaves: list[Slave]) -> str:
     return "\n".join([head] + [s.line() for s in slaves])
 
 
-def partition_of_nodes(model) -> dict[str, str]:
-    """{FINN node name: block-design instance} from the final model's partition nodes."""
+def injector_partitions(model) -> dict[int, str]:
+    """{layer index: block-design cell} of every injector, from the final model's partitions.
+
+    The join key is the injector's own `layer_index` attribute: inside a partition FINN renames
+    its nodes (`StreamingDataflowPartition_3_NoiseInjector_rtl_0` for the estimates'
+    `NoiseInjector_rtl_1`), and the cell is the partition node's `instance_name` (set by
+    MakeZYNQProject; the node name before that)."""
     from qonnx.core.modelwrapper import ModelWrapper
     from qonnx.custom_op.registry import getCustomOp
 
-    out = {}
+    from noisybnn.compile.registry import register_ops
+    from noisybnn.compile.transforms import injectors
+
+    register_ops()
+    out: dict[int, str] = {}
     for node in model.graph.node:
         if node.op_type != "StreamingDataflowPartition":
             continue
         sdp = getCustomOp(node)
-        instance = sdp.get_nodeattr("instance_name") or node.name
-        for inner in ModelWrapper(sdp.get_nodeattr("model")).graph.node:
-            out[inner.name] = instance
+        cell = sdp.get_nodeattr("instance_name") or node.name
+        for inj in injectors(ModelWrapper(sdp.get_nodeattr("model"))):
+            layer = getCustomOp(inj).get_nodeattr("layer_index")
+            if layer in out:
+                raise InputFileError(f"two injectors for layer {layer} ({out[layer]}, {cell})")
+            out[layer] = cell
     return out
 
 
-def injector_bases(slaves: list[Slave], partitions: dict[str, str], names: list[str],
-                   source: str = "the .hwh") -> dict[str, int]:
-    """Base address of each injector node: its partition's AXI-Lite slave.
+def injector_bases(slaves: list[Slave], carriers: dict[int, str],
+                   source: str = "the .hwh") -> dict[int, int]:
+    """{layer: AXI-Lite base} of each injector: the one slave of the cell that carries it.
 
-    Raises InputFileError if an injector has no partition, or its partition no slave, or a
-    partition carries two AXI-Lite nodes (the address would be ambiguous)."""
-    by_instance: dict[str, list[Slave]] = {}
+    Raises InputFileError if a cell has no or several AXI-Lite slaves, or carries two injectors
+    (the address would be ambiguous)."""
+    by_cell: dict[str, list[Slave]] = {}
     for s in slaves:
-        by_instance.setdefault(s.instance, []).append(s)
+        by_cell.setdefault(s.instance, []).append(s)
+    cells = list(carriers.values())
+    shared = sorted({c for c in cells if cells.count(c) > 1})
+    if shared:
+        raise InputFileError(f"{', '.join(shared)} carry several injectors; each needs its own partition")
     out = {}
-    for name in names:
-        inst = partitions.get(name)
-        if inst is None:
-            raise InputFileError(f"injector {name} is in no dataflow partition of the build")
-        found = by_instance.get(inst, [])
+    for layer, cell in sorted(carriers.items()):
+        found = by_cell.get(cell, [])
         if len(found) != 1:
             raise InputFileError(
-                f"{source}: partition {inst} (carrying {name}) has {len(found)} AXI-Lite slaves, "
-                "expected 1"
+                f"{source}: {cell} (carrying the injector of layer {layer}) has {len(found)} "
+                "AXI-Lite slaves, expected 1"
             )
-        out[name] = found[0].base
-    carriers: dict[str, list[str]] = {}
-    for name in names:
-        carriers.setdefault(partitions[name], []).append(name)
-    shared = {i: n for i, n in carriers.items() if len(n) > 1}
-    if shared:
-        raise InputFileError(f"partitions carry several injectors: {shared}")
+        out[layer] = found[0].base
     return out

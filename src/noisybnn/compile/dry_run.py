@@ -100,7 +100,7 @@ def summarize(log: Path, deps) -> dict:
             name, _, _, port, size, offset = rec["spec"].strip("{}").split(":")[:6]
             kernel_args.append({"kernel": rec["kernel"], "arg": name, "port": port,
                                 "offset": offset, "size": size})
-    external = {"board-files", "vitis-platform"}
+    external = {"board-files", "vitis-platform", "finn-deps"}
     missing = sorted(p for p, f in files.items() if not f["exists"] and f["role"] not in external)
     expected = sorted(p for p, f in files.items() if not f["exists"] and f["role"] in external)
     return {
@@ -152,7 +152,8 @@ def dry_run(model: str, board: str = "pynq-z2", out_dir: str | Path | None = Non
         deps = check_hardware_deps(target["board"], is_alveo(target))
     report = summarize(log, deps)
     finn_out = Path(cfg.output_dir)
-    stopped = _stopped_at_vivado_reports(finn_out, report, is_alveo(target))
+    why = "" if failure is None else f"{type(failure).__name__}: {failure}"
+    stopped = _stopped_at_vivado_reports(finn_out, report, is_alveo(target), why)
     report.update(model=payload["spec"]["name"], board=board, completed=failure is None,
                   failure=None if failure is None else f"{type(failure).__name__}: {failure}",
                   stopped_at=stopped, steps=_steps_run(finn_out))
@@ -179,15 +180,16 @@ def _steps_run(finn_out: Path) -> list[str]:
 _REPORT_FAILURES = ("ParseError", "Could not read synthesis report")
 
 
-def _stopped_at_vivado_reports(finn_out: Path, report: dict, alveo: bool) -> str | None:
+def _stopped_at_vivado_reports(finn_out: Path, report: dict, alveo: bool, why: str) -> str | None:
     """Where the dry run ends by design: every script of step_synthesize_bitfile ran, then FINN
-    parses the utilization report Vivado would write (the stand-ins write an empty file)."""
+    parses the utilization report Vivado would write (the stand-ins write an empty file). FINN
+    logs the error, or (under pytest) re-raises it: `why` is the exception."""
     steps = _steps_run(finn_out)
     log = finn_out / "build_dataflow.log"
     shell = [s for s in report["scripts"]
              if (s["tool"] == "v++" if alveo else s["path"].endswith("ip_config.tcl"))]
     if (steps and steps[-1] == "step_synthesize_bitfile" and shell and not report["errors"]
-            and any(m in (log.read_text() if log.is_file() else "") for m in _REPORT_FAILURES)):
+            and any(m in why + (log.read_text() if log.is_file() else "") for m in _REPORT_FAILURES)):
         return ("step_synthesize_bitfile, after its shell scripts: FINN parses the utilization "
                 "report only Vivado writes (steps after it not run: step_make_driver, "
                 "step_deployment_package)")

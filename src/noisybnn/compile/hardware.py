@@ -3,7 +3,8 @@
 File names are FINN's (`build_dataflow_steps.copy_and_rename_bitfiles`): Zynq
 `bitfile/finn-accel.bit` + `finn-accel.hwh`; Alveo `bitfile/finn-accel-0.xclbin` for one device
 (read from the final model's `bitfile_output`, not guessed). Addresses: the .hwh's PS memory map
-(`addresses.read_hwh`) joined with FINN's partition bookkeeping (`addresses.partition_of_nodes`).
+(`addresses.read_hwh`) joined with FINN's partition bookkeeping (`addresses.injector_partitions`),
+by layer index.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from noisybnn.compile.addresses import injector_bases, partition_of_nodes, read_hwh
+from noisybnn.compile.addresses import injector_bases, injector_partitions, read_hwh
 from noisybnn.compile.paths import MANIFEST
 from noisybnn.compile.targets import is_alveo
 from noisybnn.errors import MissingInputError, ToolMissingError
@@ -46,22 +47,27 @@ def finish_hardware_build(build_dir: Path, target: dict) -> Path:
     from finn.util.basic import get_driver_shapes
 
     from noisybnn.backends.pynq import bundle, complete_manifest
-    from noisybnn.compile.steps import dataflow_models
-    from noisybnn.compile.transforms import injectors
 
     model = final_model(build_dir)
     bitfile = bitfile_of(build_dir, model, target)
-    names = [n.name for m in dataflow_models(model) for n in injectors(m)]
-    partitions = partition_of_nodes(model)
+    carriers = injector_partitions(model)
+    manifest = json.loads((build_dir / MANIFEST).read_text())
+    names = {i["layer"]: i["name"] for i in manifest.get("injectors", [])}
+    if set(names) != set(carriers):
+        raise MissingInputError(
+            f"the manifest has injectors for layers {sorted(names)}, the bitstream's partitions "
+            f"for layers {sorted(carriers)}"
+        )
     if is_alveo(target):
         raise ToolMissingError(
             "the Alveo host side is not done: injector addresses come from the xclbin at run time "
-            f"(XRT ip_layout of {', '.join(sorted({partitions[n] for n in names}))}); see docs/hardware.md"
+            f"(XRT IP layout of {', '.join(sorted(carriers.values()))}); see docs/hardware.md"
         )
     hwh = bitfile.with_suffix(".hwh")
-    bases = injector_bases(read_hwh(hwh), partitions, names, source=str(hwh))
+    bases = injector_bases(read_hwh(hwh), carriers, source=str(hwh))
     complete_manifest(build_dir, bitfile, platform="zynq-iodma",
-                      io_shape_dict=get_driver_shapes(model), axilite_bases=bases,
-                      instances={n: partitions[n] for n in names}, fclk_mhz=ZYNQ_FCLK0_MHZ)
+                      io_shape_dict=get_driver_shapes(model),
+                      axilite_bases={names[k]: b for k, b in bases.items()},
+                      instances={names[k]: c for k, c in carriers.items()}, fclk_mhz=ZYNQ_FCLK0_MHZ)
     bundle(build_dir / "bundle", bitfile, build_dir / MANIFEST)
     return bitfile

@@ -85,7 +85,8 @@ def main() -> int:
     if tool == "kernelinfo":
         return _kernelinfo(argv)
     script, rest = _script(tool, argv)
-    return subprocess.call(["tclsh", str(STUB), log, tool, script, *rest])
+    deps = os.environ.get("FINN_DEPS", "")
+    return subprocess.call(["tclsh", str(STUB), log, tool, script, deps, *rest])
 
 
 if __name__ == "__main__":
