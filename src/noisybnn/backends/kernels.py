@@ -101,43 +101,71 @@ if AVAILABLE:
                 out[i, j] = x
         return out, count
 
-    @numba.njit(inline="always")
-    def _get16(lo, hi, off):  # pragma: no cover - compiled; bits [off, off+16) of the 89-bit E
-        if off + 16 <= 64:
-            return (lo >> np.uint64(off)) & np.uint64(0xFFFF)
-        if off >= 64:
-            return (hi >> np.uint64(off - 64)) & np.uint64(0xFFFF)
-        return ((lo >> np.uint64(off)) | (hi << np.uint64(64 - off))) & np.uint64(0xFFFF)
-
-    @numba.njit(inline="always")
-    def _rotl16(x, r):  # pragma: no cover - compiled
-        return ((x << r) | (x >> ((np.uint64(16) - r) & np.uint64(15)))) & np.uint64(0xFFFF)
+    @numba.njit(cache=True, nogil=True)
+    def _e_words(lo, hi, n_beats):  # pragma: no cover - compiled
+        # E as its sequence of 16-bit words: q[k + 6] = N_k, the word step k shifts in; the
+        # register before step k holds N_{k-1} (bits 0..15) .. N_{k-5} (64..79) and the low 9 bits
+        # of N_{k-6} (80..88), so the taps at 32, 51, 72, 73 are words 3..6 back (lag >= 3).
+        q = np.empty(n_beats + 6, dtype=np.uint32)
+        m16 = np.uint32(0xFFFF)
+        q[5] = np.uint32(lo & np.uint64(0xFFFF))
+        q[4] = np.uint32((lo >> np.uint64(16)) & np.uint64(0xFFFF))
+        q[3] = np.uint32((lo >> np.uint64(32)) & np.uint64(0xFFFF))
+        q[2] = np.uint32(lo >> np.uint64(48))
+        q[1] = np.uint32(hi & np.uint64(0xFFFF))
+        q[0] = np.uint32(hi >> np.uint64(16))
+        for k in range(n_beats):
+            a, b, c, d = q[k + 3], q[k + 2], q[k + 1], q[k]
+            q[k + 6] = (a ^ (b >> np.uint32(3)) ^ (c << np.uint32(13)) ^ (c >> np.uint32(8))
+                        ^ (d << np.uint32(8)) ^ (c >> np.uint32(9)) ^ (d << np.uint32(7))) & m16
+        n = n_beats
+        lo = (np.uint64(q[n + 5]) | np.uint64(q[n + 4]) << np.uint64(16)
+              | np.uint64(q[n + 3]) << np.uint64(32) | np.uint64(q[n + 2]) << np.uint64(48))
+        hi = np.uint64(q[n + 1]) | np.uint64(q[n] & np.uint32(0x1FF)) << np.uint64(16)
+        return q[6:], q[4:n + 4], lo, hi
 
     @numba.njit(cache=True, nogil=True)
     def _run(lo, hi, w_in, ka, kb, kd, n_beats, collect):  # pragma: no cover - compiled
-        # One step per beat, lanes from the old values (the ring reads W_{l-1} before its update).
+        # One step per beat: X of every lane from the old W (lane 0's neighbour is lane L-1),
+        # then W -= X; branch-free lane loops that LLVM vectorises (variable shifts). E's words
+        # come first, in a loop of their own.
+        ns, e1s, lo, hi = _e_words(lo, hi, n_beats)
         lanes = w_in.shape[0]
         out = np.empty((n_beats if collect else 0, lanes), dtype=np.uint16)
-        w = w_in.astype(np.uint64)
-        wn = np.empty(lanes, dtype=np.uint64)
-        m25 = np.uint64((1 << 25) - 1)
-        rot = np.uint64(5)
+        w = w_in.astype(np.uint32)
+        x = np.empty(lanes, dtype=np.uint32)
+        ua = ka.astype(np.uint32)
+        ub = kb.astype(np.uint32)
+        sa = (np.uint32(16) - ua) & np.uint32(15)
+        sb = (np.uint32(16) - ub) & np.uint32(15)
+        m16 = np.uint32(0xFFFF)
+        if lanes == 1:  # the ring is the lane itself: a scalar recurrence
+            w0 = w[0]
+            a0, b0, c0, d0, k0 = ua[0], sa[0], ub[0], sb[0], kd[0]
+            for t in range(n_beats):
+                if collect:
+                    out[t, 0] = w0
+                n, e1 = ns[t], e1s[t]
+                x0 = ((((w0 << np.uint32(5)) | (w0 >> np.uint32(11))) ^ ((n << a0) | (n >> b0))
+                       ^ ((e1 << c0) | (e1 >> d0))) & m16) ^ k0
+                w0 = (w0 - x0) & m16
+            w[0] = w0
+            return out, lo, hi, w.astype(np.uint16)
         for t in range(n_beats):
             if collect:
                 for lane in range(lanes):
                     out[t, lane] = w[lane]
-            e1 = (lo >> np.uint64(16)) & np.uint64(0xFFFF)
-            n = _get16(lo, hi, 32) ^ _get16(lo, hi, 51) ^ _get16(lo, hi, 72) ^ _get16(lo, hi, 73)
-            hi = ((hi << np.uint64(16)) | (lo >> np.uint64(48))) & m25
-            lo = (lo << np.uint64(16)) | n
-            prev = w[lanes - 1]
+            n, e1 = ns[t], e1s[t]
+            v = w[lanes - 1]
+            x[0] = ((((v << np.uint32(5)) | (v >> np.uint32(11)))
+                     ^ ((n << ua[0]) | (n >> sa[0])) ^ ((e1 << ub[0]) | (e1 >> sb[0]))) & m16) ^ kd[0]
+            for lane in range(1, lanes):
+                v = w[lane - 1]
+                x[lane] = ((((v << np.uint32(5)) | (v >> np.uint32(11)))
+                            ^ ((n << ua[lane]) | (n >> sa[lane]))
+                            ^ ((e1 << ub[lane]) | (e1 >> sb[lane]))) & m16) ^ kd[lane]
             for lane in range(lanes):
-                x = (_rotl16(prev, rot) ^ _rotl16(n, ka[lane]) ^ _rotl16(e1, kb[lane])
-                     ^ kd[lane])
-                prev = w[lane]
-                wn[lane] = (w[lane] - x) & np.uint64(0xFFFF)
-            for lane in range(lanes):
-                w[lane] = wn[lane]
+                w[lane] = (w[lane] - x[lane]) & m16
         return out, lo, hi, w.astype(np.uint16)
 
 
@@ -148,7 +176,7 @@ def _run_compiled(state, n_beats: int, collect: bool):
     c = lfsr.lane_constants(state.w.size)
     lo, hi = state.e & lfsr.MASK64, state.e >> 64
     out, lo, hi, w = _run(np.uint64(lo), np.uint64(hi), np.ascontiguousarray(state.w),
-                          c.a.astype(np.uint64), c.b.astype(np.uint64), c.d.astype(np.uint64),
+                          c.a.astype(np.intp), c.b.astype(np.intp), c.d.astype(np.uint32),
                           int(n_beats), bool(collect))
     return (out if collect else None), lfsr.State(int(lo) | int(hi) << 64, w)
 
