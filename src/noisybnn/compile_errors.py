@@ -14,10 +14,9 @@ def user_error_types() -> tuple[type[BaseException], ...]:
 
     types: list[type[BaseException]] = [NoisyBNNError, FileNotFoundError, NotADirectoryError,
                                         IsADirectoryError, PermissionError]
-    try:
-        from noisybnn.backends.pynq import BoardUnavailableError
+    import sys
 
-        types.append(BoardUnavailableError)
-    except ImportError:
-        pass
+    host_errors = sys.modules.get("noisybnn_host.errors")  # the board bundle's own errors,
+    if host_errors is not None:  # loaded only where the pynq backend was used
+        types += [host_errors.BoardUnavailableError, host_errors.ManifestError]
     return tuple(types)
