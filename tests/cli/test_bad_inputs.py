@@ -57,6 +57,12 @@ def _tree_hash(root: Path) -> dict[str, str]:
     return out
 
 
+def _tree_stat(root: Path) -> dict[str, tuple]:
+    """Size and modification time of every file: any write shows (cheaper than hashing)."""
+    return {str(p.relative_to(root)): (p.stat().st_size, p.stat().st_mtime_ns)
+            for p in sorted(root.rglob("*")) if p.is_file()}
+
+
 @pytest.fixture
 def ws(tmp_path, build, good_table):
     """A workspace with files a careless command could clobber; checked after the test."""
@@ -80,9 +86,9 @@ def ws(tmp_path, build, good_table):
     (tmp_path / "list.json").write_text("[1, 2]")
     (tmp_path / "pe0.json").write_text('{"MVAU_0": {"PE": 0, "SIMD": 49}}')
     (tmp_path / "garbage.pt").write_bytes(b"this is not a checkpoint")
-    before = (_tree_hash(tmp_path), _tree_hash(build))
+    before = (_tree_hash(tmp_path), _tree_stat(build))
     yield tmp_path
-    after = (_tree_hash(tmp_path), _tree_hash(build))
+    after = (_tree_hash(tmp_path), _tree_stat(build))
     assert after[0] == before[0], "the command changed a file of the workspace"
     assert after[1] == before[1], "the command changed the shared build"
     assert not list(tmp_path.rglob("*.tmp")), "a temporary file was left behind"
