@@ -2,7 +2,8 @@
 
 Two sweeps that name the same not-yet-built model would otherwise both run FINN into the same
 folder; the second then rewrites files the first has already hashed. `build_lock` is an advisory
-`fcntl.flock` on `<build dir>.lock`, next to the folder (so it exists before the folder does).
+`fcntl.flock` on `.<build dir name>.lock`, next to the folder (so it exists before the folder
+does).
 The second process waits; once it holds the lock it checks again whether the build is up to date
 and, finding the first one's result, reuses it. The kernel drops the lock when its holder dies,
 so a killed build never blocks the next one.
@@ -26,8 +27,9 @@ DEFAULT_TIMEOUT_S = 6 * 3600.0
 
 
 def lock_path(build_dir: str | Path) -> Path:
+    """`.<name>.lock` beside the build folder: hidden, so globs over build folders skip it."""
     bdir = Path(build_dir).resolve()
-    return bdir.with_name(bdir.name + ".lock")
+    return bdir.with_name(f".{bdir.name}.lock")
 
 
 def _timeout() -> float:

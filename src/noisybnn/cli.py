@@ -607,7 +607,10 @@ def run_reporting_errors(prog: str, fn, *args) -> int:
 def main(argv: list[str] | None = None) -> int:
     _quiet()
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # a usage error (one line, 2) or --help (0): a code, as commands
+        return exc.code if isinstance(exc.code, int) else 2
     return run_reporting_errors("noisybnn", args.func, args)
 
 

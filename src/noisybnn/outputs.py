@@ -28,8 +28,9 @@ def _reason(exc: OSError) -> str:
 
 def output_error(path: str | os.PathLike, exc: OSError, what: str = "output") -> OutputPathError:
     """An OSError met while writing `path`, as one line naming it."""
-    return OutputPathError(f"cannot write {what} {path}: {_reason(exc)}; free space or choose "
-                           "another path")
+    fix = "free space or choose another path" if exc.errno in (errno.ENOSPC, errno.EDQUOT) else \
+        "choose another path"
+    return OutputPathError(f"cannot write {what} {path}: {_reason(exc)}; {fix}")
 
 
 def _first_existing(path: Path) -> Path:

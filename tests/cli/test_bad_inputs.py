@@ -57,6 +57,12 @@ def _tree_hash(root: Path) -> dict[str, str]:
     return out
 
 
+def _tree_stat(root: Path) -> dict[str, tuple]:
+    """Size and modification time of every file: any write shows (cheaper than hashing)."""
+    return {str(p.relative_to(root)): (p.stat().st_size, p.stat().st_mtime_ns)
+            for p in sorted(root.rglob("*")) if p.is_file()}
+
+
 @pytest.fixture
 def ws(tmp_path, build, good_table):
     """A workspace with files a careless command could clobber; checked after the test."""
@@ -80,9 +86,9 @@ def ws(tmp_path, build, good_table):
     (tmp_path / "list.json").write_text("[1, 2]")
     (tmp_path / "pe0.json").write_text('{"MVAU_0": {"PE": 0, "SIMD": 49}}')
     (tmp_path / "garbage.pt").write_bytes(b"this is not a checkpoint")
-    before = (_tree_hash(tmp_path), _tree_hash(build))
+    before = (_tree_hash(tmp_path), _tree_stat(build))
     yield tmp_path
-    after = (_tree_hash(tmp_path), _tree_hash(build))
+    after = (_tree_hash(tmp_path), _tree_stat(build))
     assert after[0] == before[0], "the command changed a file of the workspace"
     assert after[1] == before[1], "the command changed the shared build"
     assert not list(tmp_path.rglob("*.tmp")), "a temporary file was left behind"
@@ -268,8 +274,21 @@ CASES = {
     "explore-out-is-dir": (["explore", "--out", f"{W}/a_dir"], ["--out", "a_dir", "directory"]),
     "explore-runs-dir-is-file": (["explore", "--out", f"{W}/e.csv", "--runs-dir", f"{W}/a_file"],
                                  ["--runs-dir", "a_file"]),
+    "explore-space-not-json": (["explore", "--space", f"{W}/bad.json", "--out", f"{W}/e.csv"],
+                               ["bad.json", "not valid JSON"]),
+    "explore-space-missing": (["explore", "--space", f"{W}/none.json", "--out", f"{W}/e.csv"],
+                              ["none.json"]),
+    "report-foreign-table": (["report", f"{W}/foreign.csv", "--out", f"{W}/rep"],
+                             ["foreign.csv", "lacks the column"]),
+    "eval-eps-empty": (["eval", "--model", "tfc-w1a1", "--eps", ""], ["no eps values"]),
+    "sweep-pynq-without-bitstream": ("sweep", ["--backend", "pynq"], ["no bitstream"]),
     # data, deploy, demo, zoo
     "data-unknown": (["data", "bogus"], ["bogus"]),
+    "data-cache-dir-is-file": (["data", "mnist", "--cache-dir", f"{W}/a_file"], ["a_file"]),
+    "deploy-no-host": (["deploy", "--host", "", "--build-dir", B], ["--host"]),
+    "deploy-estimates-only": (["deploy", "--host", "10.0.0.9", "--build-dir", B],
+                              ["estimates-only", "bitstream"]),
+    "zoo-train-unknown": (["zoo", "train", "bogus"], ["bogus"]),
     "demo-out-is-file": (["demo", "--out", f"{W}/a_file"], ["--out", "a_file"]),
     "zoo-action": (["zoo", "fly"], ["fly"]),
     "unknown-command": (["compile", "tfc-w1a1"], ["compile"]),
