@@ -89,7 +89,13 @@ class ZeroLogAxis:
         if self.has_zero:
             ax.axvline(self.x0 * 2.0, color="0.5", ls=":", lw=1)
         if len(self.values) <= self.max_ticks:
-            ticks = [self.x0] * self.has_zero + pos
+            kept: list[float] = []
+            for v in pos:  # labels closer than a factor 1.3 overlap on a log axis: keep the first
+                if not kept or v / kept[-1] >= 1.3 or v == pos[-1]:
+                    if kept and v == pos[-1] and v / kept[-1] < 1.3:
+                        kept.pop()
+                    kept.append(v)
+            ticks = [self.x0] * self.has_zero + kept
             ax.xaxis.set_major_locator(FixedLocator(ticks))
             ax.xaxis.set_minor_locator(NullLocator())
         ax.xaxis.set_major_formatter(FuncFormatter(
@@ -122,7 +128,7 @@ def plot_accuracy(groups: list[dict], path: Path) -> Path:
             rows = g["rows"]
             eps = [r["eps"] for r in rows]
             curve = g.get("ceiling_curve")
-            xa = ZeroLogAxis(eps + ([0.5] if curve else []))
+            xa = ZeroLogAxis(eps + ([0.5] if curve else []), max_ticks=12)
             x = xa.x(eps)
             mean = np.array([r["mean"] for r in rows])
             std = np.array([r["std"] for r in rows])
