@@ -39,7 +39,7 @@ COLUMNS = ("model", "images", "eps", "clean", "measured", "measured_std", "mc_ii
 
 def _accelerator(model: str, build_root: Path):
     from noisybnn.backends import load
-    from noisybnn.compile_paths import PYTHON_MODEL
+    from noisybnn.compile.paths import PYTHON_MODEL
     from noisybnn.pipeline import compile_model
 
     bdir = build_root / model

@@ -89,7 +89,13 @@ class ZeroLogAxis:
         if self.has_zero:
             ax.axvline(self.x0 * 2.0, color="0.5", ls=":", lw=1)
         if len(self.values) <= self.max_ticks:
-            ticks = [self.x0] * self.has_zero + pos
+            kept: list[float] = []
+            for v in pos:  # labels closer than a factor 1.3 overlap on a log axis: keep the first
+                if not kept or v / kept[-1] >= 1.3 or v == pos[-1]:
+                    if kept and v == pos[-1] and v / kept[-1] < 1.3:
+                        kept.pop()
+                    kept.append(v)
+            ticks = [self.x0] * self.has_zero + kept
             ax.xaxis.set_major_locator(FixedLocator(ticks))
             ax.xaxis.set_minor_locator(NullLocator())
         ax.xaxis.set_major_formatter(FuncFormatter(
@@ -111,11 +117,12 @@ def _figure_legend(fig, axes, ncols: int | None = None) -> None:
                    frameon=False)
 
 
-def _seed_points(ax, rows: list[dict], xs: list, axis_xs: list | None = None, **style):
+def _seed_points(ax, rows: list[dict], xs: list, axis_xs: list | None = None, max_ticks: int = 8,
+                 **style):
     """Each row's values (one per seed or draw) as faint dots at its x on a zero-log axis (spanning
     `axis_xs`, default `xs`); the axis, the x positions, and the rows' means and standard
     deviations."""
-    xa = ZeroLogAxis(axis_xs or xs)
+    xa = ZeroLogAxis(axis_xs or xs, max_ticks=max_ticks)
     x = xa.x(xs)
     for r, xi in zip(rows, x, strict=True):
         ax.plot([xi] * len(r["values"]), r["values"], ".", color=COLORS[0], alpha=0.35, **style)
@@ -133,8 +140,8 @@ def plot_accuracy(groups: list[dict], path: Path) -> Path:
             rows = g["rows"]
             eps = [r["eps"] for r in rows]
             curve = g.get("ceiling_curve")
-            xa, x, mean, std = _seed_points(ax, rows, eps, eps + ([0.5] if curve else []), ms=5,
-                                            zorder=2)
+            xa, x, mean, std = _seed_points(ax, rows, eps, eps + ([0.5] if curve else []),
+                                            max_ticks=12, ms=5, zorder=2)
             ax.errorbar(x, mean, yerr=std, fmt="o-", color=COLORS[0], capsize=3, lw=1.8,
                         label="measured (mean ± std over seeds)",
                         zorder=3)
