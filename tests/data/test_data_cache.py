@@ -166,7 +166,7 @@ def test_corrupt_cache_file_is_reported_then_refreshed(tiny, tmp_path, damage):
     msg = str(info.value)
     assert str(path) in msg
     assert "md5" in msg and tiny.spec.files["train-images"].md5 in msg
-    assert "Delete it" in msg and "refresh=True" in msg
+    assert "delete it" in msg and "noisybnn data mnist --refresh" in msg and "refresh=True" in msg
     assert isinstance(info.value, ValueError)
     with pytest.raises(data.CorruptCacheError, match="train-images-idx3-ubyte"):
         data.ensure("mnist", tmp_path)
@@ -183,7 +183,7 @@ def test_corrupt_hand_placed_gz_is_reported_and_replaced_on_refresh(tiny, tmp_pa
     folder.mkdir()
     bad = folder / "train-images-idx3-ubyte.gz"
     bad.write_bytes(gzip.compress(make_idx(tiny.arrays["train-images"]))[:-30])
-    with pytest.raises(data.CorruptCacheError, match=r"corrupt gzip data.*Delete it") as info:
+    with pytest.raises(data.CorruptCacheError, match=r"corrupt gzip data.*--refresh.*delete it") as info:
         data.load("mnist", "train", tmp_path)
     assert str(bad) in str(info.value)
     data.load("mnist", "train", tmp_path, refresh=True)
