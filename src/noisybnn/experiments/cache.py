@@ -10,7 +10,6 @@ Both are safe to fill from several processes: one flock per directory.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import io
 import json
 import logging
@@ -18,13 +17,14 @@ import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from noisybnn.buildlock import build_lock
 from noisybnn.experiments.space import DesignPoint
 from noisybnn.fingerprint import json_sha256, weights_sha256
 from noisybnn.models.spec import ModelSpec
 from noisybnn.resources import work_dir
 from noisybnn.train import TrainConfig
 
-__all__ = ["DEFAULT_BUILD_DIR", "DEFAULT_RUNS_DIR", "TrainedModel", "build_cached", "locked",
+__all__ = ["DEFAULT_BUILD_DIR", "DEFAULT_RUNS_DIR", "TrainedModel", "build_cached",
            "recipe_dict", "recipe_key", "train_cached"]
 
 #: Where trained checkpoints and FINN builds of explored points are cached.
@@ -40,20 +40,6 @@ def recipe_dict(cfg: TrainConfig) -> dict:
 def recipe_key(spec: ModelSpec, cfg: TrainConfig) -> str:
     """12 hex digits over the model spec and the training config (threads excluded)."""
     return json_sha256({"spec": spec.to_dict(), "train": recipe_dict(cfg)})[:12]
-
-
-@contextlib.contextmanager
-def locked(path: Path):
-    """An exclusive flock on `.<name>.lock` beside `path`, waiting for it: one process trains or
-    builds a directory at a time (two Dask tasks may need the same checkpoint)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path.parent / f".{path.name}.lock", os.O_CREAT | os.O_RDWR, 0o644)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
-    finally:
-        fcntl.flock(fd, fcntl.LOCK_UN)
-        os.close(fd)
 
 
 @dataclass(frozen=True)
@@ -79,7 +65,7 @@ def train_cached(spec: ModelSpec, cfg: TrainConfig, runs_dir: str | os.PathLike 
     key = recipe_key(spec, cfg)
     run = Path(runs_dir) / f"{spec.name}@{key}"
     recipe = {"spec": spec.to_dict(), "train": recipe_dict(cfg), "key": key}
-    with locked(run):
+    with build_lock(run):  # one trainer per run folder; the others wait and reuse it
         metrics = _finished_metrics(run, spec, cfg)
         trained_now = metrics is None
         if trained_now:
@@ -114,15 +100,15 @@ def build_cached(checkpoint: str | os.PathLike, point: DesignPoint, key: str,
     bdir = Path(build_dir) / point.board / f"{point.name}@{key}"
     onnx_log = logging.getLogger("torch.onnx")  # "torchvision is not installed" warnings
     level = onnx_log.level
-    with locked(bdir):
-        buf = io.StringIO()
-        try:
-            onnx_log.setLevel(logging.ERROR)
-            with contextlib.redirect_stdout(buf), contextlib.redirect_stderr(buf):
-                compile_model(str(checkpoint), point.board, point.target_fps, out_dir=bdir)
-        finally:
-            onnx_log.setLevel(level)
-            if buf.getvalue():
-                bdir.mkdir(parents=True, exist_ok=True)
-                (bdir / "explore_compile.log").write_text(buf.getvalue())
+    # no lock here: compile_model holds the build directory's lock (noisybnn.buildlock)
+    buf = io.StringIO()
+    try:
+        onnx_log.setLevel(logging.ERROR)
+        with contextlib.redirect_stdout(buf), contextlib.redirect_stderr(buf):
+            compile_model(str(checkpoint), point.board, point.target_fps, out_dir=bdir)
+    finally:
+        onnx_log.setLevel(level)
+        if buf.getvalue():
+            bdir.mkdir(parents=True, exist_ok=True)
+            (bdir / "explore_compile.log").write_text(buf.getvalue())
     return bdir
