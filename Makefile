@@ -9,7 +9,7 @@ MODEL ?= tfc-w1a1
 HOST ?=
 PYTEST_ARGS ?=
 
-.PHONY: all venv demo test test-all estimate bitstream deploy report bench lint clean
+.PHONY: all venv pynqmd demo test test-all estimate bitstream deploy report bench lint clean
 
 all: demo
 
@@ -25,10 +25,19 @@ $(VENV)/.installed: pyproject.toml
 
 venv: $(VENV)/.installed
 
+# PYNQ's own .hwh parser (PyPI pynqmetadata) in a side venv: the address-map tests compare our
+# reader with it. It cannot share .venv (the pynq stack pins numpy<2); without it they skip.
+PYNQMD_VENV := build/pynqmd-venv
+$(PYNQMD_VENV)/.installed:
+	$(PYTHON) -m venv $(PYNQMD_VENV) && $(PYNQMD_VENV)/bin/pip install -q pynqmetadata==0.2.0 \
+	  && touch $@ || echo "pynqmetadata side venv not installed; its cross-check tests skip" >&2
+
+pynqmd: $(PYNQMD_VENV)/.installed
+
 demo: venv
 	$(NOISYBNN) demo
 
-test: venv
+test: venv pynqmd
 	$(PY) -m pytest -q $(PYTEST_ARGS)
 
 test-all: venv
