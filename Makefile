@@ -40,7 +40,7 @@ demo: venv
 test: venv pynqmd
 	$(PY) -m pytest -q $(PYTEST_ARGS)
 
-test-all: venv
+test-all: venv pynqmd
 	$(PY) -m pytest -q -m '' $(PYTEST_ARGS)
 
 estimate: venv
