@@ -2,7 +2,7 @@
 
 * lint: `verilator --lint-only -Wall` on both RTL files, several parameter sets, 0 warnings;
 * bit-exactness: >= 100,000 beats over PE in {1, 4, 16, 64} x BITS in {1, 2}, all modes,
-  thresholds {0, 1, 655, 6554, 32768, 65536}, several seeds (incl. the zero substitute), masks,
+  thresholds {0, 1, 655, 6554, 32768, 65536}, several seeds (incl. seed words 0 and all ones), masks,
   random valid/ready stalls on both sides, counters, mid-run reseed (cocotb_injector.py);
 * II = 1: N beats without stalls take N + 1 cycles;
 * AXI-Lite: the register file, written through the bus with `registers.encode` (cocotb_axil.py).

@@ -182,7 +182,7 @@ class InjectorConfig:
 
     @property
     def lanes(self) -> int:
-        """Bit lanes, one LFSR each."""
+        """Bit lanes, one 16-bit accumulator each."""
         return self.pe * self.bits
 
     def mask_array(self) -> np.ndarray:

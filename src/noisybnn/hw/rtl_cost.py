@@ -13,7 +13,7 @@ Where the cost goes (docs/injector.md, "Cost"):
   register of the counter, one mask bit (NEURONS = PE); LUT: 16 for the subtracting accumulator
   (one LUT4 per bit on the carry chain: w - (rotl(w_prev) ^ rotl(n) ^ rotl(e1) ^ D)), 12 for
   `w < threshold` (2 CARRY4), ~2 output select and skid mux, ~3 popcount of the changed bits,
-  ~2 mask register and its read mux;
+  ~1 mask register bit and its read mux;
 * fixed: the 89-bit LFSR and its seed load (89 FF, ~32 LUT), reseed sequencer, fold counter and
   handshake (~20 LUT), the two 64-bit counters (128 FF, 32 CARRY4), the AXI-Lite register file
   (threshold, control, seed word, counter HI latches, read data: ~110 LUT, ~190 FF).
@@ -32,10 +32,12 @@ AXIL_LUT_FIXED = 166
 AXIL_LUT_PER_LANE = 34.76
 AXIL_FF_FIXED = 408
 AXIL_FF_PER_LANE = 20
-#: The part of the per-lane figures that belongs to a neuron (mask register bit and read mux),
-#: so that BITS > 1 and NF > 1 scale right: 1 FF and ~2 LUT per neuron.
+#: The part of the per-lane figures that belongs to a neuron (mask register bit, its write enable
+#: and read mux), so that BITS > 1 and NF > 1 scale right: 1 FF and 1 LUT per neuron, measured
+#: with PE = 1, NEURONS = 256 (540 LUT, 691 FF) and PE = 4, NEURONS = 1024 (1,697 LUT, 1,516 FF);
+#: the estimate gives 544 / 691 and 1,653 / 1,516.
 NEURON_FF = 1
-NEURON_LUT = 2
+NEURON_LUT = 1
 #: Counters: 128 FF + one changed-bit register per lane; ~3 LUT popcount per lane + ~8.
 COUNTER_FF_FIXED = 128
 COUNTER_LUT_PER_LANE = 3
