@@ -435,7 +435,11 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("theory", help="the theory's figures (docs/theory.md)")
     s.set_defaults(func=cmd_theory)
     add_theory_commands(s)
-    s = sub.add_parser("study", help="the theory's studies on trained networks (docs/theory.md)")
+    s = sub.add_parser("study", help="the theory's studies on trained networks (docs/theory.md)",
+                       description="Experiments that set trained networks beside the theory "
+                       "(docs/theory.md §5-8). Each takes minutes to hours; `noisybnn study NAME "
+                       "--help` gives its options. `python -m noisybnn.experiments.NAME` is the "
+                       "same command.")
     s.set_defaults(func=cmd_study)
     add_study_commands(s)
 

@@ -82,8 +82,9 @@ def run_cli(a: argparse.Namespace) -> int:
     run(a.model, a.totals, a.images, a.draws, a.out)
     return 0
 
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """`noisybnn study crashed`: the same as `noisybnn study crashed ...`."""
+    """`python -m noisybnn.experiments.crashed`: the same as `noisybnn study crashed ...`."""
     import sys
 
     from noisybnn import cli

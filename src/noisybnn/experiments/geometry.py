@@ -76,8 +76,9 @@ def run_cli(a: argparse.Namespace) -> int:
                   f"{r['abs_over_rms']:.3f}, dot-product corr {r['dot_corr_mean']:.3f}")
     return 0
 
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """`noisybnn study geometry`: the same as `noisybnn study geometry ...`."""
+    """`python -m noisybnn.experiments.geometry`: the same as `noisybnn study geometry ...`."""
     import sys
 
     from noisybnn import cli

@@ -165,8 +165,9 @@ def run_cli(a: argparse.Namespace) -> int:
                     a.diag_images)
     return 0
 
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """`noisybnn study mean-field`: the same as `noisybnn study mean-field ...`."""
+    """`python -m noisybnn.experiments.mean_field`: the same as `noisybnn study mean-field ...`."""
     import sys
 
     from noisybnn import cli

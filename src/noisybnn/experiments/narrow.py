@@ -236,8 +236,9 @@ def run_cli(a: argparse.Namespace) -> int:
     print(f"{len(rows)} rows, {len(binding)} with a binding ceiling, {len(bad)} above it")
     return 1 if bad else 0
 
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """`noisybnn study narrow`: the same as `noisybnn study narrow ...`."""
+    """`python -m noisybnn.experiments.narrow`: the same as `noisybnn study narrow ...`."""
     import sys
 
     from noisybnn import cli

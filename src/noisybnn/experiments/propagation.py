@@ -136,8 +136,9 @@ def run_cli(a: argparse.Namespace) -> int:
     run(a.lams, a.eps_design, a.eps, a.out, a.images, a.draws, a.epochs, a.width)
     return 0
 
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """`noisybnn study propagation`: the same as `noisybnn study propagation ...`."""
+    """`python -m noisybnn.experiments.propagation`: the same as `noisybnn study propagation ...`."""
     import sys
 
     from noisybnn import cli
