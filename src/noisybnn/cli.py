@@ -33,6 +33,8 @@ The flow, one subcommand per stage (each reads the previous stage's files):
   explore   design-space exploration: accuracy under noise vs LUTs and FPS
   depth-width  least width per depth that keeps an accuracy under noise, vs the theory
   theory    the theory's figures: tightness, tradeoff, predict (docs/theory.md)
+  study     the theory's studies on trained networks (docs/theory.md): narrow, mean-field,
+            propagation, geometry, crashed
   demo      the full flow on the default (software) backend
 
 Models: a shipped name (see `noisybnn zoo list`) or a checkpoint file (.pt).
@@ -294,6 +296,18 @@ def cmd_theory(args) -> int:
     return HANDLERS[args.theory_func](args)
 
 
+#: `noisybnn study NAME` -> the module of noisybnn.experiments whose `run_cli(args)` runs it.
+STUDY_MODULES = {"narrow": "narrow", "mean-field": "mean_field", "propagation": "propagation",
+                 "geometry": "geometry", "crashed": "crashed"}
+
+
+def cmd_study(args) -> int:
+    import importlib
+
+    module = importlib.import_module(f"noisybnn.experiments.{STUDY_MODULES[args.study_command]}")
+    return module.run_cli(args)
+
+
 def cmd_demo(args) -> int:
     from noisybnn.demo import run_demo
 
@@ -421,6 +435,13 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("theory", help="the theory's figures (docs/theory.md)")
     s.set_defaults(func=cmd_theory)
     add_theory_commands(s)
+    s = sub.add_parser("study", help="the theory's studies on trained networks (docs/theory.md)",
+                       description="Experiments that set trained networks beside the theory "
+                       "(docs/theory.md §5-8). Each takes minutes to hours; `noisybnn study NAME "
+                       "--help` gives its options. `python -m noisybnn.experiments.NAME` is the "
+                       "same command.")
+    s.set_defaults(func=cmd_study)
+    add_study_commands(s)
 
     s = sub.add_parser("demo", help="the full flow on the software backend")
     s.add_argument("--out", default="results/demo")
@@ -563,6 +584,90 @@ def add_theory_commands(parser: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--placements", type=int, default=30, help="random fault placements")
     p.set_defaults(theory_func="predict")
+
+
+def _number_list(kind: type):
+    """`--eps 0.1,0.2` or `--eps "0.1 0.2"`: numbers separated by commas or spaces."""
+    name = "integers" if kind is int else "numbers"
+
+    def parse(text: str) -> list:
+        try:
+            return [kind(v) for v in text.replace(",", " ").split()]
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a list of {name}: {text!r}") from None
+
+    parse.__name__ = f"list of {name}"
+    return parse
+
+
+def add_study_commands(parser: argparse.ArgumentParser) -> None:
+    """The studies of docs/theory.md under `parser` (`noisybnn study`); each one's handler is
+    `run_cli(args)` of its module in noisybnn.experiments (STUDY_MODULES), imported when it runs.
+    Defaults are literal copies of the modules' DEFAULT_* (tests/cli checks they are equal), so
+    that building the parser imports no numpy or torch."""
+    sub = parser.add_subparsers(dest="study_command", metavar="STUDY", required=True)
+
+    n = sub.add_parser("narrow", help="narrow networks where the Fano/SDPI ceiling binds (§8)",
+                       description="Train, build and measure narrow 784-[width]*depth-10 w1a1 MLPs "
+                       "on the software accelerator up to eps 0.49, beside the accuracy ceiling and "
+                       "the neuron-count bound. Writes narrow.csv, ratio.csv, narrow.png in --out; "
+                       "models already in narrow.csv are not remeasured. Exit 1 if a measurement "
+                       "is above its ceiling.")
+    n.add_argument("--out", type=Path, default=Path("results/narrow"))
+    n.add_argument("--widths", type=_number_list(int), default=[2, 4, 8, 16, 32])
+    n.add_argument("--depths", type=_number_list(int), default=[1, 2, 3, 4, 6])
+    n.add_argument("--eps-train", type=_number_list(float), default=[0.0, 0.2])
+    n.add_argument("--eps", type=_number_list(float),
+                   default=[0.01, 0.05, 0.1, 0.2, 0.3, 0.35, 0.4, 0.45, 0.49])
+    n.add_argument("--seeds", type=_number_list(int), default=[1, 2, 3])
+    n.add_argument("--images", type=int, default=10000)
+
+    m = sub.add_parser("mean-field", help="accuracy predictors vs the accelerator, same images (§5.5)",
+                       description="For each model and eps on the first --images MNIST test images: "
+                       "the software accelerator's accuracy beside Monte Carlo i.i.d. flips, the "
+                       "analytic correlated mean field and its diagnostics. Writes "
+                       "OUT/MODEL/mean_field.csv.")
+    m.add_argument("--models", nargs="+", default=["tfc-w1a1", "sfc-w1a1"])
+    m.add_argument("--images", type=int, nargs="+", default=[2000],
+                   help="images per model (one value, or one per model)")
+    m.add_argument("--diag-images", type=int, default=300,
+                   help="images for the Monte Carlo moment diagnostics (memory: images x width^2)")
+    m.add_argument("--eps", type=float, nargs="+", default=[0.01, 0.02, 0.05, 0.1])
+    m.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
+    m.add_argument("--draws", type=int, default=200)
+    m.add_argument("--out", type=Path, default=Path("results/mean_field"))
+    m.add_argument("--build-root", type=Path, default=Path("build/mean_field"))
+
+    r = sub.add_parser("propagation", help="flip gain of trained layers, with a gain penalty (§5.6)",
+                       description="Train 784-W-W-W-10 w1a1 MLPs with a flip-gain penalty of each "
+                       "weight --lams, then measure the exact gains, per-layer flip rates and "
+                       "accuracy under i.i.d. flips. Writes OUT/propagation.csv.")
+    r.add_argument("--lams", type=float, nargs="+", default=[0.0, 1.0, 10.0])
+    r.add_argument("--eps-design", type=float, default=0.05)
+    r.add_argument("--eps", type=float, nargs="+", default=[0.0, 0.01, 0.02, 0.05, 0.1, 0.2])
+    r.add_argument("--images", type=int, default=2000)
+    r.add_argument("--draws", type=int, default=100)
+    r.add_argument("--epochs", type=int, default=2)
+    r.add_argument("--width", type=int, default=64)
+    r.add_argument("--out", type=Path, default=Path("results/propagation"))
+
+    g = sub.add_parser("geometry", help="binarization angles of latent weights (§7)",
+                       description="Per quantized layer of each checkpoint with latent weights: the "
+                       "angle between latent rows and their binarization, and the correlation of "
+                       "real and binarized dot products on test images. Writes --out (CSV).")
+    g.add_argument("checkpoints", nargs="+", type=Path)
+    g.add_argument("--images", type=int, default=2000)
+    g.add_argument("--out", type=Path, default=Path("results/geometry/geometry.csv"))
+
+    c = sub.add_parser("crashed", help="worst split of a total of crashed neurons (§6.1)",
+                       description="For each total of faulty hidden neurons: the FEP bound over "
+                       "every split, the certified robust fraction, and measured accuracy with "
+                       "random placements (stuck0 and stuck1). Writes --out (CSV).")
+    c.add_argument("--model", type=Path, default=Path("models/tfc-w1a1.pt"))
+    c.add_argument("--totals", type=int, nargs="+", default=[1, 2, 4, 8])
+    c.add_argument("--images", type=int, default=1000)
+    c.add_argument("--draws", type=int, default=20)
+    c.add_argument("--out", type=Path, default=Path("results/crashed/crashed.csv"))
 
 
 #: OS errors about a path the user named (a file that is not there, a path through a file, no

@@ -13,7 +13,7 @@ from pathlib import Path
 
 DEMO_MODELS = ("tfc-w1a1", "tfc-w1a1-eps0.05")
 DEMO_EPS = (0.0, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.3)
-#: A narrow network (784-32-10, from `python -m noisybnn.experiments.narrow`) swept to eps 0.49:
+#: A narrow network (784-32-10, from `noisybnn study narrow`) swept to eps 0.49:
 #: the 64-wide models' ceilings are 1 up to eps ~0.3; this one's binds, so the report shows a
 #: bound that says something (measured 11.3 % under a 14.0 % ceiling at eps 0.49).
 NARROW_MODEL = "mlp-32x1-w1a1"

@@ -7,7 +7,7 @@ them (``theory.faults.worst_split``), and beside them measurements: the bit-exac
 with random placements at the worst certified split and at a uniform random split, crashed to -1
 (the injector's stuck0) and stuck at +1 (stuck1).
 
-    python -m noisybnn.experiments.crashed --model models/tfc-w1a1.pt --totals 1 2 4 8
+    noisybnn study crashed --model models/tfc-w1a1.pt --totals 1 2 4 8
 """
 
 from __future__ import annotations
@@ -77,17 +77,19 @@ def run(model: Path, totals: Sequence[int], n_images: int, draws: int, out: Path
     return rows
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m noisybnn.experiments.crashed", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--model", type=Path, default=Path("models/tfc-w1a1.pt"))
-    p.add_argument("--totals", type=int, nargs="+", default=[1, 2, 4, 8])
-    p.add_argument("--images", type=int, default=1000)
-    p.add_argument("--draws", type=int, default=20)
-    p.add_argument("--out", type=Path, default=Path("results/crashed/crashed.csv"))
-    a = p.parse_args(argv)
+def run_cli(a: argparse.Namespace) -> int:
+    """`noisybnn study crashed` (its options: noisybnn.cli.add_study_commands)."""
     run(a.model, a.totals, a.images, a.draws, a.out)
     return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """`python -m noisybnn.experiments.crashed`: the same as `noisybnn study crashed ...`."""
+    import sys
+
+    from noisybnn import cli
+
+    return cli.main(["study", "crashed", *(sys.argv[1:] if argv is None else argv)])
 
 
 if __name__ == "__main__":

@@ -8,7 +8,7 @@ correlation over test images of the real and binarized dot products with the lay
 (binary) inputs (``theory.dot_product_correlation``). Checkpoints without latent weights (the
 shipped zoo models) are listed as such.
 
-    python -m noisybnn.experiments.geometry CHECKPOINT... --out results/geometry/geometry.csv
+    noisybnn study geometry CHECKPOINT... --out results/geometry/geometry.csv
 """
 
 from __future__ import annotations
@@ -59,13 +59,8 @@ def measure(path: Path, n_images: int = 2000) -> list[dict]:
     return rows
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m noisybnn.experiments.geometry", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("checkpoints", nargs="+", type=Path)
-    p.add_argument("--images", type=int, default=2000)
-    p.add_argument("--out", type=Path, default=Path("results/geometry/geometry.csv"))
-    a = p.parse_args(argv)
+def run_cli(a: argparse.Namespace) -> int:
+    """`noisybnn study geometry` (its options: noisybnn.cli.add_study_commands)."""
     rows = [r for c in a.checkpoints for r in measure(c, a.images)]
     a.out.parent.mkdir(parents=True, exist_ok=True)
     with a.out.open("w", newline="") as f:
@@ -80,6 +75,15 @@ def main(argv: Sequence[str] | None = None) -> int:
                   f"deg (Gaussian {r['gaussian_angle']:.1f}, uniform 30.0), E|w|/rms "
                   f"{r['abs_over_rms']:.3f}, dot-product corr {r['dot_corr_mean']:.3f}")
     return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """`python -m noisybnn.experiments.geometry`: the same as `noisybnn study geometry ...`."""
+    import sys
+
+    from noisybnn import cli
+
+    return cli.main(["study", "geometry", *(sys.argv[1:] if argv is None else argv)])
 
 
 if __name__ == "__main__":

@@ -14,7 +14,7 @@ For each shipped model and eps, on the first ``--images`` MNIST test images:
   Gaussian readout alone), and the share of the true off-diagonal flip covariance the analytic
   covariance recovers.
 
-    python -m noisybnn.experiments.mean_field --models tfc-w1a1 sfc-w1a1 --images 2000
+    noisybnn study mean-field --models tfc-w1a1 sfc-w1a1 --images 2000
 
 Writes ``results/mean_field/mean_field.csv`` and prints a table.
 """
@@ -152,28 +152,27 @@ def run(models: Sequence[str], n_images: int, eps_values: Sequence[float], seeds
     return rows
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m noisybnn.experiments.mean_field",
-                                description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--models", nargs="+", default=["tfc-w1a1", "sfc-w1a1"])
-    p.add_argument("--images", type=int, nargs="+", default=[2000],
-                   help="images per model (one value, or one per model)")
-    p.add_argument("--diag-images", type=int, default=300,
-                   help="images for the Monte Carlo moment diagnostics (memory: images x width^2)")
-    p.add_argument("--eps", type=float, nargs="+", default=list(DEFAULT_EPS))
-    p.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
-    p.add_argument("--draws", type=int, default=200)
-    p.add_argument("--out", type=Path, default=Path("results/mean_field"))
-    p.add_argument("--build-root", type=Path, default=Path("build/mean_field"))
-    a = p.parse_args(argv)
+def run_cli(a: argparse.Namespace) -> int:
+    """`noisybnn study mean-field` (its options: noisybnn.cli.add_study_commands)."""
+    from noisybnn.errors import ConfigError
+
     images = a.images * len(a.models) if len(a.images) == 1 else a.images
     if len(images) != len(a.models):
-        p.error("--images takes one value or one per model")
+        raise ConfigError(f"--images takes one value or one per model ({len(a.models)}), "
+                          f"got {len(a.images)}")
     for model, n in zip(a.models, images, strict=True):
         run([model], n, a.eps, a.seeds, a.draws, a.out / model, a.build_root,
                     a.diag_images)
     return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """`python -m noisybnn.experiments.mean_field`: the same as `noisybnn study mean-field ...`."""
+    import sys
+
+    from noisybnn import cli
+
+    return cli.main(["study", "mean-field", *(sys.argv[1:] if argv is None else argv)])
 
 
 if __name__ == "__main__":

@@ -18,7 +18,7 @@ training images (the last 5,000 are the validation set that selects the epoch), 
 thread. Outputs in ``results/narrow``: ``narrow.csv`` (one row per model and eps; models already
 there are not retrained nor remeasured), ``ratio.csv`` and ``narrow.png``.
 
-    python -m noisybnn.experiments.narrow --out results/narrow
+    noisybnn study narrow --out results/narrow
 """
 
 from __future__ import annotations
@@ -223,29 +223,27 @@ def run(out: Path, widths: Sequence[int] = DEFAULT_WIDTHS, depths: Sequence[int]
     return rows, ratios
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m noisybnn.experiments.narrow", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+def run_cli(a: argparse.Namespace) -> int:
+    """`noisybnn study narrow` (its options: noisybnn.cli.add_study_commands)."""
+    from noisybnn.errors import ConfigError
 
-    def nums(kind):
-        return lambda text: [kind(v) for v in text.replace(",", " ").split()]
-
-    p.add_argument("--out", type=Path, default=Path("results/narrow"))
-    p.add_argument("--widths", type=nums(int), default=list(DEFAULT_WIDTHS))
-    p.add_argument("--depths", type=nums(int), default=list(DEFAULT_DEPTHS))
-    p.add_argument("--eps-train", type=nums(float), default=list(DEFAULT_EPS_TRAIN))
-    p.add_argument("--eps", type=nums(float), default=list(DEFAULT_EPS))
-    p.add_argument("--seeds", type=nums(int), default=list(DEFAULT_SEEDS))
-    p.add_argument("--images", type=int, default=10000)
-    a = p.parse_args(argv)
     for e in a.eps + a.eps_train:
         if not 0.0 <= e <= 0.5:
-            p.error(f"eps values must be in [0, 0.5], got {e}")
+            raise ConfigError(f"--eps / --eps-train values must be in [0, 0.5], got {e}")
     rows, ratios = run(a.out, a.widths, a.depths, a.eps_train, a.eps, a.seeds, a.images)
     binding = [r for r in rows if r["ceiling_status"] == "binding"]
     bad = [r for r in rows if r["above_ceiling"]]
     print(f"{len(rows)} rows, {len(binding)} with a binding ceiling, {len(bad)} above it")
     return 1 if bad else 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """`python -m noisybnn.experiments.narrow`: the same as `noisybnn study narrow ...`."""
+    import sys
+
+    from noisybnn import cli
+
+    return cli.main(["study", "narrow", *(sys.argv[1:] if argv is None else argv)])
 
 
 if __name__ == "__main__":

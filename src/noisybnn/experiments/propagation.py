@@ -16,7 +16,7 @@ and accuracy under i.i.d. flips (``theory.simulate_noisy``, bit-exact apart from
 at several eps. Recipe: 2 epochs of Adam on 55,000 MNIST training images (validation: the last
 5,000), seed 0.
 
-    python -m noisybnn.experiments.propagation --lams 0 1 10 --out results/propagation
+    noisybnn study propagation --lams 0 1 10 --out results/propagation
 """
 
 from __future__ import annotations
@@ -131,21 +131,19 @@ def run(lams: Sequence[float], eps_design: float, eps_values: Sequence[float], o
     return rows
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m noisybnn.experiments.propagation",
-                                description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--lams", type=float, nargs="+", default=[0.0, 1.0, 10.0])
-    p.add_argument("--eps-design", type=float, default=0.05)
-    p.add_argument("--eps", type=float, nargs="+", default=list(DEFAULT_EPS))
-    p.add_argument("--images", type=int, default=2000)
-    p.add_argument("--draws", type=int, default=100)
-    p.add_argument("--epochs", type=int, default=2)
-    p.add_argument("--width", type=int, default=64)
-    p.add_argument("--out", type=Path, default=Path("results/propagation"))
-    a = p.parse_args(argv)
+def run_cli(a: argparse.Namespace) -> int:
+    """`noisybnn study propagation` (its options: noisybnn.cli.add_study_commands)."""
     run(a.lams, a.eps_design, a.eps, a.out, a.images, a.draws, a.epochs, a.width)
     return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """`python -m noisybnn.experiments.propagation`: the same as `noisybnn study propagation ...`."""
+    import sys
+
+    from noisybnn import cli
+
+    return cli.main(["study", "propagation", *(sys.argv[1:] if argv is None else argv)])
 
 
 if __name__ == "__main__":
