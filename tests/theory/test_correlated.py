@@ -124,3 +124,17 @@ def test_worst_split_covers_every_split(case):
         s[rng.choice(layer.n_out, size=f, replace=False)] = 1.0
         stuck.append(s)
     assert np.mean(theory.forward(net, x, stuck=stuck).prediction == y) >= w["certified_min"]
+
+
+def test_orthant_accepts_a_covariance_that_is_not_psd():
+    """The closure can give an indefinite covariance; the readout projects it, never raises."""
+    from noisybnn.theory.correlated import _orthant
+
+    cov = np.array([[1.0, 0.9, -0.9], [0.9, 1.0, 0.9], [-0.9, 0.9, 1.0]])  # eigenvalue < 0
+    assert np.linalg.eigvalsh(cov).min() < 0
+    p = _orthant(np.zeros(3), cov, np.full(3, -0.5), rng_seed=0)
+    assert 0.0 <= p <= 1.0
+    # with the projection the answer is that of the nearest PSD matrix
+    w, v = np.linalg.eigh(cov)
+    near = (v * np.clip(w, 0, None)) @ v.T
+    assert p == pytest.approx(_orthant(np.zeros(3), near, np.full(3, -0.5), rng_seed=0), abs=1e-3)

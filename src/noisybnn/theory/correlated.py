@@ -254,6 +254,10 @@ def _orthant(mean: NDArray, cov: NDArray, thr: NDArray, rng_seed: int) -> float:
     m, c, t = mean[keep], cov[np.ix_(keep, keep)], thr[keep]
     if m.size == 1:
         return float(1.0 - miss[keep][0])
+    # the first-order covariance closure need not be positive semidefinite (seen on the narrow
+    # demo network): take its nearest PSD matrix (Frobenius: negative eigenvalues to 0)
+    evals, evecs = np.linalg.eigh((c + c.T) / 2)
+    c = (evecs * np.clip(evals, 0.0, None)) @ evecs.T
     c = c + np.eye(m.size) * 1e-9 * max(1.0, float(np.max(np.diag(c))))
     p = multivariate_normal(mean=-m, cov=c, allow_singular=True, maxpts=_GENZ_POINTS * m.size,
                             abseps=_GENZ_ABS, releps=0.0).cdf(-t, rng=np.random.default_rng(rng_seed))
