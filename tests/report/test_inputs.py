@@ -7,9 +7,10 @@ import pandas as pd
 import pytest
 
 from noisybnn.report import build_report, load_explore, load_results
-from noisybnn.report.compute import TheoryCache, _pick_eps, parse_fault_spec
+from noisybnn.report.compute import TheoryCache, _pick_eps
 from noisybnn.report.design import pareto_mask
 from noisybnn.report.inputs import REQUIRED_COLUMNS
+from noisybnn.report.stuck import parse_fault_spec
 
 
 def test_load_results_reads_and_records_provenance(synthetic_csv):

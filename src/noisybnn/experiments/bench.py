@@ -287,7 +287,7 @@ def format_bench(res: dict) -> str:
 
 
 def cli_bench(args) -> int:
-    """`noisybnn bench` (arguments: noisybnn.cli.add_bench_args)."""
+    """`noisybnn bench` (arguments: noisybnn.cli_options.add_bench_args)."""
     res = run_bench(model=args.model, board=args.board, n_images=args.n_images,
                     finn_images=args.finn_images, p=args.p, out=args.out,
                     sweep=not getattr(args, "no_sweep", False),

@@ -78,7 +78,7 @@ def run(model: Path, totals: Sequence[int], n_images: int, draws: int, out: Path
 
 
 def run_cli(a: argparse.Namespace) -> int:
-    """`noisybnn study crashed` (its options: noisybnn.cli.add_study_commands)."""
+    """`noisybnn study crashed` (its options: noisybnn.cli_options.add_study_commands)."""
     run(a.model, a.totals, a.images, a.draws, a.out)
     return 0
 

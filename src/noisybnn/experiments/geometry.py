@@ -60,7 +60,7 @@ def measure(path: Path, n_images: int = 2000) -> list[dict]:
 
 
 def run_cli(a: argparse.Namespace) -> int:
-    """`noisybnn study geometry` (its options: noisybnn.cli.add_study_commands)."""
+    """`noisybnn study geometry` (its options: noisybnn.cli_options.add_study_commands)."""
     rows = [r for c in a.checkpoints for r in measure(c, a.images)]
     a.out.parent.mkdir(parents=True, exist_ok=True)
     with a.out.open("w", newline="") as f:

@@ -153,7 +153,7 @@ def run(models: Sequence[str], n_images: int, eps_values: Sequence[float], seeds
 
 
 def run_cli(a: argparse.Namespace) -> int:
-    """`noisybnn study mean-field` (its options: noisybnn.cli.add_study_commands)."""
+    """`noisybnn study mean-field` (its options: noisybnn.cli_options.add_study_commands)."""
     from noisybnn.errors import ConfigError
 
     images = a.images * len(a.models) if len(a.images) == 1 else a.images

@@ -224,7 +224,7 @@ def run(out: Path, widths: Sequence[int] = DEFAULT_WIDTHS, depths: Sequence[int]
 
 
 def run_cli(a: argparse.Namespace) -> int:
-    """`noisybnn study narrow` (its options: noisybnn.cli.add_study_commands)."""
+    """`noisybnn study narrow` (its options: noisybnn.cli_options.add_study_commands)."""
     from noisybnn.errors import ConfigError
 
     for e in a.eps + a.eps_train:

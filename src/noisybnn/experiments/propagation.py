@@ -132,7 +132,7 @@ def run(lams: Sequence[float], eps_design: float, eps_values: Sequence[float], o
 
 
 def run_cli(a: argparse.Namespace) -> int:
-    """`noisybnn study propagation` (its options: noisybnn.cli.add_study_commands)."""
+    """`noisybnn study propagation` (its options: noisybnn.cli_options.add_study_commands)."""
     run(a.lams, a.eps_design, a.eps, a.out, a.images, a.draws, a.epochs, a.width)
     return 0
 

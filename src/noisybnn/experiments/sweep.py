@@ -369,7 +369,7 @@ def comparable(df):
 
 
 def spec_from_args(args) -> SweepSpec:
-    """A SweepSpec from `noisybnn sweep` arguments (noisybnn.cli.add_sweep_args)."""
+    """A SweepSpec from `noisybnn sweep` arguments (noisybnn.cli_options.add_sweep_args)."""
     return SweepSpec(
         models=[m.strip() for m in str(args.models).split(",") if m.strip()],
         eps=parse_eps(args.eps),

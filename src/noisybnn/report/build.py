@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from noisybnn.report import compute, design, plots
+from noisybnn.report import compute, design, plots, stuck
 from noisybnn.report.inputs import InputFile, load_explore, load_results
 from noisybnn.report.models import DataCache, resolve_model
 from noisybnn.report.options import ReportOptions
@@ -423,7 +423,7 @@ def build_report(results, out_dir, explore_csv=None, board: str = "pynq-z2",
     sec = {}
     for key, fn in (("accuracy", compute.accuracy_section),
                     ("flip_rates", compute.flip_rate_section),
-                    ("tradeoff", compute.tradeoff_section), ("stuck", compute.stuck_section),
+                    ("tradeoff", compute.tradeoff_section), ("stuck", stuck.stuck_section),
                     ("geometry", compute.geometry_section)):
         step(f"computing {key}")
         sec[key] = fn(ctx)

@@ -145,7 +145,7 @@ class Context:
         return list(self._parity.values())
 
 
-def _group_data(ctx: Context, info: ModelInfo, dataset: str, split: str, n: int, notes: list):
+def group_data(ctx: Context, info: ModelInfo, dataset: str, split: str, n: int, notes: list):
     try:
         return ctx.images(dataset, split, n)
     except Exception as exc:  # noqa: BLE001 - a data set that cannot load only removes theory
@@ -175,7 +175,7 @@ def accuracy_section(ctx: Context) -> dict:
         n_cls = info.n_classes
         group["noisy_widths"] = widths
         group["noisy_hidden_layers"] = noisy
-        data = (_group_data(ctx, info, dataset, split, int(n_images), group["notes"])
+        data = (group_data(ctx, info, dataset, split, int(n_images), group["notes"])
                 if info.has_build and info.binary and widths else None)
         h_y = label_entropy(data[1], n_cls) if data is not None and n_cls else None
         group["label_entropy_bits"] = h_y
@@ -343,7 +343,7 @@ def flip_rate_section(ctx: Context) -> dict:
         noisy_idx = info.active_injectors(layers)
         if not noisy_idx:
             continue
-        data = _group_data(ctx, info, dataset, split, int(n_images), out["notes"])
+        data = group_data(ctx, info, dataset, split, int(n_images), out["notes"])
         if data is None:
             continue
         n_sub = ctx.n_theory(int(n_images))
@@ -513,110 +513,6 @@ def _empirical_entropy(ctx: Context, n_cls: int) -> tuple[float | None, str]:
     return None, "log2(classes): no labels could be loaded (valid for equiprobable classes only)"
 
 
-# --- section 4: stuck-at faults ----------------------------------------------------------------
-
-
-def parse_fault_spec(text: str) -> dict[int, list[int]]:
-    """"0:3 17|2:5" -> {0: [3, 17], 2: [5]} (injector layer id -> crashed neurons)."""
-    out: dict[int, list[int]] = {}
-    for part in str(text).split("|"):
-        if not part.strip():
-            continue
-        layer, _, idx = part.partition(":")
-        out[int(layer)] = [int(i) for i in idx.split()]
-    return out
-
-
-def _replay(info: ModelInfo, xb: np.ndarray, y: np.ndarray, mode: str, spec: str) -> float | None:
-    """Accuracy of the theory network with the row's exact stuck neurons."""
-    if not spec:
-        return None
-    value = -1.0 if mode == "stuck0" else 1.0
-    stuck = [None] * len(info.network.hidden)
-    for layer_id, idx in parse_fault_spec(spec).items():
-        if layer_id not in info.injector_ids:
-            return None
-        inj = info.injector_ids.index(layer_id)
-        s = np.zeros(info.injector_widths[inj])
-        s[idx] = value
-        stuck[info.injector_hidden[inj]] = s
-    pred = theory.forward(info.network, xb, stuck=stuck).prediction
-    return float(np.mean(pred == y))
-
-
-def stuck_section(ctx: Context) -> dict:
-    """Measured accuracy vs crashed neurons per layer, beside the certified lower bounds."""
-    df = ctx.df
-    stuck = df[df["mode"].isin(("stuck0", "stuck1"))]
-    out = {"groups": [], "notes": [], "violations": [], "fep_exceeded": []}
-    if stuck.empty:
-        out["notes"].append("no stuck0/stuck1 rows in the results: run a sweep with "
-                            "`--modes stuck0 --faults 1,4,16` to fill this section")
-        return out
-    cols = ["model", "mode", "layers", "dataset", "split", "n_images"]
-    for (model, mode, layers, dataset, split, n_images), rows in stuck.groupby(cols, sort=True):
-        info = ctx.models[model]
-        group = {"model": model, "mode": mode, "layers": layers, "dataset": dataset,
-                 "split": split, "n_images": int(n_images), "rows": [], "notes": []}
-        data = None
-        if info.network is not None:
-            data = _group_data(ctx, info, dataset, split, int(n_images), group["notes"])
-        else:
-            group["notes"].append("no theory network: bounds left out")
-        if data is not None:
-            xb, y = info.binarize(data[0]), data[1]
-            group["theory_clean_accuracy"] = float(
-                np.mean(theory.forward(info.network, xb).prediction == y))
-        noisy_hidden = info.noisy_hidden(layers) if info.has_build else []
-        for k, krows in rows.groupby("faults_per_layer", sort=True):
-            k = int(k)
-            stats = seed_stats(krows["accuracy"])
-            row = {"k": k, **stats, "seeds": [int(s) for s in krows["seed"]],
-                   "certified": None, "fep": None, "replayed": None, "replay_ok": None,
-                   "violates_certificate": False}
-            row["check"] = None
-            if data is not None and all(k <= info.network.widths[h] for h in noisy_hidden):
-                crashed = np.zeros(len(info.network.hidden), dtype=int)
-                crashed[noisy_hidden] = k
-                base = (info.twin_sha256, dataset, split, int(n_images),
-                        tuple(int(c) for c in crashed))
-                row["certified"] = ctx.cache.get(
-                    TheoryCache.key("certified_robust_fraction", *base),
-                    theory.certified_robust_fraction, info.network, xb, y, crashed)
-                row["fep"] = ctx.cache.get(
-                    TheoryCache.key("fep_robust_fraction", *base),
-                    theory.fep_robust_fraction, info.network, xb, y, crashed)
-                replayed = []
-                for _, r in krows.iterrows():
-                    got = _replay(info, xb, y, mode, r["fault_spec"])
-                    if got is not None:
-                        replayed.append((got, float(r["accuracy"])))
-                if replayed:
-                    row["replayed"] = float(np.mean([a for a, _ in replayed]))
-                    row["replay_ok"] = all(abs(a - b) < 1e-12 for a, b in replayed)
-                    if not row["replay_ok"]:
-                        out["violations"].append(
-                            f"{model} {mode} k={k}: the theory network with the same stuck "
-                            "neurons does not reproduce the measured accuracy "
-                            f"({[round(a, 4) for a, _ in replayed]} vs "
-                            f"{[round(b, 4) for _, b in replayed]})")
-                if stats["min"] < row["certified"] - BOUND_TOL:
-                    row["violates_certificate"] = True
-                    out["violations"].append(
-                        f"{model} {mode} (layers {layers}) k={k}: measured accuracy "
-                        f"{stats['min']:.4f} is below the certified robust fraction "
-                        f"{row['certified']:.4f}, a sound lower bound: a bug")
-                chance = 1.0 / max(2, info.n_classes or 10)
-                row["check"] = ("failed" if row["violates_certificate"] else
-                                "vacuous" if row["certified"] < chance else "passed")
-                if stats["min"] < row["fep"] - BOUND_TOL:
-                    out["fep_exceeded"].append(f"{model} {mode} k={k}: measured {stats['min']:.4f}"
-                                               f" < FEP fraction {row['fep']:.4f}")
-            group["rows"].append(row)
-        out["groups"].append(group)
-    return out
-
-
 # --- section 5: geometry -----------------------------------------------------------------------
 
 
@@ -630,7 +526,7 @@ def geometry_section(ctx: Context) -> dict:
             continue
         rows = ctx.df[ctx.df["model"] == name].sort_values("n_images", ascending=False)
         dataset, split, n_images = rows.iloc[0][["dataset", "split", "n_images"]]
-        data = _group_data(ctx, info, dataset, split, ctx.n_theory(int(n_images)), out["notes"])
+        data = group_data(ctx, info, dataset, split, ctx.n_theory(int(n_images)), out["notes"])
         if data is None:
             continue
         h = info.binarize(data[0])
