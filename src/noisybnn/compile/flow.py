@@ -118,14 +118,36 @@ def build(qonnx_path: str | Path, cfg: CompileConfig, golden: tuple | None = Non
         from finn.builder.build_dataflow import build_dataflow_cfg
 
         t0 = time.time()
-        streams = (sys.stdout, sys.stderr)
-        try:
+        with _finn_side_effects_undone():
             rc = build_dataflow_cfg(str(qonnx_path), fcfg)
-        finally:  # FINN's builder routes stdout/stderr into its logger; give them back
-            sys.stdout, sys.stderr = streams
     if rc != 0:
         raise BuildFailedError(_failure_line(out / "build_dataflow.log", rc))
     return {"output_dir": str(out), "seconds": round(time.time() - t0, 1)}
+
+
+@contextlib.contextmanager
+def _finn_side_effects_undone() -> Iterator[None]:
+    """FINN's builder routes stdout/stderr into its logger and replaces the root logger's handlers
+    with a file handler on the build's log (`logging.basicConfig(force=True)`), capturing
+    warnings. Left in place, every later log line of this process would be appended to that
+    build's `build_dataflow.log`; give streams, handlers, level and warnings back."""
+    import logging
+
+    root = logging.getLogger()
+    streams, handlers, level = (sys.stdout, sys.stderr), list(root.handlers), root.level
+    try:
+        yield
+    finally:
+        sys.stdout, sys.stderr = streams
+        for h in list(root.handlers):
+            if h not in handlers:
+                root.removeHandler(h)
+                h.close()
+        for h in handlers:
+            if h not in root.handlers:
+                root.addHandler(h)
+        root.setLevel(level)
+        logging.captureWarnings(False)
 
 
 class BuildFailedError(NoisyBNNError, RuntimeError):
