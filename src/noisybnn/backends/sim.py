@@ -24,12 +24,13 @@ from pathlib import Path
 
 import numpy as np
 import onnx
-from onnx import helper, numpy_helper
+from onnx import numpy_helper
 
 from noisybnn.backends import kernels
 from noisybnn.backends.base import NoiseSetting, check_images
 from noisybnn.backends.kernels import pack_rows
 from noisybnn.backends.sim_checks import check_against_manifest, check_stages
+from noisybnn.compile.graph import node_attributes
 from noisybnn.errors import ConfigError, InputFileError
 from noisybnn.hw import InjectorConfig, Mode, threshold_from_p
 from noisybnn.hw.injector import derive_layer_seed
@@ -41,12 +42,6 @@ class ModelFormatError(InputFileError):
     """The ONNX file is not an executable noisybnn/FINN dataflow graph."""
 
 
-def _attrs(node) -> dict:
-    out = {}
-    for a in node.attribute:
-        v = helper.get_attribute_value(a)
-        out[a.name] = v.decode() if isinstance(v, bytes) else v
-    return out
 
 
 @dataclass
@@ -138,7 +133,7 @@ class SimAccelerator:
         stages: list[_Stage] = []
         width = None
         for node in graph.node:
-            a = _attrs(node)
+            a = node_attributes(node)
             op = node.op_type
             if op in ("Reshape", "Reshape_rtl", "Flatten"):
                 continue

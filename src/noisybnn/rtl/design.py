@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from noisybnn.compile.graph import node_attributes
 from noisybnn.errors import ConfigError
 
 FOLDED_MODEL = Path("intermediate_models") / "step_generate_estimate_reports.onnx"
@@ -103,14 +104,6 @@ class Design:
         return max(c)
 
 
-def _attrs(node) -> dict:
-    from onnx import helper
-
-    out = {}
-    for a in node.attribute:
-        v = helper.get_attribute_value(a)
-        out[a.name] = v.decode() if isinstance(v, bytes) else v
-    return out
 
 
 def _folding(path: Path) -> tuple[list[int], list[tuple[int, int]]]:
@@ -122,7 +115,7 @@ def _folding(path: Path) -> tuple[list[int], list[tuple[int, int]]]:
                                 "`noisybnn estimate` for it")
     thr, mv = [], []
     for node in onnx.load(str(path)).graph.node:
-        a = _attrs(node)
+        a = node_attributes(node)
         if node.op_type.startswith("Thresholding"):
             thr.append(int(a.get("PE", 1)))
         elif node.op_type.startswith("MVAU"):
@@ -155,7 +148,7 @@ def load_design(build_dir: str | Path) -> Design:
     mul, add = 1, 0
     n_mvau = 0
     for node in graph.node:
-        a, op = _attrs(node), node.op_type
+        a, op = node_attributes(node), node.op_type
         if op in ("Reshape", "Flatten"):
             continue
         if op in ("Thresholding", "MultiThreshold"):
