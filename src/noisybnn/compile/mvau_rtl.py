@@ -22,6 +22,7 @@ from finn.custom_op.fpgadataflow.matrixvectoractivation import MVAU
 from finn.custom_op.fpgadataflow.rtlbackend import RTLBackend
 from qonnx.transformation.base import Transformation
 
+from noisybnn.compile.ops import ModuleReferenceIPI
 from noisybnn.rtl import emit
 from noisybnn.rtl.design import Mvau
 
@@ -44,7 +45,7 @@ def covered(node, model) -> bool:
     return True
 
 
-class MVAU_xnor_rtl(MVAU, RTLBackend):  # noqa: N801 - FINN's <op>_<style> naming
+class MVAU_xnor_rtl(ModuleReferenceIPI, MVAU, RTLBackend):  # noqa: N801 - FINN's <op>_<style> naming
     """A binary MVAU implemented by `nbnn_mvau_bin` (weights and thresholds as ROMs)."""
 
     def get_nodeattr_types(self):
@@ -137,12 +138,6 @@ module {top} (
             return [str(emit.RTL_DIR / f) for f in RTL_FILES] + [
                 os.path.join(self.get_nodeattr("code_gen_dir_ipgen"), top)]
         return [*RTL_FILES, top]
-
-    def code_generation_ipi(self):
-        cmd = [f"add_files -norecurse {f}" for f in self.get_rtl_file_list(abspath=True)]
-        cmd.append(f"create_bd_cell -type module -reference {self.get_nodeattr('gen_top_module')} "
-                   f"{self.onnx_node.name}")
-        return cmd
 
     def execute_node(self, context, graph):
         if self.get_nodeattr("exec_mode") == "rtlsim":

@@ -146,7 +146,18 @@ class NoiseInjector(HWCustomOp):
         return 0
 
 
-class NoiseInjector_rtl(NoiseInjector, RTLBackend):  # noqa: N801 - FINN's naming convention
+class ModuleReferenceIPI:
+    """`code_generation_ipi` of an RTL layer of ours: add its Verilog files, then one block-design
+    cell that references its top module (as FINN's own RTL layers do, rtl/thresholding_rtl.py)."""
+
+    def code_generation_ipi(self):
+        cmd = [f"add_files -norecurse {f}" for f in self.get_rtl_file_list(abspath=True)]
+        cmd.append(f"create_bd_cell -type module -reference {self.get_nodeattr('gen_top_module')} "
+                   f"{self.onnx_node.name}")
+        return cmd
+
+
+class NoiseInjector_rtl(ModuleReferenceIPI, NoiseInjector, RTLBackend):  # noqa: N801 - FINN's naming convention
     """RTL flavour: an instance of our Verilog injector with an AXI-Lite control port."""
 
     def get_nodeattr_types(self):
@@ -233,14 +244,6 @@ endmodule
                 os.path.join(self.get_nodeattr("code_gen_dir_ipgen"), top)
             ]
         return files + [top]
-
-    def code_generation_ipi(self):
-        cmd = [f"add_files -norecurse {f}" for f in self.get_rtl_file_list(abspath=True)]
-        cmd.append(
-            f"create_bd_cell -type module -reference {self.get_nodeattr('gen_top_module')} "
-            f"{self.onnx_node.name}"
-        )
-        return cmd
 
     def execute_node(self, context, graph):
         if self.get_nodeattr("exec_mode") == "rtlsim":
