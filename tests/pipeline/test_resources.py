@@ -57,3 +57,27 @@ def test_wheel_ships_the_folders(tmp_path):
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          cwd=tmp_path, env={"PYTHONPATH": str(target), "PATH": "/usr/bin:/bin"})
     assert out.stdout.split() == ["False", "True", "True", "True", "True"], out.stderr
+
+
+def test_every_file_inside_the_package_is_declared_package_data():
+    """A file under src/noisybnn that no package-data glob names (a template, a stand-in tool in a
+    folder without __init__.py) is missing from the wheel; the editable install would hide it."""
+    import fnmatch
+    import tomllib
+
+    globs = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]
+    pkg_root = ROOT / "src"
+    missing = []
+    for path in (pkg_root / "noisybnn").rglob("*"):
+        if not path.is_file() or "__pycache__" in path.parts or path.suffix == ".pyc":
+            continue
+        parent = path.parent
+        if path.suffix == ".py" and (parent / "__init__.py").is_file():
+            continue  # a module of a package: shipped as code
+        while not (parent / "__init__.py").is_file():  # the package that owns this data file
+            parent = parent.parent
+        package = ".".join(parent.relative_to(pkg_root).parts)
+        rel = path.relative_to(parent).as_posix()
+        if not any(fnmatch.fnmatch(rel, g) for g in globs.get(package, [])):
+            missing.append(f"{package}: {rel}")
+    assert not missing, f"not in [tool.setuptools.package-data]: {missing}"
