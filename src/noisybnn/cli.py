@@ -47,7 +47,7 @@ The flow, one subcommand per stage (each reads the previous stage's files):
   demo      the full flow on the default (software) backend
 
 Models: a shipped name (see `noisybnn zoo list`) or a checkpoint file (.pt).
-Architectures for `train`: tfc|sfc|lfc|cnn-w1a1|w1a2|w2a2, or mlp-<width>x<depth>-w<b>a<b>.
+Architectures for `train`: tfc|sfc|lfc|cnn|cnv-w1a1|w1a2|w2a2, or mlp-<width>x<depth>-w<b>a<b>.
 """
 
 

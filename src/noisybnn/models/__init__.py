@@ -2,9 +2,9 @@
 
 from noisybnn.models.nets import BinaryNet, ExportWrapper, build
 from noisybnn.models.noise import NeuronNoise
-from noisybnn.models.spec import ModelSpec, cnn, from_name, mlp, names
+from noisybnn.models.spec import ModelSpec, cnn, cnv, from_name, mlp, names
 
 __all__ = [
-    "BinaryNet", "ExportWrapper", "ModelSpec", "NeuronNoise", "build", "cnn", "from_name", "mlp",
+    "BinaryNet", "ExportWrapper", "ModelSpec", "NeuronNoise", "build", "cnn", "cnv", "from_name", "mlp",
     "names",
 ]

@@ -97,27 +97,39 @@ def cnn(weight_bits: int = 1, act_bits: int = 1, **kw) -> ModelSpec:
     )
 
 
+def cnv(weight_bits: int = 1, act_bits: int = 1, **kw) -> ModelSpec:
+    """A CNV-style binary CNN for 28x28 inputs, after FINN's CNV (conv blocks with max-pool, an
+    fc head): conv 32-32-pool-64-64-pool (3x3, valid), fc 256, 10."""
+    kw.setdefault("name", f"cnv-w{weight_bits}a{act_bits}")
+    return ModelSpec(
+        arch="cnn", hidden=(32, 32, 64, 64), fc_hidden=(256,), weight_bits=weight_bits,
+        act_bits=act_bits, **kw,
+    )
+
+
 def names() -> list[str]:
     """Every named topology, for help texts and errors."""
     out = [f"{n}-{p}" for n in FC_WIDTHS for p in PRECISIONS]
-    out += [f"cnn-{p}" for p in PRECISIONS]
+    out += [f"{c}-{p}" for c in ("cnn", "cnv") for p in PRECISIONS]
     return out
 
 
 def from_name(name: str, **overrides) -> ModelSpec:
-    """Spec of a named topology: tfc|sfc|lfc|cnn-w1a1|w1a2|w2a2, or mlp-<width>x<depth>-w<b>a<b>."""
+    """Spec of a named topology: tfc|sfc|lfc|cnn|cnv-w1a1|w1a2|w2a2, or mlp-<width>x<depth>-w<b>a<b>."""
     key = name.strip().lower()
     m = _MLP_RE.match(key)
     if m:
         return mlp(int(m["w"]), int(m["d"]), int(m["wb"]), int(m["ab"]), name=key, **overrides)
     family, _, prec = key.partition("-")
-    if prec not in PRECISIONS or (family not in FC_WIDTHS and family != "cnn"):
+    if prec not in PRECISIONS or (family not in FC_WIDTHS and family not in ("cnn", "cnv")):
         raise ConfigError(
             f"unknown model {name!r}; known: {', '.join(names())}, or mlp-<width>x<depth>-w<b>a<b>"
         )
     wb, ab = PRECISIONS[prec]
     if family == "cnn":
         return cnn(wb, ab, name=key, **overrides)
+    if family == "cnv":
+        return cnv(wb, ab, name=key, **overrides)
     return ModelSpec(
         arch="mlp", hidden=(FC_WIDTHS[family],) * 3, weight_bits=wb, act_bits=ab, name=key,
         **overrides,
