@@ -11,13 +11,20 @@ from qonnx.transformation.infer_shapes import InferShapes
 from noisybnn.errors import ConfigError
 
 _BATCH_ATTRS = ("inp_shape", "out_shape", "lhs_shape")
+#: FINN layers whose shapes hold the batch as a scalar attribute
+_BATCH_SCALARS = ("BatchSize",)
 
 
 class SetBatchSize(Transformation):
     """Make every tensor's leading (batch) dimension `n`, for batched python execution.
 
     FINN layers process `numInputVectors` vectors per call, so one call on N images is far
-    faster than N calls on one. Works for fully connected graphs, QONNX or FINN.
+    faster than N calls on one. Works for fully connected and convolutional graphs, QONNX or
+    FINN. FINN's `ConvolutionInputGenerator` declares a batch of 1 in its shapes, and its python
+    execution (qonnx's Im2Col) mixes the images of a batch up (it lays the im2col columns out
+    image-fastest and reads them back image-slowest), so for N > 1 each one becomes a
+    `BatchedConvolutionInputGenerator`, which runs FINN's own execution image by image, and the
+    batch is set on the tensors again after shape inference.
     """
 
     def __init__(self, n: int):
@@ -32,11 +39,10 @@ class SetBatchSize(Transformation):
         for node in model.graph.node:  # tensors that depend on the input carry the batch
             if any(i in dynamic for i in node.input):
                 dynamic.update(node.output)
-        for vi in list(model.graph.input) + list(model.graph.output) + list(model.graph.value_info):
-            dims = vi.type.tensor_type.shape.dim
-            if len(dims) > 1 and vi.name in dynamic:
-                dims[0].dim_value = n
+        _set_batch_dims(model, dynamic, n)
         for node in model.graph.node:
+            if node.op_type == "ConvolutionInputGenerator" and n > 1:
+                node.op_type = "BatchedConvolutionInputGenerator"  # compile/sliding_window.py
             if node.op_type == "Reshape" and len(node.input) > 1:
                 shape = model.get_initializer(node.input[1])
                 if shape is not None and len(shape) > 1 and shape[0] in (1, n):
@@ -47,12 +53,23 @@ class SetBatchSize(Transformation):
                 if attr.name == "numInputVectors":
                     vals = list(helper.get_attribute_value(attr))
                     attr.CopyFrom(helper.make_attribute(attr.name, [n] + vals[1:]))
+                elif attr.name in _BATCH_SCALARS:
+                    attr.CopyFrom(helper.make_attribute(attr.name, n))
                 elif attr.name in _BATCH_ATTRS:
                     vals = list(helper.get_attribute_value(attr))
                     if len(vals) > 1:
                         attr.CopyFrom(helper.make_attribute(attr.name, [n] + vals[1:]))
         model = model.transform(InferShapes())
+        _set_batch_dims(model, dynamic, n)
         return model, False
+
+
+def _set_batch_dims(model: ModelWrapper, dynamic: set[str], n: int) -> None:
+    """Leading dimension `n` on every tensor that depends on the graph input."""
+    for vi in list(model.graph.input) + list(model.graph.output) + list(model.graph.value_info):
+        dims = vi.type.tensor_type.shape.dim
+        if len(dims) > 1 and vi.name in dynamic:
+            dims[0].dim_value = n
 
 
 def execute_batched(model: ModelWrapper, images: np.ndarray, batch: int = 1000) -> np.ndarray:
@@ -82,3 +99,4 @@ def execute_batched(model: ModelWrapper, images: np.ndarray, batch: int = 1000) 
         x = chunk.reshape([len(chunk)] + list(in_shape[1:])).astype(np.float32)
         outs.append(oxe.execute_onnx(m, {in_name: x})[out_name])
     return np.rint(np.concatenate(outs)).astype(np.int64)
+

@@ -15,6 +15,7 @@ OPS: list[tuple[str, str]] = [
     (FPGADATAFLOW, "noisybnn.compile.ops:NoiseInjector"),
     (FPGADATAFLOW + ".rtl", "noisybnn.compile.ops:NoiseInjector_rtl"),
     (FPGADATAFLOW + ".rtl", "noisybnn.compile.mvau_rtl:MVAU_xnor_rtl"),
+    (FPGADATAFLOW, "noisybnn.compile.sliding_window:BatchedConvolutionInputGenerator"),
 ]
 
 _DONE = False
