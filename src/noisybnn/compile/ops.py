@@ -114,8 +114,8 @@ class NoiseInjector(HWCustomOp):
         dt = self.get_input_datatype()
         vectors = x.reshape(-1, cfg.neurons)
         codes = values_to_codes(vectors, dt)
-        beats = codes.reshape(-1, cfg.pe)
-        out, _ = inject_stream(cfg, beats)
+        beats = codes.reshape(-1, cfg.pe)  # NHWC: pixel-major, channels fastest (docs/injector.md)
+        out, _ = inject_stream(cfg, beats, samples=_samples(cfg, len(beats)))
         y = codes_to_values(out.reshape(vectors.shape), dt).reshape(x.shape)
         context[node.output[0]] = y.astype(x.dtype)
 
@@ -250,6 +250,18 @@ endmodule
             RTLBackend.execute_node(self, context, graph)
         else:
             NoiseInjector.execute_node(self, context, graph)
+
+
+def _samples(cfg: InjectorConfig, n_beats: int) -> np.ndarray | None:
+    """The lanes' samples of a run of `n_beats` beats, drawn by the sim's compiled runner of
+    `hw.lfsr` (tested equal to the numpy reference in tests/experiments/test_sim_kernels.py):
+    a conv layer streams H*W*C/PE beats per image, too many for the numpy loop. None where no
+    sample is needed or numba is missing (the reference draws them)."""
+    if cfg.mode is not Mode.FLIP or cfg.threshold == 0:
+        return None
+    from noisybnn.backends import kernels
+
+    return kernels.lane_samples(cfg, n_beats) if kernels.AVAILABLE else None
 
 
 def values_to_codes(values: np.ndarray, dt: DataType) -> np.ndarray:

@@ -79,6 +79,36 @@ def step_extract_threshold_scales(model, cfg):
     return model.transform(Streamline())
 
 
+def step_input_layout(model, cfg):
+    """A conv graph's input transpose NCHW -> NHWC becomes a reshape where it only relabels.
+
+    FINN lowers convolutions to NHWC and leaves the graph input's Transpose outside the
+    accelerator (for the host to do). With one input channel (our images: N, 1, 28, 28) the
+    transpose moves no element, so a Reshape says the same and leaves the twin with the MLPs'
+    interface: a layout-only node in front of the dataflow layers, raw NCHW pixels in.
+    """
+    from onnx import helper
+
+    graph = model.graph
+    inp = graph.input[0].name
+    for pos, node in enumerate(graph.node):
+        if node.op_type != "Transpose" or node.input[0] != inp:
+            continue
+        perm = next((list(helper.get_attribute_value(a)) for a in node.attribute if a.name == "perm"),
+                    None)
+        shape = model.get_tensor_shape(inp)
+        if perm != [0, 2, 3, 1] or len(shape) != 4 or shape[1] != 1:
+            return model
+        target = model.get_tensor_shape(node.output[0])
+        name = model.make_new_valueinfo_name()
+        model.set_initializer(name, np.asarray([1, *target[1:]], dtype=np.int64))
+        graph.node.remove(node)
+        graph.node.insert(pos, helper.make_node("Reshape", [inp, name], list(node.output),
+                                                name=node.name.replace("Transpose", "Reshape")))
+        return model
+    return model
+
+
 def step_insert_noise(model, cfg, noise_layers: Sequence[int] | None = None):
     """Insert injectors after the chosen hidden layers (None: all; []: none)."""
     from noisybnn.compile.transforms import InsertNoiseInjectors
@@ -160,7 +190,7 @@ def noise_steps(noise_layers: Sequence[int] | None) -> tuple[dict, dict]:
     }
     after = {
         "step_streamline": [step_extract_threshold_scales],
-        "step_convert_to_hw": [insert],
+        "step_convert_to_hw": [step_input_layout, insert],
         "step_apply_folding_config": [step_match_injector_folding],
         "step_generate_estimate_reports": [step_save_python_model],
     }

@@ -196,9 +196,21 @@ def lane_samples(cfg: InjectorConfig, n_beats: int, start_beat: int = 0) -> np.n
     return lfsr.stream(seed_word(cfg.seed), cfg.lanes, n_beats, start_beat)
 
 
-def flip_bits(cfg: InjectorConfig, n_beats: int, start_beat: int = 0) -> np.ndarray:
-    """Bool (n_beats, pe, bits): which stream bits `flip` mode would invert (mask applied)."""
-    u = lane_samples(cfg, n_beats, start_beat).reshape(n_beats, cfg.pe, cfg.bits)
+def flip_bits(cfg: InjectorConfig, n_beats: int, start_beat: int = 0,
+              samples: np.ndarray | None = None) -> np.ndarray:
+    """Bool (n_beats, pe, bits): which stream bits `flip` mode would invert (mask applied).
+
+    `samples`: the lanes' samples of those beats if the caller has drawn them already (e.g.
+    through the sim's compiled runner, tested equal to `lane_samples`); threshold 0 flips no bit
+    (u < 0 never holds), so no sample is drawn.
+    """
+    if cfg.threshold == 0:
+        return np.zeros((n_beats, cfg.pe, cfg.bits), dtype=bool)
+    if samples is None:
+        samples = lane_samples(cfg, n_beats, start_beat)
+    if samples.shape != (n_beats, cfg.lanes):
+        raise ValueError(f"samples must have shape ({n_beats}, {cfg.lanes}), got {samples.shape}")
+    u = samples.reshape(n_beats, cfg.pe, cfg.bits)
     flips = u < cfg.threshold
     if cfg.fault_mask is not None:
         flips &= _beat_neuron_mask(cfg, n_beats, start_beat)[:, :, None]
@@ -213,13 +225,15 @@ def _beat_neuron_mask(cfg: InjectorConfig, n_beats: int, start_beat: int) -> np.
 
 
 def inject_stream(
-    cfg: InjectorConfig, codes: np.ndarray, start_beat: int = 0
+    cfg: InjectorConfig, codes: np.ndarray, start_beat: int = 0,
+    samples: np.ndarray | None = None,
 ) -> tuple[np.ndarray, int]:
     """Apply the injector to a stream of beats.
 
     Args:
         codes: unsigned codes, shape (n_beats, pe), each < 2^bits (the packed beat, lane by lane).
         start_beat: index of the first beat since the last reseed.
+        samples: the lanes' samples of these beats, if already drawn (see `flip_bits`).
     Returns:
         (output codes, number of bits changed), as the hardware's output and flip counter.
     """
@@ -234,7 +248,7 @@ def inject_stream(
         return codes.copy(), 0
     weights = (1 << np.arange(cfg.bits, dtype=np.int64))
     if cfg.mode is Mode.FLIP:
-        xor = (flip_bits(cfg, n, start_beat) * weights).sum(axis=2)
+        xor = (flip_bits(cfg, n, start_beat, samples) * weights).sum(axis=2)
         out = codes ^ xor
     else:
         hit = _beat_neuron_mask(cfg, n, start_beat)
