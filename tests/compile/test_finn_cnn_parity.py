@@ -89,6 +89,8 @@ def _finn(twin, x, setting):
 def test_cnn_build_has_conv_layers_and_injectors_per_channel(cnv):
     net, twin, pes, _ = cnv
     ops = [n.op_type for n in twin.graph.node]
+    assert ops[0] == "Reshape" and "Transpose" not in ops  # step_input_layout: one channel in
+    assert twin.get_tensor_shape(twin.graph.input[0].name) == [1, 1, 28, 28]
     assert ops.count("ConvolutionInputGenerator") == 6  # 4 convs + 2 pooling windows
     assert ops.count("Pool") == 2 and ops.count("MVAU") == 6
     found = injectors(twin)
