@@ -184,7 +184,13 @@ def _bit_count(x: torch.Tensor) -> np.ndarray:
 
 
 def _to_vectors(codes: torch.Tensor) -> torch.Tensor:
-    """(N, C) or (N, C, H, W) -> (vectors, C) in FINN stream order (NHWC, pixel-major)."""
+    """(N, C) or (N, C, H, W) -> (vectors, C) in FINN stream order (NHWC, channels fastest).
+
+    Vector v = (i * H + h) * W + w holds the C channels of pixel (h, w) of image i; the injector
+    streams it as NF = C / PE beats, beat v * NF + f carrying channels f * PE .. f * PE + PE - 1.
+    So the fault mask names channels at every pixel, and beats count across pixels and images
+    (docs/injector.md, "After a convolution"; tests/models/test_noise_conv.py).
+    """
     if codes.dim() == 2:
         return codes
     n, c = codes.shape[:2]
