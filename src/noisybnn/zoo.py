@@ -47,8 +47,9 @@ RECIPES: dict[str, Recipe] = dict(
         _r("sfc-w1a1-fashion", "sfc-w1a1", 8, dataset="fashion-mnist"),
         _r("cnn-w1a1", "cnn-w1a1", 3),
         # CNV-style CNNs (issue 18): epoch selected on the validation split, one torch thread
-        _r("cnv-w1a1", "cnv-w1a1", 12, shift=1, threads=1),
-        _r("cnv-w1a1-fashion", "cnv-w1a1", 12, dataset="fashion-mnist", threads=1),
+        _r("cnv-w1a1", "cnv-w1a1", 12, shift=1, threads=1, bn_recal_images=5000),
+        _r("cnv-w1a1-fashion", "cnv-w1a1", 12, dataset="fashion-mnist", threads=1,
+           bn_recal_images=5000),
     ]
 )
 

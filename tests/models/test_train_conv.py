@@ -21,7 +21,8 @@ def tiny_cnn(tmp_path_factory):
         pytest.skip(f"MNIST not available: {exc}")
     out = tmp_path_factory.mktemp("tiny_cnn")
     spec = ModelSpec(arch="cnn", hidden=(4, 4, 8, 8), fc_hidden=(16,), name="cnn-tiny-w1a1")
-    cfg = TrainConfig(epochs=2, batch_size=50, train_limit=1000, val_images=500, threads=1)
+    cfg = TrainConfig(epochs=2, batch_size=50, train_limit=1000, val_images=500, threads=1,
+                      bn_recal_images=500)
     return out, train(spec, cfg, out, progress=False)
 
 
@@ -45,3 +46,24 @@ def test_tiny_cnn_ships_slim_with_latent_conv_weights(tiny_cnn, tmp_path):
 
     x, y = data.load("mnist", "test")
     assert evaluate(net, x, y) == pytest.approx(metrics["final_test_acc"], abs=1e-9)
+
+
+def test_batchnorm_recalibration_matches_batch_statistics_and_keeps_the_rng():
+    """After recalibration the running statistics are the batch statistics of the given images
+    (one batch here), and torch's RNG is where it was, so training does not change."""
+    from noisybnn.models import build
+    from noisybnn.train import recalibrate_batchnorm
+
+    torch.manual_seed(0)
+    net = build(ModelSpec(arch="cnn", hidden=(4, 4, 8, 8), fc_hidden=(16,), eps_train=0.1,
+                          name="cnn-tiny-w1a1")).eval()
+    x = torch.rand(64, 1, 28, 28)
+    first_bn = net.features[0][1]
+    with torch.no_grad():
+        pre = net.features[0][0](net.input_quant(2.0 * x - 1.0))
+    state = torch.get_rng_state()
+    recalibrate_batchnorm(net, x, batch_size=64)
+    assert torch.equal(torch.get_rng_state(), state)
+    assert not net.training and first_bn.momentum == 0.1
+    torch.testing.assert_close(first_bn.running_mean, pre.mean(dim=(0, 2, 3)))
+    torch.testing.assert_close(first_bn.running_var, pre.var(dim=(0, 2, 3)), rtol=1e-4, atol=1e-4)
