@@ -109,11 +109,14 @@ class NeuronNoise(nn.Module):
             return x
         if x.shape[1] != self.neurons:
             raise ValueError(f"expected {self.neurons} channels, got shape {tuple(x.shape)}")
-        codes = self._to_codes(x)
         if self.training:
-            flips = torch.rand(codes.shape + (self.bit_width,), device=x.device) < self.eps_train
-            noisy = self._from_codes(codes ^ _pack_bits(flips))
+            flips = torch.rand(x.shape + (self.bit_width,), device=x.device) < self.eps_train
+            if self.bit_width == 1:  # the same draws and flips, without the int64 round trip
+                noisy = torch.where((x > 0) ^ flips[..., 0], 1.0, -1.0).to(x.dtype)
+            else:
+                noisy = self._from_codes(self._to_codes(x) ^ _pack_bits(flips))
             return x + (noisy - x).detach()
+        codes = self._to_codes(x)
         noisy_codes = self._eval_codes(codes)
         self.flips_counted += int(_bit_count(noisy_codes ^ codes).sum())
         return self._from_codes(noisy_codes).to(x.dtype)
