@@ -9,6 +9,7 @@ import json
 import pytest
 import torch
 
+from noisybnn.models import ModelSpec
 from noisybnn.zoo import RECIPES, checkpoint_path
 
 CNV = [name for name in RECIPES if name.startswith("cnv-")]
@@ -28,7 +29,7 @@ def _shipped(name):
 def test_card_matches_recipe_and_checkpoint(name):
     _, payload, card = _shipped(name)
     recipe = RECIPES[name]
-    assert payload["spec"] == recipe.spec.to_dict() == card["spec"]
+    assert payload["spec"] == recipe.spec.to_dict() == ModelSpec.from_dict(card["spec"]).to_dict()
     assert card["train_config"]["val_images"] == 5000
     assert card["train_config"]["dataset"] == recipe.cfg.dataset
     # the shipped epoch is the one with the best validation accuracy (ties: the later one)
