@@ -9,7 +9,7 @@ seeds=${1:-3}
 shift || true
 models=${*:-cnv-w1a1 cnv-w1a1-eps0.05 cnv-w2a2 cnv-w1a1-fashion}
 py=${PYTHON:-.venv/bin/python}
-out=results/noise_cnv.txt
+out=${OUT:-results/noise_cnv.txt}
 mkdir -p results
 for m in $models; do
   OMP_NUM_THREADS=1 "$py" -m noisybnn.cli eval --model "$m" --eps 0,0.01,0.02,0.05,0.1,0.2 \
