@@ -48,6 +48,11 @@ class TrainConfig:
     #: hold out the last N training images as a validation set: epochs are selected on it and the
     #: test set is evaluated once, on the selected model (0: no validation, the last epoch is kept)
     val_images: int = 5000
+    #: after each epoch, recompute the BatchNorm statistics on the first N training images with the
+    #: epoch's final weights (0: keep the running averages). Binary weights flip often at a high
+    #: learning rate, so running averages lag the weights (a CNV net at lr 0.02: 57 % validation
+    #: with them, 97 % recalibrated, epoch 2); training itself is unchanged (batch statistics).
+    bn_recal_images: int = 0
 
 
 class CheckpointError(InputFileError):
@@ -77,6 +82,7 @@ def check_train_config(cfg: TrainConfig) -> None:
     check_int(cfg.threads, "threads", 1, 1024)
     check_int(cfg.train_limit, "train_limit", 0)
     check_int(cfg.shift, "--shift", 0, 13)
+    check_int(cfg.bn_recal_images, "bn_recal_images", 0)
 
 
 def set_seed(seed: int) -> None:
@@ -229,6 +235,8 @@ def train(
             net.clip_weights()
             total_loss += loss.item() * len(idx)
         sched.step()
+        if cfg.bn_recal_images:
+            recalibrate_batchnorm(net, x_train_t[: cfg.bn_recal_images])
         elapsed += time.time() - t0
         entry = {"epoch": epoch + 1, "loss": total_loss / len(perm),
                  "lr": opt.param_groups[0]["lr"], "seconds": round(time.time() - t0, 2)}
@@ -262,6 +270,32 @@ def train(
                "train_seconds": round(elapsed, 1)}
     _write_json(out / "metrics.json", metrics)
     return metrics
+
+
+def recalibrate_batchnorm(net: BinaryNet, images: torch.Tensor, batch_size: int = 500) -> None:
+    """Set every BatchNorm's running statistics to the average batch statistics over `images`.
+
+    Runs in training mode (noise-aware flips and dropout as in training, so the statistics are
+    those the layers saw), without gradients, and restores torch's RNG state afterwards: the
+    training trajectory is the same with or without recalibration.
+    """
+    norms = [m for m in net.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    if not norms or not len(images):
+        return
+    rng = torch.get_rng_state()
+    was_training = net.training
+    momenta = [m.momentum for m in norms]
+    for m in norms:
+        m.reset_running_stats()
+        m.momentum = None  # cumulative average over the batches below
+    net.train()
+    with torch.no_grad():
+        for start in range(0, len(images), batch_size):
+            net.integer_logits(images[start : start + batch_size])
+    for m, momentum in zip(norms, momenta, strict=True):
+        m.momentum = momentum
+    net.train(was_training)
+    torch.set_rng_state(rng)
 
 
 def split_validation(

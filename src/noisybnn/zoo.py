@@ -46,6 +46,14 @@ RECIPES: dict[str, Recipe] = dict(
         _r("tfc-w2a2", "tfc-w2a2", 8),
         _r("sfc-w1a1-fashion", "sfc-w1a1", 8, dataset="fashion-mnist"),
         _r("cnn-w1a1", "cnn-w1a1", 3),
+        # CNV-style CNNs (issue 18): epoch selected on the validation split, one torch thread
+        _r("cnv-w1a1", "cnv-w1a1", 12, shift=1, threads=1, bn_recal_images=5000),
+        _r("cnv-w1a1-fashion", "cnv-w1a1", 12, dataset="fashion-mnist", threads=1,
+           bn_recal_images=5000),
+        # 6 and 8 epochs, not 12: what this machine's shared CPU allowed before the deadline
+        _r("cnv-w1a1-eps0.05", "cnv-w1a1", 6, eps_train=0.05, shift=1, threads=1,
+           bn_recal_images=5000),
+        _r("cnv-w2a2", "cnv-w2a2", 8, shift=1, threads=1, bn_recal_images=5000),
     ]
 )
 
@@ -73,7 +81,9 @@ def resolve(model: str) -> Path:
 
 
 def train_recipe(name: str, work_dir: str | Path = "runs", progress: bool = True) -> Path:
-    """Train a shipped model from its recipe and write models/NAME.pt and NAME.json."""
+    """Train a shipped model from its recipe and write models/NAME.pt and NAME.json.
+
+    The run resumes from `work_dir/NAME/last.pt` if it exists (a finished run only re-ships)."""
     from noisybnn.train import ship_checkpoint, train
 
     if name not in RECIPES:
@@ -81,14 +91,17 @@ def train_recipe(name: str, work_dir: str | Path = "runs", progress: bool = True
     recipe = RECIPES[name]
     run_dir = Path(work_dir) / name
     metrics = train(recipe.spec, recipe.cfg, run_dir, resume=True, progress=progress)
-    dst = ship_checkpoint(run_dir / "last.pt", checkpoint_path(name))
+    # the epoch selected on the validation split (best.pt) is what ships; its test accuracy was
+    # measured once, after training (without a validation split best.pt is the last epoch)
+    dst = ship_checkpoint(run_dir / "best.pt", checkpoint_path(name))
     card = {
         "name": name,
         "made_with": f"noisybnn zoo train {name}",
         "spec": recipe.spec.to_dict(),
         "train_config": asdict(recipe.cfg),
+        "selected_epoch": metrics["selected_epoch"],
+        "validation_accuracy": metrics["val_acc"],
         "test_accuracy": metrics["final_test_acc"],
-        "best_test_accuracy_seen": metrics["best_test_acc"],
         "train_seconds": metrics["train_seconds"],
         "history": metrics["history"],
     }
