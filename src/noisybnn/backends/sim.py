@@ -50,6 +50,24 @@ class _Stage:
     params: dict
 
 
+@dataclass
+class _Bits:
+    """Outputs of a two-valued layer as 0/1 bytes, uint8 (n, neurons): 1 is the value 1, 0 is
+    `low` (0 for BINARY, -1 for BIPOLAR). XNOR layers and flips pass these on without writing
+    the float values (the next XNOR layer only needs the bits)."""
+
+    b: np.ndarray
+    low: float
+
+    def values(self) -> np.ndarray:
+        return np.where(self.b.view(np.bool_), np.float32(1), np.float32(self.low))
+
+
+def _values(v):
+    """The float values of a stage's output (bytes of a two-valued layer widened)."""
+    return v.values() if isinstance(v, _Bits) else v
+
+
 def _thresholds_apply(acc: np.ndarray, thresholds: np.ndarray, act_val: float) -> np.ndarray:
     """FINN MultiThreshold on (N, C): number of thresholds <= acc per channel, plus the bias."""
     t = thresholds
@@ -150,6 +168,7 @@ class SimAccelerator:
                           "wsum": w.sum(axis=0).astype(np.float32)}
                 if xnor:
                     params["wpacked"] = pack_rows(w.T > 0)
+                    params["wchunks"] = kernels.chunk_weights(params["wpacked"])
                 if a.get("noActivation", 0) == 0:
                     params["t"] = inits[node.input[2]].astype(np.float32)
                     params["act"] = a.get("ActVal", 0)
@@ -275,23 +294,27 @@ class SimAccelerator:
             if stage.kind == "inject":
                 v = self._inject(inj, v, n, call_size)
                 if self._trace is not None:
-                    self._trace[inj].append(v.astype(np.int8))
+                    self._trace[inj].append(_values(v).astype(np.int8))
                 inj += 1
             else:
                 v = self._apply_plain(stage, v)
         self._vectors_done += n
-        return np.rint(v).astype(np.int64)
+        return np.rint(_values(v)).astype(np.int64)
 
     def _apply_plain(self, stage: _Stage, v: np.ndarray) -> np.ndarray:
         p = stage.params
+        if not (stage.kind == "mvau" and p["xnor"] and self.kernel == "xnor"):
+            v = _values(v)
+        elif isinstance(v, _Bits):
+            v = v.b.view(np.bool_)  # an XNOR layer reads the bits only
         if stage.kind == "threshold":
             if v.dtype == np.uint8 and p["pixel_t"] is not None:
                 return v >= p["pixel_t"]
             return _bipolar_if(_thresholds_apply(v, p["t"], p["act"]), p["bipolar"])
         if stage.kind == "mvau":
             if self.kernel == "xnor" and "fire_t" in p:  # count and compare in one pass
-                return kernels.xnor_fire(v, p["wpacked"], p["mw"], p["fire_t"],
-                                         -1.0 if p["bipolar"] else 0.0)
+                return _Bits(kernels.xnor_fire_bits(v, p["wpacked"], p["wchunks"], p["mw"],
+                                                    p["fire_t"]), -1.0 if p["bipolar"] else 0.0)
             acc = self._matmul(v, p)
             if "t" not in p:
                 return acc
@@ -329,6 +352,12 @@ class SimAccelerator:
         threshold = threshold_from_p(s.p) if mode is Mode.FLIP else 0
         if mode is Mode.FLIP and threshold == 0:
             return v
+        if mode is Mode.FLIP and isinstance(v, _Bits) and bits == 1:  # flip bytes in place
+            u = self._call_stream(index, p, n, call_size).reshape(n, neurons)
+            self._flips[index] += kernels.flip_bytes(v.b, u, threshold,
+                                                     s.fault_masks.get(p["layer"]))
+            return v
+        v = _values(v)
         if mode is Mode.FLIP and p["dtype"] in ("BINARY", "BIPOLAR"):
             # binary layers: a flipped neuron takes the other of its two values (one fused pass)
             u = self._call_stream(index, p, n, call_size).reshape(n, neurons)
