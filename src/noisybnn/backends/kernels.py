@@ -356,3 +356,36 @@ def flip_bytes(b: np.ndarray, u: np.ndarray, threshold: int, mask: np.ndarray | 
         b ^= f.astype(np.uint8)
         return int(np.count_nonzero(f))
     return int(_flip_bytes(b, np.ascontiguousarray(u), int(threshold), mask))
+
+
+if AVAILABLE:
+
+    @numba.njit(cache=True, nogil=True)
+    def _xor_popcount_sum(a, b, reps):  # pragma: no cover - compiled
+        # the XNOR layers' arithmetic with nothing else: XOR and popcount of cache-resident words
+        # summed into a register (LLVM vectorises it to vpxor / vpopcntq where the CPU has them)
+        tot = np.uint64(0)
+        for r in range(reps):
+            acc = np.uint64(r)
+            for i in range(a.shape[0]):
+                acc += _popcount64(a[i] ^ b[i])
+            tot += acc
+        return tot
+
+
+def popcount_loop(words: int = 2048, reps: int = 2000) -> tuple[int, float]:
+    """Run the pure XOR+popcount loop once over `words` x `reps` uint64 words (two 16 KiB
+    arrays, L1-resident); returns (words counted, seconds). Its rate bounds what any XNOR kernel
+    built the same way can reach on this machine: `bench` divides it by a model's words per
+    image for an images/s ceiling. numba is needed."""
+    import time
+
+    if not AVAILABLE:
+        raise RuntimeError("the popcount ceiling needs numba")
+    rng = np.random.default_rng(0)
+    a = rng.integers(0, 2**63, words, dtype=np.int64).astype(np.uint64)
+    b = rng.integers(0, 2**63, words, dtype=np.int64).astype(np.uint64)
+    _xor_popcount_sum(a, b, 1)
+    t0 = time.perf_counter()
+    _xor_popcount_sum(a, b, reps)
+    return words * reps, time.perf_counter() - t0
