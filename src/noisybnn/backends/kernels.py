@@ -198,23 +198,24 @@ if AVAILABLE:
                     w0 = (w0 - x0) & m16
                     buf[t + 1, 0] = np.uint16(w0)
             else:
-                for t in range(nb):
-                    n, e1 = ns[done + t], e1s[done + t]
-                    for lane in range(lanes):
-                        buf[t + 1, lane] = np.uint16(((((n << ua[lane]) | (n >> sa[lane]))
-                                                       ^ ((e1 << ub[lane]) | (e1 >> sb[lane]))) & m16)
-                                                     ^ kd[lane])
-
-                for t in range(nb):
-                    v = np.uint32(buf[t, lanes - 1])
-                    buf[t + 1, 0] = np.uint16((np.uint32(buf[t, 0]) - ((((v << np.uint32(5))
-                                               | (v >> np.uint32(11))) & m16)
-                                               ^ np.uint32(buf[t + 1, 0]))) & m16)
-                    for lane in range(1, lanes):
-                        v = np.uint32(buf[t, lane - 1])
-                        buf[t + 1, lane] = np.uint16((np.uint32(buf[t, lane]) - ((((v << np.uint32(5))
-                                                      | (v >> np.uint32(11))) & m16)
-                                                      ^ np.uint32(buf[t + 1, lane]))) & m16)
+                for t0 in range(0, nb, 256):  # sub-blocks of 256 beats: Y stays in L1 for (2)
+                    t1 = min(nb, t0 + 256)
+                    for t in range(t0, t1):
+                        n, e1 = ns[done + t], e1s[done + t]
+                        for lane in range(lanes):
+                            buf[t + 1, lane] = np.uint16(((((n << ua[lane]) | (n >> sa[lane]))
+                                                           ^ ((e1 << ub[lane]) | (e1 >> sb[lane]))) & m16)
+                                                         ^ kd[lane])
+                    for t in range(t0, t1):
+                        v = np.uint32(buf[t, lanes - 1])
+                        buf[t + 1, 0] = np.uint16((np.uint32(buf[t, 0]) - ((((v << np.uint32(5))
+                                                   | (v >> np.uint32(11))) & m16)
+                                                   ^ np.uint32(buf[t + 1, 0]))) & m16)
+                        for lane in range(1, lanes):
+                            v = np.uint32(buf[t, lane - 1])
+                            buf[t + 1, lane] = np.uint16((np.uint32(buf[t, lane]) - ((((v << np.uint32(5))
+                                                          | (v >> np.uint32(11))) & m16)
+                                                          ^ np.uint32(buf[t + 1, lane]))) & m16)
             done += nb
             if nb < block:  # last, short block: move its end state to where it is read
                 for lane in range(lanes):
