@@ -169,7 +169,8 @@ if AVAILABLE:
         return q[6:], q[4:n + 4], lo, hi
 
     @numba.njit(cache=True, nogil=True)
-    def _run(lo, hi, w_in, ua, sa, ub, sb, kd, n_beats, collect):  # pragma: no cover - compiled
+    def _run(lo, hi, w_in, ua, sa, ub, sb, kd, a16, b16, d16, n_beats,
+             collect):  # pragma: no cover - compiled
         # Two passes. (1) The part of X that does not depend on W, Y_l = rotl(N, a_l) ^
         # rotl(E1, b_l) ^ D_l, for every beat and lane: independent work, vectorised over lanes,
         # written into row t + 1 of `buf`. (2) The serial part, beat by beat: row t + 1 becomes
@@ -182,6 +183,7 @@ if AVAILABLE:
         for lane in range(lanes):
             buf[0, lane] = w_in[lane]
         m16 = np.uint32(0xFFFF)
+        f15, s16 = np.uint16(15), np.uint16(16)
         done = 0
         while done < n_beats:
             nb = min(block, n_beats - done)
@@ -201,11 +203,14 @@ if AVAILABLE:
                 for t0 in range(0, nb, 256):  # sub-blocks of 256 beats: Y stays in L1 for (2)
                     t1 = min(nb, t0 + 256)
                     for t in range(t0, t1):
-                        n, e1 = ns[done + t], e1s[done + t]
+                        # in 16-bit arithmetic (rotations masked to 0..15) so that LLVM keeps
+                        # 16-bit lanes: variable word rotates (vpshldvw where the CPU has it)
+                        n, e1 = np.uint16(ns[done + t]), np.uint16(e1s[done + t])
                         for lane in range(lanes):
-                            buf[t + 1, lane] = np.uint16(((((n << ua[lane]) | (n >> sa[lane]))
-                                                           ^ ((e1 << ub[lane]) | (e1 >> sb[lane]))) & m16)
-                                                         ^ kd[lane])
+                            a, b = a16[lane] & f15, b16[lane] & f15
+                            ra = np.uint16(np.uint16(n << a) | np.uint16(n >> ((s16 - a) & f15)))
+                            rb = np.uint16(np.uint16(e1 << b) | np.uint16(e1 >> ((s16 - b) & f15)))
+                            buf[t + 1, lane] = np.uint16(ra ^ rb ^ d16[lane])
                     for t in range(t0, t1):
                         v = np.uint32(buf[t, lanes - 1])
                         buf[t + 1, 0] = np.uint16((np.uint32(buf[t, 0]) - ((((v << np.uint32(5))
@@ -237,7 +242,8 @@ def _lane_args(lanes: int) -> tuple:
         c = lfsr.lane_constants(lanes)
         ua, ub = c.a.astype(np.uint32), c.b.astype(np.uint32)
         args = (ua, (np.uint32(16) - ua) & np.uint32(15), ub, (np.uint32(16) - ub) & np.uint32(15),
-                c.d.astype(np.uint32))
+                c.d.astype(np.uint32), c.a.astype(np.uint16), c.b.astype(np.uint16),
+                c.d.astype(np.uint16))
         _LANE_ARGS[lanes] = args
     return args
 

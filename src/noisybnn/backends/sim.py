@@ -5,7 +5,10 @@ configuration) and runs it in numpy, layer by layer on whole batches:
 
 * binary layers (FINN's XNOR-popcount MVAU) as XOR + popcount on bit-packed uint64 words, the
   counting loop compiled with numba (`kernels`); or, as checks and fallbacks, the same in numpy
-  or an exact float32 GEMM (every partial sum is an integer below 2^24). All are tested equal;
+  or an exact float32 GEMM (every partial sum is an integer below 2^24). All are tested equal.
+  With the compiled kernel a two-valued layer's outputs travel as 0/1 bytes (`_Bits`) to the
+  injector (flipped in place) and the next XNOR layer; floats are made only where a stage
+  needs values (the last layer's counts, integer layers, the trace);
 * integer layers (e.g. w2a2) as exact float32 GEMM;
 * thresholds as FINN's MultiThreshold: count of thresholds met, plus the activation bias
   (binarized pixels as an integer compare);
