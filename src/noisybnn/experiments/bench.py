@@ -63,15 +63,21 @@ def _injector_pes(twin: Path) -> dict[int, int]:
     return out
 
 
+_BASELINES: dict[str, tuple] = {}
+
+
 def load_baseline_sim(rev: str, into: Path):
     """`SimAccelerator` class of git revision `rev` (its backends/sim.py and kernels.py from
     `git show`, written under `into`), bound to its own kernels; the rest of the package (hw
-    reference, graph reader) is this checkout's. Returns (class, commit)."""
+    reference, graph reader) is this checkout's. Returns (class, commit); loaded once per
+    process (numba compiles its kernels on first use)."""
     import importlib.util
     import subprocess
 
     from noisybnn.resources import source_checkout
 
+    if rev in _BASELINES:
+        return _BASELINES[rev]
     root = source_checkout()
     try:
         commit = subprocess.run(["git", "-C", str(root), "rev-parse", rev], check=True,
@@ -96,7 +102,8 @@ def load_baseline_sim(rev: str, into: Path):
     sim = mods["sim"]
     sim.kernels = mods["kernels"]  # its own kernels, not this checkout's
     sim.pack_rows = mods["kernels"].pack_rows
-    return sim.SimAccelerator, commit
+    _BASELINES[rev] = (sim.SimAccelerator, commit)
+    return _BASELINES[rev]
 
 
 def xnor_words_per_image(acc) -> int:
