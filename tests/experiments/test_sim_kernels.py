@@ -152,3 +152,21 @@ def test_byte_flip_equals_two_valued_flip(threshold, monkeypatch):
         np.testing.assert_array_equal(got, want)
     got = b.copy()
     assert kernels.flip_bytes(got, u, threshold, None) == int((u.astype(np.int64) < threshold).sum())
+
+
+def test_reused_stream_memory_changes_nothing(tfc_build, monkeypatch):
+    """Past its budget the sample cache hands the oldest stream's memory to the next stream:
+    every run still equals a fresh accelerator's, and warm runs still hit the cache."""
+    from noisybnn.backends import sim
+
+    monkeypatch.setattr(sim, "_SAMPLE_CACHE_BYTES", 1)  # reuse on every new stream
+    x = data.load("mnist", "test")[0][:300]
+    acc = load("sim", tfc_build)
+    for seed in (1, 2, 3, 1, 4):
+        acc.configure_noise(NoiseSetting(p=0.1, seed=seed))
+        got = (acc.execute(x), acc.flip_counts())
+        fresh = load("sim", tfc_build)
+        fresh.configure_noise(NoiseSetting(p=0.1, seed=seed))
+        want = (fresh.execute(x), fresh.flip_counts())
+        np.testing.assert_array_equal(got[0], want[0])
+        assert got[1] == want[1]

@@ -176,10 +176,29 @@ if AVAILABLE:
         # written into row t + 1 of `buf`. (2) The serial part, beat by beat: row t + 1 becomes
         # W after the step, W_l - (rotl(W_{l-1}, 5) ^ Y_l), read from row t (the samples of beat
         # t are row t). Without `collect`, blocks of 4096 beats reuse one buffer.
-        ns, e1s, lo, hi = _e_words(lo, hi, n_beats)
         lanes = w_in.shape[0]
         block = n_beats if collect else min(n_beats, 4096)
         buf = np.empty((block + 1, lanes), dtype=np.uint16)
+        lo, hi, w_out = _run_blocks(buf, lo, hi, w_in, ua, sa, ub, sb, kd, a16, b16, d16, n_beats)
+        return buf[:n_beats] if collect else buf[:0], lo, hi, w_out
+
+    @numba.njit(cache=True, nogil=True)
+    def _empty_u16(size):  # pragma: no cover - compiled
+        return np.empty(size, dtype=np.uint16)
+
+    @numba.njit(cache=True, nogil=True)
+    def _run_into(buf, lo, hi, w_in, ua, sa, ub, sb, kd, a16, b16, d16,
+                  n_beats):  # pragma: no cover - compiled
+        # `_run` collecting into the caller's buffer (n_beats + 1 rows): samples in rows 0..n-1
+        return _run_blocks(buf, lo, hi, w_in, ua, sa, ub, sb, kd, a16, b16, d16, n_beats)
+
+    @numba.njit(cache=True, nogil=True)
+    def _run_blocks(buf, lo, hi, w_in, ua, sa, ub, sb, kd, a16, b16, d16,
+                    n_beats):  # pragma: no cover - compiled
+        # the steps of `_run` in blocks of len(buf) - 1 beats (all of them when collecting)
+        ns, e1s, lo, hi = _e_words(lo, hi, n_beats)
+        lanes = w_in.shape[0]
+        block = buf.shape[0] - 1
         for lane in range(lanes):
             buf[0, lane] = w_in[lane]
         m16 = np.uint32(0xFFFF)
@@ -226,7 +245,7 @@ if AVAILABLE:
                 for lane in range(lanes):
                     buf[block, lane] = buf[nb, lane]
         w_out = buf[block].copy()
-        return buf[:n_beats] if collect else buf[:0], lo, hi, w_out
+        return lo, hi, w_out
 
 
 _LANE_ARGS: dict[int, tuple] = {}
@@ -269,6 +288,36 @@ def lane_stream(seed_word: int, lanes: int, n_beats: int, start_beat: int = 0) -
     from noisybnn.hw import lfsr
 
     return lfsr.stream(seed_word, lanes, n_beats, start_beat, runner())
+
+
+def empty_samples(size: int) -> np.ndarray:
+    """A new uint16 buffer for `lane_stream_into`, from numba's allocator where numba is there:
+    numpy advises huge pages for arrays >= 4 MiB, and on this VM their first touch (zeroing,
+    compaction) cost 8x more than small pages (20 MB: 140 ms against 17 ms)."""
+    return _empty_u16(int(size)) if AVAILABLE else np.empty(int(size), dtype=np.uint16)
+
+
+def lane_stream_into(out: np.ndarray, seed_word: int, lanes: int, n_beats: int,
+                     start_beat: int = 0) -> np.ndarray:
+    """`lane_stream` written into `out`, a uint16 array of at least (n_beats + 1) * lanes
+    elements that the caller owns (memory that was touched before: a fresh multi-MB array
+    costs a page fault per 4 KiB on first touch, about as much as computing it). Returns the
+    (n_beats, lanes) view; resumes from, and records in, `noisybnn.hw.lfsr`'s state cache."""
+    from noisybnn.hw import lfsr
+
+    if not AVAILABLE:
+        view = out.reshape(-1)[: n_beats * lanes].reshape(n_beats, lanes)
+        view[...] = lane_stream(seed_word, lanes, n_beats, start_beat)
+        return view
+    if n_beats < 0 or start_beat < 0:
+        raise ValueError("n_beats and start_beat must be >= 0")
+    st = lfsr.state_at(seed_word, lanes, start_beat, runner())
+    buf = out.reshape(-1)[: (n_beats + 1) * lanes].reshape(n_beats + 1, lanes)
+    lo, hi = st.e & lfsr.MASK64, st.e >> 64
+    lo, hi, w = _run_into(buf, np.uint64(lo), np.uint64(hi), np.ascontiguousarray(st.w, np.uint16),
+                          *_lane_args(lanes), int(n_beats))
+    lfsr._remember(seed_word, lanes, start_beat + n_beats, lfsr.State(int(lo) | int(hi) << 64, w))
+    return buf[:n_beats]
 
 
 def lane_samples(cfg, n_beats: int, start_beat: int = 0) -> np.ndarray:

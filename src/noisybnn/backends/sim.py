@@ -35,10 +35,12 @@ from noisybnn.backends.kernels import pack_rows
 from noisybnn.backends.sim_checks import check_against_manifest, check_stages
 from noisybnn.compile.graph import node_attributes
 from noisybnn.errors import ConfigError, InputFileError
-from noisybnn.hw import InjectorConfig, Mode, threshold_from_p
-from noisybnn.hw.injector import derive_layer_seed
+from noisybnn.hw import Mode, threshold_from_p
+from noisybnn.hw.injector import derive_layer_seed, seed_word
 
 _INJECTOR_OPS = ("NoiseInjector", "NoiseInjector_rtl")
+#: Bytes of lane samples a sim keeps for reuse (a sweep over p at one seed draws them once).
+_SAMPLE_CACHE_BYTES = 128 * 2**20
 
 
 class ModelFormatError(InputFileError):
@@ -413,12 +415,30 @@ class SimAccelerator:
         key = (p["layer"], seed, p["pe"], p["bits"], start, n * nf)
         cached = self._sample_cache.get(key)
         if cached is None:
-            cfg = InjectorConfig(neurons=p["neurons"], pe=p["pe"], bits=p["bits"], seed=seed)
-            cached = kernels.lane_samples(cfg, n * nf, start)
-            if sum(a.nbytes for a in self._sample_cache.values()) > 512 * 2**20:
-                self._sample_cache.clear()
+            lanes, beats = p["pe"] * p["bits"], n * nf
+            buf = self._reusable_buffer((beats + 1) * lanes)
+            cached = kernels.lane_stream_into(buf, seed_word(seed), lanes, beats, start)
             self._sample_cache[key] = cached
         return cached
+
+    def _reusable_buffer(self, size: int) -> np.ndarray:
+        """A uint16 buffer of `size` for a new stream: the oldest cached stream's memory when
+        the cache is over its budget (memory already touched: no page faults), else a new one.
+        Streams of the running call are never taken."""
+        in_use = {id(a) for a in self._call_samples.values()}
+        total = sum(a.base.nbytes if a.base is not None else a.nbytes
+                    for a in self._sample_cache.values())
+        reuse = None
+        while total > _SAMPLE_CACHE_BYTES:
+            old = next((k for k, a in self._sample_cache.items() if id(a) not in in_use), None)
+            if old is None:
+                break
+            arr = self._sample_cache.pop(old)
+            base = arr.base if arr.base is not None else arr
+            total -= base.nbytes
+            if reuse is None and base.dtype == np.uint16 and base.size >= size and base.ndim == 1:
+                reuse = base
+        return reuse if reuse is not None else kernels.empty_samples(size)
 
 
 _BLAS_CONTROLLER = None
