@@ -13,7 +13,9 @@ configuration) and runs it in numpy, layer by layer on whole batches:
 * thresholds as FINN's MultiThreshold: count of thresholds met, plus the activation bias
   (binarized pixels as an integer compare);
 * injectors from the one reference in `noisybnn.hw` (the LFSR stream, compiled too): the same
-  lane samples; cached per seed so a sweep over p with a fixed seed draws the stream once.
+  lane samples; cached per seed so a sweep over p with a fixed seed draws the stream once
+  (up to `_SAMPLE_CACHE_BYTES`; past it a new stream is written into the oldest one's memory,
+  which costs no page faults).
 
 Speed against FINN python execution and Brevitas: `noisybnn bench` (docs/experiments.md).
 """
