@@ -1,7 +1,9 @@
 #!/usr/bin/env python
-"""Images/s of the software accelerator vs FINN python execution vs Brevitas (CPU), one model.
+"""Images/s of the software accelerator vs FINN python execution vs Brevitas (CPU), per model.
 
     python bench/bench_backends.py --model tfc-w1a1 --out results/bench.json
+    python bench/bench_backends.py --model tfc-w1a1 sfc-w1a1 lfc-w1a1 --baseline main \
+        --no-sweep --out results/bench.json      # one run, several models, old sim beside
 
 Same as `noisybnn bench`; see noisybnn.experiments.bench and docs/experiments.md.
 """
@@ -10,13 +12,15 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
-from noisybnn.experiments.bench import format_bench, run_bench
+from noisybnn.experiments.bench import format_bench, format_summary, run_bench
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--model", default="tfc-w1a1", help="model name or build directory")
+    ap.add_argument("--model", nargs="+", default=["tfc-w1a1"],
+                    help="model names or build directories (each benched in turn)")
     ap.add_argument("--board", default="pynq-z2")
     ap.add_argument("--n-images", type=int, default=10000, help="images for sim and Brevitas")
     ap.add_argument("--finn-images", type=int, default=10000,
@@ -29,16 +33,33 @@ def main(argv: list[str] | None = None) -> int:
                     help="BLAS and torch threads for all three levels (0: library defaults)")
     ap.add_argument("--no-sweep", action="store_true",
                     help="skip timing the 20 eps x 5 seeds sweep on sim")
-    ap.add_argument("--out", default="results/bench.json")
+    ap.add_argument("--baseline", metavar="REV", default=None,
+                    help="also time the sim of git revision REV (e.g. main) in the same rounds")
+    ap.add_argument("--no-ceiling", action="store_true",
+                    help="skip timing the pure popcount loop (the machine's ceiling)")
+    ap.add_argument("--out", default="results/bench.json",
+                    help="JSON file; with several models, one file per model (name inserted)")
     args = ap.parse_args(argv)
-    res = run_bench(model=args.model, board=args.board, n_images=args.n_images,
-                    finn_images=args.finn_images, p=args.p, seed=args.seed, out=args.out,
-                    sweep=not args.no_sweep, repeats=args.repeats,
-                    threads=args.threads or None)
-    print(format_bench(res))
-    ident = res["identical"]
-    same = ident["sim_vs_finn"] and ident["sim_vs_brevitas"] and ident["finn_vs_brevitas"]
-    return 0 if same else 1
+    ok = True
+    summary = []
+    for model in args.model:
+        out = args.out
+        if len(args.model) > 1:
+            stem = Path(model).name
+            out = str(Path(args.out).with_name(f"{Path(args.out).stem}_{stem}{Path(args.out).suffix}"))
+        res = run_bench(model=model, board=args.board, n_images=args.n_images,
+                        finn_images=args.finn_images, p=args.p, seed=args.seed, out=out,
+                        sweep=not args.no_sweep, repeats=args.repeats,
+                        threads=args.threads or None, baseline=args.baseline,
+                        ceiling=not args.no_ceiling)
+        print(format_bench(res), flush=True)
+        ident = res["identical"]
+        ok &= ident["sim_vs_finn"] and ident["sim_vs_brevitas"] and ident["finn_vs_brevitas"]
+        ok &= res.get("baseline", {}).get("identical_to_sim", True)
+        summary.append(res)
+    if len(summary) > 1:
+        print(format_summary(summary))
+    return 0 if ok else 1
 
 
 if __name__ == "__main__":

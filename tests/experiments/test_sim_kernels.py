@@ -105,3 +105,68 @@ def test_fused_flip_equals_numpy(bipolar, threshold, monkeypatch):
     got, count = kernels.flip_two_valued(v, u, threshold, mask, bipolar)
     np.testing.assert_array_equal(got, want)
     assert count == flips.sum()
+
+
+@pytest.mark.parametrize("lanes", [3, 8, 31, 32, 33, 256])
+def test_compiled_stream_equals_reference_wide(lanes):
+    """Many lane counts (the vectorised lane loops and their remainders), a start past the
+    resumed runner's 4096-beat block, and a run that continues from the cached state."""
+    lfsr.clear_cache()
+    ref = lfsr.stream(seed_word(lanes), lanes, 700, 9_001)
+    ref_next = lfsr.stream(seed_word(lanes), lanes, 300, 9_701)
+    lfsr.clear_cache()
+    run = kernels.runner()
+    np.testing.assert_array_equal(lfsr.stream(seed_word(lanes), lanes, 700, 9_001, run), ref)
+    np.testing.assert_array_equal(lfsr.stream(seed_word(lanes), lanes, 300, 9_701, run), ref_next)
+
+
+@pytest.mark.parametrize("neurons,k", [(1, 64), (10, 1024), (64, 784), (300, 100), (520, 257)])
+def test_byte_fire_kernel_equals_numpy(neurons, k, monkeypatch):
+    """The blocked XNOR kernel (chunks of neurons, 4 words per pass and a tail) gives the numpy
+    count-then-compare result, from float, bool and 0/1-byte inputs."""
+    rng = np.random.default_rng(neurons + k)
+    x = np.where(rng.random((37, k)) < 0.5, 1.0, -1.0).astype(np.float32)
+    wp = kernels.pack_rows((rng.random((k, neurons)) < 0.5).T)
+    t = rng.integers(0, k + 2, neurons) + rng.choice([0.0, 0.5], neurons)
+    want = (kernels.xnor_matches_numpy(x, wp, k) >= t[None, :]).astype(np.uint8)
+    wc = kernels.chunk_weights(wp)
+    for v in (x, x > 0, (x > 0).astype(np.uint8)):
+        got = kernels.xnor_fire_bits(v, wp, wc, k, t)
+        assert got.dtype == np.uint8
+        np.testing.assert_array_equal(got, want)
+    monkeypatch.setattr(kernels, "AVAILABLE", False)
+    np.testing.assert_array_equal(kernels.xnor_fire_bits(x, wp, wc, k, t), want)
+
+
+@pytest.mark.parametrize("threshold", [0, 1, 20000, 65535, 65536])
+def test_byte_flip_equals_two_valued_flip(threshold, monkeypatch):
+    rng = np.random.default_rng(threshold + 1)
+    b = (rng.random((50, 70)) < 0.5).astype(np.uint8)
+    u = rng.integers(0, 1 << 16, (50, 70)).astype(np.uint16)
+    mask = rng.random(70) < 0.7
+    want, want_count = kernels.flip_two_valued(b.astype(np.float32), u, threshold, mask, False)
+    for available in (True, False):
+        monkeypatch.setattr(kernels, "AVAILABLE", available)
+        got = b.copy()
+        assert kernels.flip_bytes(got, u, threshold, mask) == want_count
+        np.testing.assert_array_equal(got, want)
+    got = b.copy()
+    assert kernels.flip_bytes(got, u, threshold, None) == int((u.astype(np.int64) < threshold).sum())
+
+
+def test_reused_stream_memory_changes_nothing(tfc_build, monkeypatch):
+    """Past its budget the sample cache hands the oldest stream's memory to the next stream:
+    every run still equals a fresh accelerator's, and warm runs still hit the cache."""
+    from noisybnn.backends import sim
+
+    monkeypatch.setattr(sim, "_SAMPLE_CACHE_BYTES", 1)  # reuse on every new stream
+    x = data.load("mnist", "test")[0][:300]
+    acc = load("sim", tfc_build)
+    for seed in (1, 2, 3, 1, 4):
+        acc.configure_noise(NoiseSetting(p=0.1, seed=seed))
+        got = (acc.execute(x), acc.flip_counts())
+        fresh = load("sim", tfc_build)
+        fresh.configure_noise(NoiseSetting(p=0.1, seed=seed))
+        want = (fresh.execute(x), fresh.flip_counts())
+        np.testing.assert_array_equal(got[0], want[0])
+        assert got[1] == want[1]

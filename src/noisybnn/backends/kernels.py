@@ -88,6 +88,50 @@ if AVAILABLE:
         return out
 
     @numba.njit(cache=True, nogil=True)
+    def _fire_bits(xp, wc, max_mismatches, neurons):  # pragma: no cover - compiled
+        # Blocked for the cache and for SIMD: the neurons in chunks of CH (weights laid out
+        # (chunk, word, neuron), a chunk's weights stay in L1 while every image passes); per image
+        # the chunk's mismatch counts build up over the words, four words per pass, in a loop
+        # over the chunk's neurons that LLVM vectorises (vpxor / vpopcntq / vpaddq across
+        # neurons: no horizontal sums). Output: 1 where the neuron fires, as bytes.
+        n, words = xp.shape
+        nch, _, ch = wc.shape
+        out = np.empty((n, neurons), dtype=np.uint8)
+        counts = np.zeros(ch, dtype=np.uint64)
+        w4 = words - words % 4
+        for c in range(nch):
+            m0 = c * ch
+            mlen = min(ch, neurons - m0)
+            for i in range(n):
+                for m in range(ch):
+                    counts[m] = 0
+                for w in range(0, w4, 4):
+                    x0, x1, x2, x3 = xp[i, w], xp[i, w + 1], xp[i, w + 2], xp[i, w + 3]
+                    for m in range(ch):
+                        counts[m] += ((_popcount64(x0 ^ wc[c, w, m]) + _popcount64(x1 ^ wc[c, w + 1, m]))
+                                      + (_popcount64(x2 ^ wc[c, w + 2, m])
+                                         + _popcount64(x3 ^ wc[c, w + 3, m])))
+                for w in range(w4, words):
+                    x0 = xp[i, w]
+                    for m in range(ch):
+                        counts[m] += _popcount64(x0 ^ wc[c, w, m])
+                for m in range(mlen):
+                    out[i, m0 + m] = np.uint8(np.int64(counts[m]) <= max_mismatches[m0 + m])
+        return out
+
+    @numba.njit(cache=True, nogil=True)
+    def _flip_bytes(b, u, threshold, mask):  # pragma: no cover - compiled
+        # in place on 0/1 bytes: b ^= (u < threshold) & mask; branch-free so that it vectorises
+        n, neurons = b.shape
+        count = 0
+        for i in range(n):
+            for j in range(neurons):
+                f = np.uint8(np.int64(u[i, j]) < threshold) & mask[j]
+                b[i, j] ^= f
+                count += f
+        return count
+
+    @numba.njit(cache=True, nogil=True)
     def _flip_two_valued(v, u, threshold, mask, bipolar):  # pragma: no cover - compiled
         n, neurons = v.shape
         out = np.empty_like(v)
@@ -125,59 +169,111 @@ if AVAILABLE:
         return q[6:], q[4:n + 4], lo, hi
 
     @numba.njit(cache=True, nogil=True)
-    def _run(lo, hi, w_in, ka, kb, kd, n_beats, collect):  # pragma: no cover - compiled
-        # One step per beat: X of every lane from the old W (lane 0's neighbour is lane L-1),
-        # then W -= X; branch-free lane loops that LLVM vectorises (variable shifts). E's words
-        # come first, in a loop of their own.
+    def _run(lo, hi, w_in, ua, sa, ub, sb, kd, a16, b16, d16, n_beats,
+             collect):  # pragma: no cover - compiled
+        # Two passes. (1) The part of X that does not depend on W, Y_l = rotl(N, a_l) ^
+        # rotl(E1, b_l) ^ D_l, for every beat and lane: independent work, vectorised over lanes,
+        # written into row t + 1 of `buf`. (2) The serial part, beat by beat: row t + 1 becomes
+        # W after the step, W_l - (rotl(W_{l-1}, 5) ^ Y_l), read from row t (the samples of beat
+        # t are row t). Without `collect`, blocks of 4096 beats reuse one buffer.
+        lanes = w_in.shape[0]
+        block = n_beats if collect else min(n_beats, 4096)
+        buf = np.empty((block + 1, lanes), dtype=np.uint16)
+        lo, hi, w_out = _run_blocks(buf, lo, hi, w_in, ua, sa, ub, sb, kd, a16, b16, d16, n_beats)
+        return buf[:n_beats] if collect else buf[:0], lo, hi, w_out
+
+    @numba.njit(cache=True, nogil=True)
+    def _empty_u16(size):  # pragma: no cover - compiled
+        return np.empty(size, dtype=np.uint16)
+
+    @numba.njit(cache=True, nogil=True)
+    def _run_into(buf, lo, hi, w_in, ua, sa, ub, sb, kd, a16, b16, d16,
+                  n_beats):  # pragma: no cover - compiled
+        # `_run` collecting into the caller's buffer (n_beats + 1 rows): samples in rows 0..n-1
+        return _run_blocks(buf, lo, hi, w_in, ua, sa, ub, sb, kd, a16, b16, d16, n_beats)
+
+    @numba.njit(cache=True, nogil=True)
+    def _run_blocks(buf, lo, hi, w_in, ua, sa, ub, sb, kd, a16, b16, d16,
+                    n_beats):  # pragma: no cover - compiled
+        # the steps of `_run` in blocks of len(buf) - 1 beats (all of them when collecting)
         ns, e1s, lo, hi = _e_words(lo, hi, n_beats)
         lanes = w_in.shape[0]
-        out = np.empty((n_beats if collect else 0, lanes), dtype=np.uint16)
-        w = w_in.astype(np.uint32)
-        x = np.empty(lanes, dtype=np.uint32)
-        ua = ka.astype(np.uint32)
-        ub = kb.astype(np.uint32)
-        sa = (np.uint32(16) - ua) & np.uint32(15)
-        sb = (np.uint32(16) - ub) & np.uint32(15)
+        block = buf.shape[0] - 1
+        for lane in range(lanes):
+            buf[0, lane] = w_in[lane]
         m16 = np.uint32(0xFFFF)
-        if lanes == 1:  # the ring is the lane itself: a scalar recurrence
-            w0 = w[0]
-            a0, b0, c0, d0, k0 = ua[0], sa[0], ub[0], sb[0], kd[0]
-            for t in range(n_beats):
-                if collect:
-                    out[t, 0] = w0
-                n, e1 = ns[t], e1s[t]
-                x0 = ((((w0 << np.uint32(5)) | (w0 >> np.uint32(11))) ^ ((n << a0) | (n >> b0))
-                       ^ ((e1 << c0) | (e1 >> d0))) & m16) ^ k0
-                w0 = (w0 - x0) & m16
-            w[0] = w0
-            return out, lo, hi, w.astype(np.uint16)
-        for t in range(n_beats):
-            if collect:
+        f15, s16 = np.uint16(15), np.uint16(16)
+        done = 0
+        while done < n_beats:
+            nb = min(block, n_beats - done)
+            if done > 0:
                 for lane in range(lanes):
-                    out[t, lane] = w[lane]
-            n, e1 = ns[t], e1s[t]
-            v = w[lanes - 1]
-            x[0] = ((((v << np.uint32(5)) | (v >> np.uint32(11)))
-                     ^ ((n << ua[0]) | (n >> sa[0])) ^ ((e1 << ub[0]) | (e1 >> sb[0]))) & m16) ^ kd[0]
-            for lane in range(1, lanes):
-                v = w[lane - 1]
-                x[lane] = ((((v << np.uint32(5)) | (v >> np.uint32(11)))
-                            ^ ((n << ua[lane]) | (n >> sa[lane]))
-                            ^ ((e1 << ub[lane]) | (e1 >> sb[lane]))) & m16) ^ kd[lane]
-            for lane in range(lanes):
-                w[lane] = (w[lane] - x[lane]) & m16
-        return out, lo, hi, w.astype(np.uint16)
+                    buf[0, lane] = buf[block, lane]
+            if lanes == 1:  # the ring is the lane itself: one fused scalar loop (op-bound)
+                w0 = np.uint32(buf[0, 0])
+                a0, b0, c0, d0, k0 = ua[0], sa[0], ub[0], sb[0], kd[0]
+                for t in range(nb):
+                    n, e1 = ns[done + t], e1s[done + t]
+                    x0 = ((((w0 << np.uint32(5)) | (w0 >> np.uint32(11))) ^ ((n << a0) | (n >> b0))
+                           ^ ((e1 << c0) | (e1 >> d0))) & m16) ^ k0
+                    w0 = (w0 - x0) & m16
+                    buf[t + 1, 0] = np.uint16(w0)
+            else:
+                for t0 in range(0, nb, 256):  # sub-blocks of 256 beats: Y stays in L1 for (2)
+                    t1 = min(nb, t0 + 256)
+                    for t in range(t0, t1):
+                        # in 16-bit arithmetic (rotations masked to 0..15) so that LLVM keeps
+                        # 16-bit lanes: variable word rotates (vpshldvw where the CPU has it)
+                        n, e1 = np.uint16(ns[done + t]), np.uint16(e1s[done + t])
+                        for lane in range(lanes):
+                            a, b = a16[lane] & f15, b16[lane] & f15
+                            ra = np.uint16(np.uint16(n << a) | np.uint16(n >> ((s16 - a) & f15)))
+                            rb = np.uint16(np.uint16(e1 << b) | np.uint16(e1 >> ((s16 - b) & f15)))
+                            buf[t + 1, lane] = np.uint16(ra ^ rb ^ d16[lane])
+                    for t in range(t0, t1):
+                        v = np.uint32(buf[t, lanes - 1])
+                        buf[t + 1, 0] = np.uint16((np.uint32(buf[t, 0]) - ((((v << np.uint32(5))
+                                                   | (v >> np.uint32(11))) & m16)
+                                                   ^ np.uint32(buf[t + 1, 0]))) & m16)
+                        for lane in range(1, lanes):
+                            v = np.uint32(buf[t, lane - 1])
+                            buf[t + 1, lane] = np.uint16((np.uint32(buf[t, lane]) - ((((v << np.uint32(5))
+                                                          | (v >> np.uint32(11))) & m16)
+                                                          ^ np.uint32(buf[t + 1, lane]))) & m16)
+            done += nb
+            if nb < block:  # last, short block: move its end state to where it is read
+                for lane in range(lanes):
+                    buf[block, lane] = buf[nb, lane]
+        w_out = buf[block].copy()
+        return lo, hi, w_out
+
+
+_LANE_ARGS: dict[int, tuple] = {}
+
+
+def _lane_args(lanes: int) -> tuple:
+    """The lane constants as the compiled runner takes them (uint32 rotations and their
+    complements), made once per lane count."""
+    args = _LANE_ARGS.get(lanes)
+    if args is None:
+        from noisybnn.hw import lfsr
+
+        c = lfsr.lane_constants(lanes)
+        ua, ub = c.a.astype(np.uint32), c.b.astype(np.uint32)
+        args = (ua, (np.uint32(16) - ua) & np.uint32(15), ub, (np.uint32(16) - ub) & np.uint32(15),
+                c.d.astype(np.uint32), c.a.astype(np.uint16), c.b.astype(np.uint16),
+                c.d.astype(np.uint16))
+        _LANE_ARGS[lanes] = args
+    return args
 
 
 def _run_compiled(state, n_beats: int, collect: bool):
     """`noisybnn.hw.lfsr` runner (same signature as its numpy `_run_numpy`), compiled."""
     from noisybnn.hw import lfsr
 
-    c = lfsr.lane_constants(state.w.size)
     lo, hi = state.e & lfsr.MASK64, state.e >> 64
-    out, lo, hi, w = _run(np.uint64(lo), np.uint64(hi), np.ascontiguousarray(state.w),
-                          c.a.astype(np.intp), c.b.astype(np.intp), c.d.astype(np.uint32),
-                          int(n_beats), bool(collect))
+    out, lo, hi, w = _run(np.uint64(lo), np.uint64(hi), np.ascontiguousarray(state.w, dtype=np.uint16),
+                          *_lane_args(state.w.size), int(n_beats), bool(collect))
     return (out if collect else None), lfsr.State(int(lo) | int(hi) << 64, w)
 
 
@@ -192,6 +288,36 @@ def lane_stream(seed_word: int, lanes: int, n_beats: int, start_beat: int = 0) -
     from noisybnn.hw import lfsr
 
     return lfsr.stream(seed_word, lanes, n_beats, start_beat, runner())
+
+
+def empty_samples(size: int) -> np.ndarray:
+    """A new uint16 buffer for `lane_stream_into`, from numba's allocator where numba is there:
+    numpy advises huge pages for arrays >= 4 MiB, and on this VM their first touch (zeroing,
+    compaction) cost 8x more than small pages (20 MB: 140 ms against 17 ms)."""
+    return _empty_u16(int(size)) if AVAILABLE else np.empty(int(size), dtype=np.uint16)
+
+
+def lane_stream_into(out: np.ndarray, seed_word: int, lanes: int, n_beats: int,
+                     start_beat: int = 0) -> np.ndarray:
+    """`lane_stream` written into `out`, a uint16 array of at least (n_beats + 1) * lanes
+    elements that the caller owns (memory that was touched before: a fresh multi-MB array
+    costs a page fault per 4 KiB on first touch, about as much as computing it). Returns the
+    (n_beats, lanes) view; resumes from, and records in, `noisybnn.hw.lfsr`'s state cache."""
+    from noisybnn.hw import lfsr
+
+    if not AVAILABLE:
+        view = out.reshape(-1)[: n_beats * lanes].reshape(n_beats, lanes)
+        view[...] = lane_stream(seed_word, lanes, n_beats, start_beat)
+        return view
+    if n_beats < 0 or start_beat < 0:
+        raise ValueError("n_beats and start_beat must be >= 0")
+    st = lfsr.state_at(seed_word, lanes, start_beat, runner())
+    buf = out.reshape(-1)[: (n_beats + 1) * lanes].reshape(n_beats + 1, lanes)
+    lo, hi = st.e & lfsr.MASK64, st.e >> 64
+    lo, hi, w = _run_into(buf, np.uint64(lo), np.uint64(hi), np.ascontiguousarray(st.w, np.uint16),
+                          *_lane_args(lanes), int(n_beats))
+    lfsr._remember(seed_word, lanes, start_beat + n_beats, lfsr.State(int(lo) | int(hi) << 64, w))
+    return buf[:n_beats]
 
 
 def lane_samples(cfg, n_beats: int, start_beat: int = 0) -> np.ndarray:
@@ -236,3 +362,86 @@ def flip_two_valued(v: np.ndarray, u: np.ndarray, threshold: int, mask: np.ndarr
     out, count = _flip_two_valued(np.ascontiguousarray(v, dtype=np.float32),
                                   np.ascontiguousarray(u), int(threshold), mask, bool(bipolar))
     return out, int(count)
+
+
+#: Neurons per block of the byte-output XNOR kernel (weights of a block: words x CH x 8 bytes,
+#: 32 KiB for CH = 256 and 16 words, which stays in a 48 KiB L1 data cache).
+CHUNK = 256
+
+
+def chunk_weights(wpacked: np.ndarray, chunk: int = CHUNK) -> np.ndarray:
+    """(neurons, words) packed weights -> (chunks, words, CH) uint64, the layout `xnor_fire_bits`
+    reads; CH = `chunk`, or the neuron count rounded up to 8 for small layers; padding is zero
+    weights whose outputs are never written."""
+    neurons, words = wpacked.shape
+    ch = min(chunk, -(-neurons // 8) * 8)
+    nch = -(-neurons // ch)
+    padded = np.zeros((nch * ch, words), dtype=np.uint64)
+    padded[:neurons] = wpacked
+    return np.ascontiguousarray(padded.reshape(nch, ch, words).transpose(0, 2, 1))
+
+
+def as_bits(v: np.ndarray) -> np.ndarray:
+    """Bool view/array of (v > 0): 0/1 bytes are viewed, not compared."""
+    if v.dtype == np.bool_:
+        return v
+    if v.dtype == np.uint8:
+        return v.view(np.bool_)  # our 0/1 bytes
+    return v > 0
+
+
+def xnor_fire_bits(v: np.ndarray, wpacked: np.ndarray, wchunks: np.ndarray, mw: int,
+                   thresholds: np.ndarray) -> np.ndarray:
+    """`xnor_fire` with the output as 0/1 bytes (1 = the neuron fires): uint8 (n, neurons).
+
+    v: the layer's input, bool / 0-1 bytes / float (bit = v > 0); wchunks from `chunk_weights`.
+    Two-valued layers pass bytes from layer to layer: no float array is written or re-read."""
+    t = np.ascontiguousarray(thresholds, dtype=np.float64).reshape(-1)
+    if not AVAILABLE:
+        return (xnor_matches_numpy(as_bits(v), wpacked, mw) >= t[None, :]).astype(np.uint8)
+    max_mismatches = (mw - np.ceil(t)).astype(np.int64)  # exact: matches are integers
+    return _fire_bits(pack_rows(as_bits(v)), wchunks, max_mismatches, wpacked.shape[0])
+
+
+def flip_bytes(b: np.ndarray, u: np.ndarray, threshold: int, mask: np.ndarray | None) -> int:
+    """Flip, in place, the 0/1 bytes `b` (n, neurons) where the lane sample u < threshold and the
+    neuron is in `mask`; returns the number of flips (the same flips as `flip_two_valued`)."""
+    mask = np.ones(b.shape[1], dtype=np.uint8) if mask is None else np.asarray(mask, dtype=np.uint8)
+    if not AVAILABLE:
+        f = (u.astype(np.int64) < threshold) & mask[None, :].astype(bool)
+        b ^= f.astype(np.uint8)
+        return int(np.count_nonzero(f))
+    return int(_flip_bytes(b, np.ascontiguousarray(u), int(threshold), mask))
+
+
+if AVAILABLE:
+
+    @numba.njit(cache=True, nogil=True)
+    def _xor_popcount_sum(a, b, reps):  # pragma: no cover - compiled
+        # the XNOR layers' arithmetic with nothing else: XOR and popcount of cache-resident words
+        # summed into a register (LLVM vectorises it to vpxor / vpopcntq where the CPU has them)
+        tot = np.uint64(0)
+        for r in range(reps):
+            acc = np.uint64(r)
+            for i in range(a.shape[0]):
+                acc += _popcount64(a[i] ^ b[i])
+            tot += acc
+        return tot
+
+
+def popcount_loop(words: int = 2048, reps: int = 2000) -> tuple[int, float]:
+    """Run the pure XOR+popcount loop once over `words` x `reps` uint64 words (two 16 KiB
+    arrays, L1-resident); returns (words counted, seconds). Its rate bounds what any XNOR kernel
+    built the same way can reach on this machine: `bench` divides it by a model's words per
+    image for an images/s ceiling. numba is needed."""
+    import time
+
+    if not AVAILABLE:
+        raise RuntimeError("the popcount ceiling needs numba")
+    rng = np.random.default_rng(0)
+    a = rng.integers(0, 2**63, words, dtype=np.int64).astype(np.uint64)
+    b = rng.integers(0, 2**63, words, dtype=np.int64).astype(np.uint64)
+    _xor_popcount_sum(a, b, 1)
+    t0 = time.perf_counter()
+    _xor_popcount_sum(a, b, reps)
+    return words * reps, time.perf_counter() - t0

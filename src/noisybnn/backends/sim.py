@@ -5,12 +5,17 @@ configuration) and runs it in numpy, layer by layer on whole batches:
 
 * binary layers (FINN's XNOR-popcount MVAU) as XOR + popcount on bit-packed uint64 words, the
   counting loop compiled with numba (`kernels`); or, as checks and fallbacks, the same in numpy
-  or an exact float32 GEMM (every partial sum is an integer below 2^24). All are tested equal;
+  or an exact float32 GEMM (every partial sum is an integer below 2^24). All are tested equal.
+  With the compiled kernel a two-valued layer's outputs travel as 0/1 bytes (`_Bits`) to the
+  injector (flipped in place) and the next XNOR layer; floats are made only where a stage
+  needs values (the last layer's counts, integer layers, the trace);
 * integer layers (e.g. w2a2) as exact float32 GEMM;
 * thresholds as FINN's MultiThreshold: count of thresholds met, plus the activation bias
   (binarized pixels as an integer compare);
 * injectors from the one reference in `noisybnn.hw` (the LFSR stream, compiled too): the same
-  lane samples; cached per seed so a sweep over p with a fixed seed draws the stream once.
+  lane samples; cached per seed so a sweep over p with a fixed seed draws the stream once
+  (up to `_SAMPLE_CACHE_BYTES`; past it a new stream is written into the oldest one's memory,
+  which costs no page faults).
 
 Speed against FINN python execution and Brevitas: `noisybnn bench` (docs/experiments.md).
 """
@@ -32,10 +37,12 @@ from noisybnn.backends.kernels import pack_rows
 from noisybnn.backends.sim_checks import check_against_manifest, check_stages
 from noisybnn.compile.graph import node_attributes
 from noisybnn.errors import ConfigError, InputFileError
-from noisybnn.hw import InjectorConfig, Mode, threshold_from_p
-from noisybnn.hw.injector import derive_layer_seed
+from noisybnn.hw import Mode, threshold_from_p
+from noisybnn.hw.injector import derive_layer_seed, seed_word
 
 _INJECTOR_OPS = ("NoiseInjector", "NoiseInjector_rtl")
+#: Bytes of lane samples a sim keeps for reuse (a sweep over p at one seed draws them once).
+_SAMPLE_CACHE_BYTES = 128 * 2**20
 
 
 class ModelFormatError(InputFileError):
@@ -48,6 +55,24 @@ class ModelFormatError(InputFileError):
 class _Stage:
     kind: str
     params: dict
+
+
+@dataclass
+class _Bits:
+    """Outputs of a two-valued layer as 0/1 bytes, uint8 (n, neurons): 1 is the value 1, 0 is
+    `low` (0 for BINARY, -1 for BIPOLAR). XNOR layers and flips pass these on without writing
+    the float values (the next XNOR layer only needs the bits)."""
+
+    b: np.ndarray
+    low: float
+
+    def values(self) -> np.ndarray:
+        return np.where(self.b.view(np.bool_), np.float32(1), np.float32(self.low))
+
+
+def _values(v):
+    """The float values of a stage's output (bytes of a two-valued layer widened)."""
+    return v.values() if isinstance(v, _Bits) else v
 
 
 def _thresholds_apply(acc: np.ndarray, thresholds: np.ndarray, act_val: float) -> np.ndarray:
@@ -150,6 +175,7 @@ class SimAccelerator:
                           "wsum": w.sum(axis=0).astype(np.float32)}
                 if xnor:
                     params["wpacked"] = pack_rows(w.T > 0)
+                    params["wchunks"] = kernels.chunk_weights(params["wpacked"])
                 if a.get("noActivation", 0) == 0:
                     params["t"] = inits[node.input[2]].astype(np.float32)
                     params["act"] = a.get("ActVal", 0)
@@ -275,23 +301,27 @@ class SimAccelerator:
             if stage.kind == "inject":
                 v = self._inject(inj, v, n, call_size)
                 if self._trace is not None:
-                    self._trace[inj].append(v.astype(np.int8))
+                    self._trace[inj].append(_values(v).astype(np.int8))
                 inj += 1
             else:
                 v = self._apply_plain(stage, v)
         self._vectors_done += n
-        return np.rint(v).astype(np.int64)
+        return np.rint(_values(v)).astype(np.int64)
 
     def _apply_plain(self, stage: _Stage, v: np.ndarray) -> np.ndarray:
         p = stage.params
+        if not (stage.kind == "mvau" and p["xnor"] and self.kernel == "xnor"):
+            v = _values(v)
+        elif isinstance(v, _Bits):
+            v = v.b.view(np.bool_)  # an XNOR layer reads the bits only
         if stage.kind == "threshold":
             if v.dtype == np.uint8 and p["pixel_t"] is not None:
                 return v >= p["pixel_t"]
             return _bipolar_if(_thresholds_apply(v, p["t"], p["act"]), p["bipolar"])
         if stage.kind == "mvau":
             if self.kernel == "xnor" and "fire_t" in p:  # count and compare in one pass
-                return kernels.xnor_fire(v, p["wpacked"], p["mw"], p["fire_t"],
-                                         -1.0 if p["bipolar"] else 0.0)
+                return _Bits(kernels.xnor_fire_bits(v, p["wpacked"], p["wchunks"], p["mw"],
+                                                    p["fire_t"]), -1.0 if p["bipolar"] else 0.0)
             acc = self._matmul(v, p)
             if "t" not in p:
                 return acc
@@ -329,6 +359,12 @@ class SimAccelerator:
         threshold = threshold_from_p(s.p) if mode is Mode.FLIP else 0
         if mode is Mode.FLIP and threshold == 0:
             return v
+        if mode is Mode.FLIP and isinstance(v, _Bits) and bits == 1:  # flip bytes in place
+            u = self._call_stream(index, p, n, call_size).reshape(n, neurons)
+            self._flips[index] += kernels.flip_bytes(v.b, u, threshold,
+                                                     s.fault_masks.get(p["layer"]))
+            return v
+        v = _values(v)
         if mode is Mode.FLIP and p["dtype"] in ("BINARY", "BIPOLAR"):
             # binary layers: a flipped neuron takes the other of its two values (one fused pass)
             u = self._call_stream(index, p, n, call_size).reshape(n, neurons)
@@ -381,12 +417,30 @@ class SimAccelerator:
         key = (p["layer"], seed, p["pe"], p["bits"], start, n * nf)
         cached = self._sample_cache.get(key)
         if cached is None:
-            cfg = InjectorConfig(neurons=p["neurons"], pe=p["pe"], bits=p["bits"], seed=seed)
-            cached = kernels.lane_samples(cfg, n * nf, start)
-            if sum(a.nbytes for a in self._sample_cache.values()) > 512 * 2**20:
-                self._sample_cache.clear()
+            lanes, beats = p["pe"] * p["bits"], n * nf
+            buf = self._reusable_buffer((beats + 1) * lanes)
+            cached = kernels.lane_stream_into(buf, seed_word(seed), lanes, beats, start)
             self._sample_cache[key] = cached
         return cached
+
+    def _reusable_buffer(self, size: int) -> np.ndarray:
+        """A uint16 buffer of `size` for a new stream: the oldest cached stream's memory when
+        the cache is over its budget (memory already touched: no page faults), else a new one.
+        Streams of the running call are never taken."""
+        in_use = {id(a) for a in self._call_samples.values()}
+        total = sum(a.base.nbytes if a.base is not None else a.nbytes
+                    for a in self._sample_cache.values())
+        reuse = None
+        while total > _SAMPLE_CACHE_BYTES:
+            old = next((k for k, a in self._sample_cache.items() if id(a) not in in_use), None)
+            if old is None:
+                break
+            arr = self._sample_cache.pop(old)
+            base = arr.base if arr.base is not None else arr
+            total -= base.nbytes
+            if reuse is None and base.dtype == np.uint16 and base.size >= size and base.ndim == 1:
+                reuse = base
+        return reuse if reuse is not None else kernels.empty_samples(size)
 
 
 _BLAS_CONTROLLER = None

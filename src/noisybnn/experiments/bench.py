@@ -11,7 +11,12 @@ run, so their integer logits must be identical; the bench checks that. FINN pyth
 slow, so it runs on the first `finn_images` images only; sim and Brevitas are timed on that batch
 too (the sim/FINN ratio compares equal batches) and on all `n_images`.
 
-Optionally it times a full sweep on sim (20 eps x 5 seeds x n_images by default).
+Optionally it times a full sweep on sim (20 eps x 5 seeds x n_images by default), a
+*baseline* sim (the software accelerator of another git revision, e.g. ``main``, loaded side by
+side in the same rounds, so a before/after comparison is one run on one machine load), and the
+machine's popcount ceiling: a pure XOR+popcount loop over cache-resident uint64 words (timed in
+the same rounds), divided by the model's words per image (neurons x 64-bit words of every XNOR
+layer) - an upper bound on the images/s of any XNOR kernel compiled the same way.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -57,6 +63,59 @@ def _injector_pes(twin: Path) -> dict[int, int]:
     return out
 
 
+_BASELINES: dict[str, tuple] = {}
+
+
+def load_baseline_sim(rev: str, into: Path):
+    """`SimAccelerator` class of git revision `rev` (its backends/sim.py and kernels.py from
+    `git show`, written under `into`), bound to its own kernels; the rest of the package (hw
+    reference, graph reader) is this checkout's. Returns (class, commit); loaded once per
+    process (numba compiles its kernels on first use)."""
+    import importlib.util
+    import subprocess
+
+    from noisybnn.resources import source_checkout
+
+    if rev in _BASELINES:
+        return _BASELINES[rev]
+    root = source_checkout()
+    try:
+        commit = subprocess.run(["git", "-C", str(root), "rev-parse", rev], check=True,
+                                capture_output=True, text=True).stdout.strip()
+        files = {}
+        for name in ("kernels", "sim"):
+            files[name] = subprocess.run(
+                ["git", "-C", str(root), "show", f"{commit}:src/noisybnn/backends/{name}.py"],
+                check=True, capture_output=True, text=True).stdout
+    except (OSError, subprocess.CalledProcessError) as exc:
+        raise ConfigError(f"baseline revision {rev!r}: cannot read it from git in {root} "
+                          f"({getattr(exc, 'stderr', exc)!s}".strip() + ")") from None
+    into.mkdir(parents=True, exist_ok=True)
+    mods = {}
+    for name in ("kernels", "sim"):
+        path = into / f"baseline_{name}_{commit[:10]}.py"
+        path.write_text(files[name])
+        spec = importlib.util.spec_from_file_location(f"noisybnn_baseline_{name}", path)
+        mods[name] = importlib.util.module_from_spec(spec)
+        sys.modules[spec.name] = mods[name]  # dataclasses look their module up there
+        spec.loader.exec_module(mods[name])
+    sim = mods["sim"]
+    sim.kernels = mods["kernels"]  # its own kernels, not this checkout's
+    sim.pack_rows = mods["kernels"].pack_rows
+    _BASELINES[rev] = (sim.SimAccelerator, commit)
+    return _BASELINES[rev]
+
+
+def xnor_words_per_image(acc) -> int:
+    """64-bit words XOR-popcounted per image: neurons x words of every XNOR layer."""
+    return int(sum(s.params["wpacked"].size for s in acc.stages
+                   if s.kind == "mvau" and s.params.get("xnor")))
+
+
+def ips_of(fig: dict) -> float:
+    return fig["images_per_s"]
+
+
 def _figure(n: int, seconds: float) -> dict:
     return {"images": n, "seconds": round(seconds, 4), "images_per_s": round(n / seconds, 1)}
 
@@ -73,6 +132,8 @@ def run_bench(
     repeats: int = 7,
     threads: int | None = 1,
     progress: bool = True,
+    baseline: str | None = None,
+    ceiling: bool = True,
 ) -> dict:
     """Time sim, FINN python execution and Brevitas on one model; check their outputs agree.
 
@@ -85,6 +146,8 @@ def run_bench(
         sweep: also time a sim sweep of 20 eps x 5 seeds x n_images.
         repeats: rounds of sim and Brevitas runs, interleaved; best of each (FINN runs once).
         threads: BLAS and torch threads for all three (None: leave the defaults).
+        baseline: git revision whose sim is timed beside this one (cold), e.g. "main".
+        ceiling: also time the pure XOR+popcount loop (the machine's popcount ceiling).
 
     Returns:
         The figures, as saved in `out`.
@@ -129,9 +192,23 @@ def run_bench(
             warmup = time.perf_counter() - t0
             fresh_seeds = iter(range(seed + 20_000, seed + 40_000))
 
-            def sim_run(imgs, run_seed):
+            def sim_run(imgs, run_seed, acc=acc):
                 acc.configure_noise(NoiseSetting(mode="flip", p=p, seed=run_seed))
                 return acc.execute(imgs)
+
+            base_acc = None
+            if baseline is not None:
+                base_cls, base_commit = load_baseline_sim(baseline, Path(tempfile.mkdtemp(
+                    prefix="noisybnn-baseline-")))
+                base_acc = base_cls(twin)
+                sim_run(x[:64], seed + 10_000, base_acc)  # untimed: compile/load its kernels
+                res["baseline"] = {"rev": baseline, "commit": base_commit,
+                                   "kernel": base_acc.kernel}
+            if ceiling:
+                from noisybnn.backends import kernels
+
+                kernels.popcount_loop(64, 1)  # untimed: load the compiled loop
+                words_per_image = xnor_words_per_image(acc)
 
             net, _ = load_checkpoint(manifest["checkpoint"])
             pes = _injector_pes(twin)
@@ -151,12 +228,14 @@ def run_bench(
             # stream never drawn before (round 0: `seed`, whose outputs are compared).
             batches = {"all": x} if finn_images == n_images else {"all": x, "finn_batch": xf}
             best: dict = {}
+            cpu: dict = {}  # CPU seconds of the process: robust where other jobs share the cores
             outs: dict = {}
 
             def record(case, fn, *args):
-                t0 = time.perf_counter()
+                c0, t0 = time.process_time(), time.perf_counter()
                 out = fn(*args)
                 best[case] = min(best.get(case, float("inf")), time.perf_counter() - t0)
+                cpu[case] = min(cpu.get(case, float("inf")), time.process_time() - c0)
                 outs.setdefault(case, out)
 
             for r in range(max(1, repeats)):
@@ -165,6 +244,11 @@ def run_bench(
                     record(("sim_cold", name), sim_run, imgs, run_seed)
                     record(("sim_warm", name), sim_run, imgs, seed)  # stream cached
                     record(("brevitas", name), brevitas_run, imgs)
+                    if base_acc is not None:
+                        record(("base_cold", name), sim_run, imgs, run_seed + 50_000, base_acc)
+                if ceiling:  # the pure loop's own time; best of the rounds, like the others
+                    done, secs = kernels.popcount_loop()
+                    best["popcount"] = min(best.get("popcount", float("inf")), secs / done)
             fb = "all" if finn_images == n_images else "finn_batch"
             sim_all, sim_f = outs[("sim_cold", "all")], outs[("sim_cold", fb)]
             brev_all, brev_f = outs[("brevitas", "all")], outs[("brevitas", fb)]
@@ -177,14 +261,54 @@ def run_bench(
                           "warmup_seconds": round(warmup, 3)}
             res["brevitas"] = {"all": _figure(n_images, best[("brevitas", "all")]),
                                "finn_batch": _figure(finn_images, best[("brevitas", fb)])}
+            if base_acc is not None:
+                # logits and flip counts of both on one seed (the timed runs use other seeds)
+                base_same = sim_run(x, seed + 70_000, base_acc)
+                base_flips = base_acc.flip_counts()
+                new_same = sim_run(x, seed + 70_000)
+                res["baseline"].update(
+                    cold=_figure(n_images, best[("base_cold", "all")]),
+                    cold_finn_batch=_figure(finn_images, best[("base_cold", fb)]),
+                    identical_to_sim=bool(np.array_equal(base_same, new_same)
+                                          and base_flips == acc.flip_counts()),
+                    flip_counts=base_flips)
+            if ceiling:
+                words_per_s = 1.0 / best["popcount"]
+                res["popcount_ceiling"] = {
+                    "words_per_s": round(words_per_s, 1),
+                    "xnor_words_per_image": words_per_image,
+                    "images_per_s": round(words_per_s / words_per_image, 1),
+                    "sim_fraction": round(ips_of(res["sim"]["cold"]) * words_per_image
+                                          / words_per_s, 3),
+                    "note": "pure XOR+popcount of L1-resident uint64 words (numba, same compiler "
+                            "as the kernels), best of the rounds; images/s = words/s / words "
+                            "per image (neurons x 64-bit words of every XNOR layer)"}
 
             # --- FINN python execution (slow: one run) ----------------------------------------
             from qonnx.core.modelwrapper import ModelWrapper
 
+            from noisybnn.compile.finn_env import prepare_finn
+
+            prepare_finn()  # FINN's settings and ops, as a build does (a build directory given)
+            import finn.custom_op.fpgadataflow.rtl  # noqa: F401  declares Reshape & co. (a build
+            # imports them on the way; a build directory given to the bench does not)
+
             finn_model = ModelWrapper(str(twin)).transform(
                 ConfigureNoiseInjectors(mode="flip", p=p, seed=seed))
+            c0 = time.process_time()
             t_finn, finn_f = _best(lambda: execute_batched(finn_model, xf, batch=finn_images), 1)
             res["finn"] = _figure(finn_images, t_finn)
+            cpu["finn"] = time.process_time() - c0
+            res["cpu_images_per_s"] = {
+                "sim": round(n_images / cpu[("sim_cold", "all")], 1),
+                "sim_finn_batch": round(finn_images / cpu[("sim_cold", fb)], 1),
+                "brevitas": round(n_images / cpu[("brevitas", "all")], 1),
+                "finn": round(finn_images / cpu["finn"], 1),
+                **({"baseline": round(n_images / cpu[("base_cold", "all")], 1)}
+                   if base_acc is not None else {}),
+                "note": "images per CPU second of this process (time.process_time, best of the "
+                        "rounds; FINN one run): what each level costs, whatever else runs on "
+                        "the machine; the wall-clock figures above are what a user waits"}
     finally:
         torch.set_num_threads(torch_threads)
 
@@ -203,12 +327,25 @@ def run_bench(
                 f"all {n_images}",
     }
     ips = lambda d: d["images_per_s"]  # noqa: E731
+    c = res["cpu_images_per_s"]
+    res["cpu_ratios"] = {"sim_over_finn": round(c["sim_finn_batch"] / c["finn"], 1),
+                         "sim_over_brevitas": round(c["sim"] / c["brevitas"], 1),
+                         **({"baseline_over_brevitas": round(c["baseline"] / c["brevitas"], 1),
+                             "sim_over_baseline": round(c["sim"] / c["baseline"], 2)}
+                            if "baseline" in c else {})}
     res["ratios"] = {
         "sim_over_finn": round(ips(res["sim"]["cold_finn_batch"]) / ips(res["finn"]), 1),
         "sim_over_finn_warm": round(ips(res["sim"]["warm_finn_batch"]) / ips(res["finn"]), 1),
         "sim_over_brevitas": round(ips(res["sim"]["cold"]) / ips(res["brevitas"]["all"]), 1),
         "sim_over_brevitas_warm": round(ips(res["sim"]["warm"]) / ips(res["brevitas"]["all"]),
                                         1),
+        **({"baseline_over_finn": round(ips_of(res["baseline"]["cold_finn_batch"])
+                                        / ips_of(res["finn"]), 1),
+            "baseline_over_brevitas": round(ips_of(res["baseline"]["cold"])
+                                            / ips_of(res["brevitas"]["all"]), 1),
+            "sim_over_baseline": round(ips_of(res["sim"]["cold"])
+                                       / ips_of(res["baseline"]["cold"]), 2)}
+           if "baseline" in res else {}),
         "note": "cold: every timed sim run draws an LFSR stream never drawn before (as FINN and "
                 "Brevitas do on every run), compiled kernels loaded; warm: the stream is cached, "
                 "as in a sweep over eps at a fixed seed",
@@ -269,6 +406,26 @@ def format_bench(res: dict) -> str:
         f"sim/Brevitas: {r['sim_over_brevitas']:,}x (warm {r['sim_over_brevitas_warm']:,}x, "
         f"on {n} images)",
     ]
+    if "baseline" in res:
+        bl = res["baseline"]
+        lines += [
+            f"{'baseline sim ' + bl['rev'] + ' @' + bl['commit'][:8] + ' (cold)':34s} {n:7d} "
+            f"{bl['cold']['seconds']:9.3f} {bl['cold']['images_per_s']:11,.0f}",
+            f"baseline/FINN: {r['baseline_over_finn']:,}x; baseline/Brevitas: "
+            f"{r['baseline_over_brevitas']:,}x; sim/baseline: {r['sim_over_baseline']}x; "
+            f"logits and flip counts {'IDENTICAL' if bl['identical_to_sim'] else 'DIFFER'} "
+            "(one seed, all images)",
+        ]
+    if "cpu_ratios" in res:
+        cr = res["cpu_ratios"]
+        lines.append("per CPU second: " + ", ".join(
+            f"{k.replace('_over_', '/')} {v:,}x" for k, v in cr.items()))
+    if "popcount_ceiling" in res:
+        pc = res["popcount_ceiling"]
+        lines.append(f"popcount ceiling: {pc['words_per_s'] / 1e9:.2f} G words/s (pure XOR+popcount"
+                     f" loop) / {pc['xnor_words_per_image']:,} words per image = "
+                     f"{pc['images_per_s']:,.0f} images/s; sim cold reaches "
+                     f"{100 * pc['sim_fraction']:.0f} %")
     ident = res["identical"]
     same = ident["sim_vs_finn"] and ident["sim_vs_brevitas"] and ident["finn_vs_brevitas"]
     lines.append(
@@ -283,6 +440,26 @@ def format_bench(res: dict) -> str:
                      f"({w['seconds_per_point']} s/point, {w['images_per_s']:,.0f} images/s)")
     if "out" in res:
         lines.append(f"saved {res['out']}")
+    return "\n".join(lines)
+
+
+def format_summary(results: list[dict]) -> str:
+    """One line per model: images/s of each level side by side, the ratios, the ceiling."""
+    head = (f"{'model':10s} {'sim':>10s} {'baseline':>10s} {'Brevitas':>9s} {'FINN':>7s} "
+            f"{'sim/FINN':>9s} {'sim/Brev':>9s} {'base/Brev':>9s} {'sim/base':>8s} "
+            f"{'ceiling':>10s} {'of ceil':>7s}")
+    lines = ["images/s (cold, injectors on, same images and rounds per model)", head]
+    for res in results:
+        r, bl, pc = res["ratios"], res.get("baseline"), res.get("popcount_ceiling")
+        lines.append(
+            f"{res['model']:10s} {ips_of(res['sim']['cold']):10,.0f} "
+            f"{ips_of(bl['cold']) if bl else float('nan'):10,.0f} "
+            f"{ips_of(res['brevitas']['all']):9,.0f} {ips_of(res['finn']):7,.0f} "
+            f"{r['sim_over_finn']:8,.1f}x {r['sim_over_brevitas']:8,.1f}x "
+            f"{r.get('baseline_over_brevitas', float('nan')):8,.1f}x "
+            f"{r.get('sim_over_baseline', float('nan')):7,.2f}x "
+            f"{pc['images_per_s'] if pc else float('nan'):10,.0f} "
+            f"{100 * pc['sim_fraction'] if pc else float('nan'):6.0f}%")
     return "\n".join(lines)
 
 
