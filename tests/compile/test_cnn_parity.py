@@ -24,7 +24,6 @@ from noisybnn.backends.sim import SimAccelerator
 from noisybnn.backends.sim_checks import BuildCheckError
 from noisybnn.backends.sim_conv import ConvGraphError
 from noisybnn.compile import ConfigureNoiseInjectors, injectors
-from noisybnn.compile.execute import execute_batched
 from noisybnn.compile.parity import finn_runs
 from noisybnn.compile.paths import python_model_path
 from noisybnn.train import images_to_tensor, load_checkpoint
@@ -122,13 +121,6 @@ def test_sim_equals_brevitas_in_one_run(tiny_cnn, setting):
     sim.configure_noise(setting)
     out = np.concatenate([sim.execute(x[:70]), sim.execute(x[70:])])  # one run, two calls
     assert np.array_equal(out, _brevitas(ckpt, bdir, x, setting))
-
-
-def test_batched_finn_execution_of_a_conv_graph_runs_image_by_image(tiny_cnn):
-    _, bdir = tiny_cnn
-    x = data.load("mnist", "test")[0][:4]
-    model = _finn_model(bdir, SETTINGS[0])
-    assert np.array_equal(execute_batched(model, x, batch=4), finn_runs(model, x)[0])
 
 
 def _edited_twin(bdir, tmp_path, edit) -> Path:

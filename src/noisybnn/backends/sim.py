@@ -161,6 +161,10 @@ class SimAccelerator:
                 stages.extend(_Stage(kind, params) for kind, params in conv_stages)
                 continue
             if op in ("Reshape", "Reshape_rtl", "Flatten"):
+                out_shape = shapes.get(node.output[0])
+                if out_shape and len(out_shape) > 1 and all(d > 0 for d in out_shape[1:]):
+                    # the values per image in C order, as the next layer reads them (NHWC maps)
+                    stages.append(_Stage("reshape", {"shape": tuple(out_shape[1:])}))
                 continue
             if op in ("Thresholding", "MultiThreshold"):
                 thr = inits[node.input[1]].astype(np.float32)
@@ -286,7 +290,7 @@ class SimAccelerator:
 
         mvaus = [s for s in self.stages if s.kind == "mvau"]
         first = self.stages[0]
-        if any(s.kind in sim_conv.KINDS for s in self.stages):
+        if any(s.kind in ("conv", "maxpool", "pad") for s in self.stages):
             raise ConfigError("the theory model covers fully connected networks; this one is "
                               "convolutional")
         if first.kind != "threshold" or any(not s.params["xnor"] for s in mvaus):

@@ -53,7 +53,7 @@ def check_stages(stages, input_pixels: int, path: str | Path) -> int:
         p = st.params
         where = f"stage {i} ({st.kind})"
         width = shape[-1]
-        if st.kind in ("transpose", "pad", "maxpool"):
+        if st.kind in ("reshape", "transpose", "pad", "maxpool"):
             shape = sim_conv.stage_out_shape(st.kind, p, shape, where,
                                              lambda what: _fail(path, what))
         elif st.kind in ("mvau", "conv"):

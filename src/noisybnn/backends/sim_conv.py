@@ -3,7 +3,8 @@
 A FINN CNN twin streams NHWC feature maps through these nodes (finn-plus 1.6.1 names; the
 specialized _hls/_rtl flavours carry the same attributes):
 
-* ``Transpose`` (the NCHW -> NHWC input conversion) -> stage "transpose";
+* ``Transpose`` (the NCHW -> NHWC input conversion) -> stage "transpose"; ``Reshape`` (for C = 1
+  FINN may convert the input with a reshape) -> stage "reshape" (C order, as ONNX reshapes);
 * ``FMPadding`` (Padding, ImgDim, NumChannels) -> stage "pad" (zeros, as FINN pads);
 * ``ConvolutionInputGenerator`` (ConvKernelDim, IFMChannels, IFMDim, OFMDim, Stride, Dilation,
   depthwise) followed by an ``MVAU`` (MW = kh*kw*IFMChannels) -> stage "conv", the pair run as one
@@ -32,7 +33,7 @@ STREAMING_POOL_OPS = ("StreamingMaxPool", "StreamingMaxPool_hls", "StreamingMaxP
 PAD_OPS = ("FMPadding", "FMPadding_rtl", "FMPadding_hls", "FMPadding_Batch")
 CONV_OPS = WINDOW_OPS + POOL_OPS + STREAMING_POOL_OPS + PAD_OPS + ("Transpose",)
 #: stage kinds this module runs
-KINDS = ("transpose", "pad", "conv", "maxpool")
+KINDS = ("reshape", "transpose", "pad", "conv", "maxpool")
 
 
 class ConvGraphError(InputFileError):
@@ -155,6 +156,8 @@ def conv_params(params: dict, win: Window) -> dict:
 def apply_shape_stage(kind: str, p: dict, v: np.ndarray) -> np.ndarray:
     """Run a transpose, pad or max-pool stage on a batch (N, ...)."""
     n = v.shape[0]
+    if kind == "reshape":
+        return v.reshape((n, *p["shape"]))
     if kind == "transpose":
         return np.ascontiguousarray(v.reshape((n, *p["in_shape"])).transpose(p["perm"]))
     if kind == "pad":
@@ -168,6 +171,10 @@ def apply_shape_stage(kind: str, p: dict, v: np.ndarray) -> np.ndarray:
 def stage_out_shape(kind: str, p: dict, shape: tuple[int, ...], where: str, fail) -> tuple:
     """Per-image shape after a conv stage, checked against what the stage expects (`fail(msg)`
     raises the build-check error)."""
+    if kind == "reshape":
+        if int(np.prod(shape)) != int(np.prod(p["shape"])):
+            raise fail(f"{where}: input of shape {shape} reshaped to {p['shape']}")
+        return tuple(p["shape"])
     if kind == "transpose":
         if int(np.prod(shape)) != int(np.prod(p["in_shape"])):
             raise fail(f"{where}: input of shape {shape} for a transpose of {p['in_shape']}")

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator
-
 import numpy as np
 from onnx import helper
 from qonnx.core.modelwrapper import ModelWrapper
@@ -58,42 +55,12 @@ class SetBatchSize(Transformation):
         return model, False
 
 
-@contextlib.contextmanager
-def compiled_injector_stream() -> Iterator[None]:
-    """Inside: the NoiseInjector op draws its lane samples from the compiled stream
-    (`backends.kernels.lane_samples`, tested equal to the numpy reference `hw.injector.lane_samples`)
-    instead of the numpy reference, which steps beat by beat in Python (~0.4 ms a beat): a CNN
-    streams ~40,000 injector beats per image, hours for 1000 images. Every other layer is still
-    FINN's own python execution."""
-    from noisybnn.backends import kernels
-    from noisybnn.hw import injector
-
-    reference = injector.lane_samples
-    injector.lane_samples = kernels.lane_samples if kernels.AVAILABLE else reference
-    try:
-        yield
-    finally:
-        injector.lane_samples = reference
-
-
-def execute_batched(model: ModelWrapper, images: np.ndarray, batch: int = 1000,
-                    compiled_stream: bool = False) -> np.ndarray:
+def execute_batched(model: ModelWrapper, images: np.ndarray, batch: int = 1000) -> np.ndarray:
     """Run FINN/qonnx python execution on uint8 images (N, 28, 28); return integer logits.
 
     Each call of the graph is one run of the accelerator: noise injectors restart their streams
     from the seed at every call, so for injector parity pass `batch >= len(images)`.
-    `compiled_stream`: injectors draw from the compiled stream (`compiled_injector_stream`).
-
-    A graph with a sliding window (Im2Col / ConvolutionInputGenerator) runs one image per call
-    whatever `batch` says: qonnx's Im2Col execution mixes the images of a batch (its
-    `im2col_indices_nchw` reorders columns image-fastest, then reads them back image-slowest), so
-    only batch 1 is right. Each image then is its own run: injectors restart at every image.
     """
-    if compiled_stream:
-        with compiled_injector_stream():
-            return execute_batched(model, images, batch)
-    if has_sliding_window(model):
-        batch = 1
     import qonnx.core.onnx_exec as oxe
 
     from noisybnn.compile.registry import register_ops
@@ -115,9 +82,3 @@ def execute_batched(model: ModelWrapper, images: np.ndarray, batch: int = 1000,
         x = chunk.reshape([len(chunk)] + list(in_shape[1:])).astype(np.float32)
         outs.append(oxe.execute_onnx(m, {in_name: x})[out_name])
     return np.rint(np.concatenate(outs)).astype(np.int64)
-
-
-def has_sliding_window(model: ModelWrapper) -> bool:
-    """Whether the graph holds an Im2Col or ConvolutionInputGenerator (a convolution or pool)."""
-    return any(n.op_type == "Im2Col" or n.op_type.startswith("ConvolutionInputGenerator")
-               for n in model.graph.node)

@@ -1,19 +1,47 @@
 """FINN python execution of a twin image by image, with each injector's flip count: the reference
 run that the software accelerator is compared with (tests, bench).
 
-Each image is its own run (injectors start from their seed), as `execute_batched` runs conv
-graphs; the flip count of an injector is the number of stream bits its output differs from its
-input in, what the hardware's counter counts.
+Each image is its own run (injectors start from their seed); the flip count of an injector is the
+number of stream bits its output differs from its input in, what the hardware's counter counts.
+One image per call also keeps clear of qonnx's Im2Col execution (what FINN's
+ConvolutionInputGenerator runs), which mixes the images of a batch: its `im2col_indices_nchw`
+orders columns image-fastest, then reads them back image-slowest (tests/experiments/
+test_sim_conv_kernels.py compares with it one image at a time).
 """
 
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Iterator
 
 import numpy as np
 from qonnx.core.modelwrapper import ModelWrapper
 
-from noisybnn.compile.execute import SetBatchSize, compiled_injector_stream
+from noisybnn.compile.execute import SetBatchSize
+
+
+@contextlib.contextmanager
+def compiled_injector_stream() -> Iterator[None]:
+    """Inside: the NoiseInjector op draws its lane samples from the compiled stream
+    (`backends.kernels.lane_samples`, tested equal to the numpy reference `hw.injector.lane_samples`)
+    instead of the numpy reference, which steps beat by beat in Python (~0.4 ms a beat): a CNN
+    streams ~40,000 injector beats per image, hours for 1000 images. Every other layer is still
+    FINN's own python execution."""
+    from noisybnn.backends import kernels
+    from noisybnn.hw import injector
+
+    reference = injector.lane_samples
+    injector.lane_samples = kernels.lane_samples if kernels.AVAILABLE else reference
+    try:
+        yield
+    finally:
+        injector.lane_samples = reference
+
+
+def has_sliding_window(model: ModelWrapper) -> bool:
+    """Whether the graph holds an Im2Col or ConvolutionInputGenerator (a convolution or pool)."""
+    return any(n.op_type == "Im2Col" or n.op_type.startswith("ConvolutionInputGenerator")
+               for n in model.graph.node)
 
 
 def finn_runs(model: ModelWrapper, images: np.ndarray, compiled_stream: bool = True):
