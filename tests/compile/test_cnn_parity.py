@@ -53,8 +53,8 @@ def tiny_cnn(tmp_path_factory):
     return ckpt, compile_model(str(ckpt), out_dir=root / "build", target_fps=2000)
 
 
-def _finn_model(bdir, s: NoiseSetting) -> ModelWrapper:
-    twin = ModelWrapper(str(python_model_path(bdir)))
+def _finn_model(bdir, s: NoiseSetting, twin_path=None) -> ModelWrapper:
+    twin = ModelWrapper(str(twin_path or python_model_path(bdir)))
     return twin.transform(ConfigureNoiseInjectors(mode=s.mode, p=s.p, seed=s.seed, layers=s.layers,
                                                   fault_masks=s.fault_masks))
 
@@ -68,10 +68,10 @@ def _sim_per_image(sim: SimAccelerator, x: np.ndarray):
     return np.array(logits), np.array(flips)
 
 
-def _brevitas(ckpt, bdir, x, s: NoiseSetting) -> np.ndarray:
+def _brevitas(ckpt, bdir, x, s: NoiseSetting, twin_path=None) -> np.ndarray:
     net, _ = load_checkpoint(ckpt)
     net.eval()
-    twin = ModelWrapper(str(python_model_path(bdir)))
+    twin = ModelWrapper(str(twin_path or python_model_path(bdir)))
     pes = [int(next(a.i for a in n.attribute if a.name == "PE")) for n in injectors(twin)]
     if s.mode == "off":
         net.set_eval_noise(0.0)
@@ -129,6 +129,30 @@ def _edited_twin(bdir, tmp_path, edit) -> Path:
     out = tmp_path / "dataflow_python.onnx"
     onnx.save(m, str(out))
     return out
+
+
+def test_folded_injectors_agree(tiny_cnn, tmp_path):
+    """Injectors with PE > 1 (lane p of fold f carries channel f*PE + p at every pixel): FINN =
+    sim image by image, sim = Brevitas in one run."""
+    ckpt, bdir = tiny_cnn
+    pes = iter([2, 4, 4, 8, 16])
+
+    def fold(graph):
+        for node in graph.node:
+            if node.op_type.startswith("NoiseInjector"):
+                next(a for a in node.attribute if a.name == "PE").i = next(pes)
+
+    twin = _edited_twin(bdir, tmp_path, fold)
+    setting = SETTINGS[1]
+    x = data.load("mnist", "test")[0][:60]
+    finn_logits, finn_flips = finn_runs(_finn_model(bdir, setting, twin), x[:2])
+    sim = SimAccelerator(twin)
+    assert [s.params["pe"] for s in sim.injector_stages] == [2, 4, 4, 8, 16]
+    sim.configure_noise(setting)
+    logits, flips = _sim_per_image(sim, x[:2])
+    assert np.array_equal(logits, finn_logits) and np.array_equal(flips, finn_flips)
+    sim.configure_noise(setting)
+    assert np.array_equal(sim.execute(x), _brevitas(ckpt, bdir, x, setting, twin))
 
 
 def test_window_without_consumer_is_one_line(tiny_cnn, tmp_path):
