@@ -16,6 +16,9 @@ configuration) and runs it in numpy, layer by layer on whole batches:
   lane samples; cached per seed so a sweep over p with a fixed seed draws the stream once
   (up to `_SAMPLE_CACHE_BYTES`; past it a new stream is written into the oldest one's memory,
   which costs no page faults).
+* convolutional twins (sliding window + MVAU, max-pool, NHWC feature maps) through `sim_conv`
+  and `conv_kernels`: an injector after a conv layer sees its map as H*W vectors of C channels
+  per image, beat ((i*H + h)*W + w)*NF + f, exactly FINN's stream order (docs/injector.md).
 
 Speed against FINN python execution and Brevitas: `noisybnn bench` (docs/experiments.md).
 """
@@ -31,7 +34,7 @@ import numpy as np
 import onnx
 from onnx import numpy_helper
 
-from noisybnn.backends import kernels
+from noisybnn.backends import conv_kernels, kernels, sim_conv
 from noisybnn.backends.base import NoiseSetting, check_images
 from noisybnn.backends.kernels import pack_rows
 from noisybnn.backends.sim_checks import check_against_manifest, check_stages
@@ -76,10 +79,10 @@ def _values(v):
 
 
 def _thresholds_apply(acc: np.ndarray, thresholds: np.ndarray, act_val: float) -> np.ndarray:
-    """FINN MultiThreshold on (N, C): number of thresholds <= acc per channel, plus the bias."""
+    """FINN MultiThreshold on (..., C): number of thresholds <= acc per channel, plus the bias."""
     t = thresholds
     if t.shape[0] == 1:
-        t = np.broadcast_to(t, (acc.shape[1], t.shape[1]))
+        t = np.broadcast_to(t, (acc.shape[-1], t.shape[1]))
     if t.shape[1] == 1:
         out = (acc >= t[:, 0][None, :]).astype(np.float32)
     else:
@@ -101,12 +104,25 @@ def _pixel_threshold(thresholds: np.ndarray, act_val: float, bipolar: bool):
     return t[None, :]
 
 
+def _mvau_activation(acc: np.ndarray, p: dict) -> np.ndarray:
+    """An MVAU's output from its accumulators: as is (noActivation) or through its thresholds."""
+    if "t" not in p:
+        return acc
+    # FINN: a BIPOLAR output is the count of thresholds met mapped to -1/+1
+    if p["bipolar"]:
+        return 2 * _thresholds_apply(acc, p["t"], 0) - 1
+    return _thresholds_apply(acc, p["t"], p["act"])
+
+
 def _bipolar_if(v: np.ndarray, bipolar: bool) -> np.ndarray:
     """FINN's Thresholding with a BIPOLAR output maps the count (0/1) to -1/+1."""
     return 2 * v - 1 if bipolar else v
 
 
 KERNELS = ("auto", "xnor", "xnor-numpy", "gemm")
+#: images per internal block of a convolutional twin (its im2col of a 24x24x288 map is 0.6 MB
+#: per image in float32)
+CONV_BATCH = 100
 
 
 class SimAccelerator:
@@ -136,6 +152,8 @@ class SimAccelerator:
         # checked whatever the kernel: the compiled one does not check bounds
         self._out_width = check_stages(self.stages, self._input_pixels, self.path)
         self.injector_stages = [s for s in self.stages if s.kind == "inject"]
+        if any(s.kind == "conv" for s in self.stages):  # feature maps: keep a block's maps small
+            self.batch_size = min(self.batch_size, CONV_BATCH)
         self.injector_widths = [s.params["neurons"] for s in self.injector_stages]
         self.num_classes = int(self._out_width)
         check_against_manifest(self.path, self.injector_widths, self.num_classes)
@@ -157,10 +175,21 @@ class SimAccelerator:
         inits = {t.name: numpy_helper.to_array(t) for t in graph.initializer}
         stages: list[_Stage] = []
         width = None
+        conv = sim_conv.ConvParser(path)
+        shapes = {vi.name: [d.dim_value for d in vi.type.tensor_type.shape.dim]
+                  for vi in [*graph.input, *graph.value_info, *graph.output]}
         for node in graph.node:
             a = node_attributes(node)
             op = node.op_type
+            conv_stages = conv.take(node, a, shapes.get)
+            if conv_stages is not None:
+                stages.extend(_Stage(kind, params) for kind, params in conv_stages)
+                continue
             if op in ("Reshape", "Reshape_rtl", "Flatten"):
+                out_shape = shapes.get(node.output[0])
+                if out_shape and len(out_shape) > 1 and all(d > 0 for d in out_shape[1:]):
+                    # the values per image in C order, as the next layer reads them (NHWC maps)
+                    stages.append(_Stage("reshape", {"shape": tuple(out_shape[1:])}))
                 continue
             if op in ("Thresholding", "MultiThreshold"):
                 thr = inits[node.input[1]].astype(np.float32)
@@ -184,13 +213,17 @@ class SimAccelerator:
                         # one threshold per neuron, two output values: the fused kernel applies
                         params["fire_t"] = np.ascontiguousarray(np.broadcast_to(
                             params["t"][:, 0], (w.shape[1],)), dtype=np.float64)
-                stages.append(_Stage("mvau", params))
+                win = conv.window_for_mvau(node)
+                stages.append(_Stage("conv", sim_conv.conv_params(params, win)) if win
+                              else _Stage("mvau", params))
                 width = w.shape[1]
             elif op in _INJECTOR_OPS:
                 bits = _bitwidth(a["dataType"])
                 mask = a.get("fault_mask", [])
                 stages.append(_Stage("inject", {
                     "neurons": a["NumChannels"], "pe": a["PE"], "bits": bits,
+                    # vectors per image: the pixels of a conv layer's map (1 for fc layers)
+                    "pixels": int(np.prod(a.get("numInputVectors", [1])[1:], dtype=np.int64)),
                     "dtype": a["dataType"], "layer": a.get("layer_index", len(
                         [s for s in stages if s.kind == "inject"])),
                     "mask": np.asarray(mask, dtype=bool) if len(mask) else None,
@@ -202,8 +235,10 @@ class SimAccelerator:
             else:
                 raise ModelFormatError(
                     f"{path}: layer type {op!r} (node {node.name}) is not supported by the software "
-                    "accelerator (supported: Thresholding, MVAU, NoiseInjector, Mul/Add, Reshape)"
+                    "accelerator (supported: Thresholding, MVAU, NoiseInjector, Mul/Add, Reshape, "
+                    "Transpose, FMPadding, ConvolutionInputGenerator + MVAU or Pool(MaxPool))"
                 )
+        conv.finish()
         if width is None:
             raise ModelFormatError(f"{path}: no MVAU layer found; is this a FINN dataflow twin?")
         self._out_width = width
@@ -281,6 +316,9 @@ class SimAccelerator:
 
         mvaus = [s for s in self.stages if s.kind == "mvau"]
         first = self.stages[0]
+        if any(s.kind in ("conv", "maxpool", "pad") for s in self.stages):
+            raise ConfigError("the theory model covers fully connected networks; this one is "
+                              "convolutional")
         if first.kind != "threshold" or any(not s.params["xnor"] for s in mvaus):
             raise ConfigError("the theory model covers binary (w1a1) networks with binarized input")
         layers = []
@@ -299,11 +337,22 @@ class SimAccelerator:
         inj = 0
         for stage in self.stages:
             if stage.kind == "inject":
-                v = self._inject(inj, v, n, call_size)
+                if isinstance(v, _Bits):  # an fc layer's bits, (images, neurons)
+                    v = self._inject(inj, v, n, call_size)
+                else:  # a conv layer's map: pixels x channels vectors per image
+                    shape = v.shape
+                    v = self._inject(inj, v.reshape(-1, shape[-1]), n, call_size).reshape(shape)
                 if self._trace is not None:
-                    self._trace[inj].append(_values(v).astype(np.int8))
+                    self._trace[inj].append(_values(v).reshape(n, -1).astype(np.int8))
                 inj += 1
+            elif stage.kind == "conv":
+                v = self._conv(stage.params, _values(v))
+            elif stage.kind in sim_conv.KINDS:
+                v = sim_conv.apply_shape_stage(stage.kind, stage.params, _values(v))
             else:
+                # an fc layer after a conv: flatten the NHWC map
+                if stage.kind == "mvau" and not isinstance(v, _Bits) and v.ndim > 2:
+                    v = v.reshape(n, -1)
                 v = self._apply_plain(stage, v)
         self._vectors_done += n
         return np.rint(_values(v)).astype(np.int64)
@@ -322,13 +371,7 @@ class SimAccelerator:
             if self.kernel == "xnor" and "fire_t" in p:  # count and compare in one pass
                 return _Bits(kernels.xnor_fire_bits(v, p["wpacked"], p["wchunks"], p["mw"],
                                                     p["fire_t"]), -1.0 if p["bipolar"] else 0.0)
-            acc = self._matmul(v, p)
-            if "t" not in p:
-                return acc
-            # FINN: a BIPOLAR output is the count of thresholds met mapped to -1/+1
-            if p["bipolar"]:
-                return 2 * _thresholds_apply(acc, p["t"], 0) - 1
-            return _thresholds_apply(acc, p["t"], p["act"])
+            return _mvau_activation(self._matmul(v, p), p)
         if stage.kind == "mul":
             return v * p["c"]
         if stage.kind == "add":
@@ -347,6 +390,20 @@ class SimAccelerator:
         v = v.astype(np.float32, copy=False)
         dot = v @ p["w"]
         return (p["mw"] - v.sum(axis=1, keepdims=True)) - p["wsum"][None, :] + 2 * dot
+
+    def _conv(self, p: dict, v: np.ndarray) -> np.ndarray:
+        """A sliding window + MVAU on (N, H, W, C) maps: the compiled bit-packed kernel, or im2col
+        and the fully connected path of the chosen kernel (numpy XNOR, GEMM; multi-bit layers)."""
+        win = p["window"]
+        if self.kernel == "xnor" and p["xnor"]:
+            if "fire_t" in p:
+                return conv_kernels.conv_xnor_fire(v, p["wt"], win, p["fire_t"],
+                                                   -1.0 if p["bipolar"] else 0.0)
+            return _mvau_activation(conv_kernels.conv_xnor_matches(v, p["wt"], win), p)
+        cols = conv_kernels.im2col(v, win)
+        n, oh, ow, mw = cols.shape
+        out = self._apply_plain(_Stage("mvau", p), cols.reshape(-1, mw))
+        return out.reshape(n, oh, ow, -1)
 
     def _inject(self, index: int, v: np.ndarray, n: int, call_size: int) -> np.ndarray:
         p = self.injector_stages[index].params
@@ -367,7 +424,7 @@ class SimAccelerator:
         v = _values(v)
         if mode is Mode.FLIP and p["dtype"] in ("BINARY", "BIPOLAR"):
             # binary layers: a flipped neuron takes the other of its two values (one fused pass)
-            u = self._call_stream(index, p, n, call_size).reshape(n, neurons)
+            u = self._call_stream(index, p, n, call_size).reshape(-1, neurons)
             out, count = kernels.flip_two_valued(v, u, threshold, s.fault_masks.get(p["layer"]),
                                                  p["dtype"] == "BIPOLAR")
             self._flips[index] += count
@@ -386,8 +443,8 @@ class SimAccelerator:
         return _from_codes(out, p["dtype"], bits)
 
     def _call_stream(self, index: int, p: dict, n: int, call_size: int) -> np.ndarray:
-        """uint16 (n * NF, PE * bits): the injector's lane samples for the next n vectors."""
-        nf = p["neurons"] // p["pe"]
+        """uint16 (n * pixels * NF, PE * bits): the injector's lane samples for the next n images."""
+        nf = p["neurons"] // p["pe"] * p["pixels"]
         u_call = self._call_samples.get(index)
         if u_call is None:
             seed = derive_layer_seed(self._setting.seed, p["layer"])
@@ -401,7 +458,7 @@ class SimAccelerator:
         """Bool (n, neurons, bits): which bits of the next n vectors the injector inverts."""
         u = self._call_stream(index, p, n, call_size)
         flips = u < np.uint16(threshold) if threshold < 1 << 16 else np.ones(u.shape, bool)
-        flips = flips.reshape(n, p["neurons"], p["bits"])  # lane = pe * bits + bit
+        flips = flips.reshape(-1, p["neurons"], p["bits"])  # lane = pe * bits + bit
         mask = self._setting.fault_masks.get(p["layer"])
         if mask is not None:
             flips &= np.asarray(mask, dtype=bool)[None, :, None]
@@ -412,7 +469,7 @@ class SimAccelerator:
 
         A sweep over p at a fixed seed sees the same samples (only the threshold changes), so
         the stream is drawn once per seed and reused."""
-        nf = p["neurons"] // p["pe"]
+        nf = p["neurons"] // p["pe"] * p["pixels"]
         start = self._vectors_done * nf
         key = (p["layer"], seed, p["pe"], p["bits"], start, n * nf)
         cached = self._sample_cache.get(key)

@@ -38,20 +38,32 @@ def _check_thresholds(path: Path, t: np.ndarray, channels: int, where: str) -> N
 
 
 def check_stages(stages, input_pixels: int, path: str | Path) -> int:
-    """Check the width chain and values of the parsed stages; return the output width."""
+    """Check the shape chain and values of the parsed stages; return the output width.
+
+    Shapes are per image: (values,) for fully connected stages, (H, W, C) for feature maps;
+    thresholds and injectors act on the last axis (channels), an MVAU on the flattened image."""
+    from noisybnn.backends import sim_conv
+
     path = Path(path)
-    width = int(input_pixels)
-    if width < 1:
-        raise _fail(path, f"graph input has {width} values per image")
+    shape: tuple[int, ...] = (int(input_pixels),)
+    if shape[0] < 1:
+        raise _fail(path, f"graph input has {shape[0]} values per image")
     n_mvau = 0
     for i, st in enumerate(stages):
         p = st.params
         where = f"stage {i} ({st.kind})"
-        if st.kind == "threshold":
-            _check_thresholds(path, p["t"], width, where)
-        elif st.kind == "mvau":
+        width = shape[-1]
+        if st.kind in ("reshape", "transpose", "pad", "maxpool"):
+            shape = sim_conv.stage_out_shape(st.kind, p, shape, where,
+                                             lambda what: _fail(path, what))
+        elif st.kind in ("mvau", "conv"):
             w = p["w"]
             where = f"MVAU {n_mvau}"
+            width = int(np.prod(shape)) if st.kind == "mvau" else int(p["mw"])
+            out_shape = (int(w.shape[1]),) if w.ndim == 2 else ()
+            if st.kind == "conv":
+                out_shape = sim_conv.stage_out_shape("conv", p, shape, where,
+                                                     lambda what: _fail(path, what))
             if w.ndim != 2 or w.shape[0] != width:
                 raise _fail(path, f"{where}: weight matrix has shape {w.shape}, but its input "
                                   f"has {width} values (expected ({width}, MH))")
@@ -63,15 +75,21 @@ def check_stages(stages, input_pixels: int, path: str | Path) -> int:
                 raise _fail(path, f"{where}: an XNOR layer's weights must be 0/1")
             if "wpacked" in p and p["wpacked"].shape != (w.shape[1], (w.shape[0] + 63) // 64):
                 raise _fail(path, f"{where}: packed weights have shape {p['wpacked'].shape}")
+            if not p["xnor"] and w.shape[0] * float(np.abs(w).max(initial=0)) * 255 >= 2**24:
+                raise _fail(path, f"{where}: sums of {w.shape[0]} products of weights up to "
+                                  f"{np.abs(w).max()} may exceed 2^24 (float32 GEMM not exact)")
             if "t" in p:
                 _check_thresholds(path, p["t"], w.shape[1], where)
-            width = int(w.shape[1])
+            shape = out_shape
             n_mvau += 1
         elif st.kind == "inject":
             n, pe, bits = p["neurons"], p["pe"], p["bits"]
             if n != width:
                 raise _fail(path, f"injector of layer {p['layer']} has NumChannels={n}, but the "
                                   f"layer before it has {width} neurons")
+            if p["pixels"] != int(np.prod(shape[:-1])):
+                raise _fail(path, f"injector of layer {p['layer']} streams {p['pixels']} vectors "
+                                  f"per image, its layer's map has {int(np.prod(shape[:-1]))} pixels")
             if pe < 1 or n % pe:
                 raise _fail(path, f"injector of layer {p['layer']}: PE={pe} does not divide its "
                                   f"{n} neurons")
@@ -86,7 +104,7 @@ def check_stages(stages, input_pixels: int, path: str | Path) -> int:
                 raise _fail(path, f"{where}: constant of shape {c.shape} for {width} values")
     if n_mvau == 0:
         raise _fail(path, "no MVAU layer")
-    return width
+    return int(np.prod(shape))
 
 
 def check_against_manifest(path: str | Path, injector_widths, num_classes: int) -> None:
