@@ -18,12 +18,13 @@ Where the cost goes (docs/injector.md, "Cost"): per 1-bit lane 16 LUT4 accumulat
 8 LUT6_2 compare (on 2 CARRY4), 1 LUT6_2 output + changed bit: 25 (24.9 measured without
 counters); the change counter's popcount adds ~2.4. FF: 16 accumulator, output register,
 changed bit, mask bit. Fixed: the 89-bit LFSR with its seed load, reseed sequencer, handshake,
-the two 48-bit counters and the AXI-Lite register file (78 LUT, 152 FF: write decode, the read
-mux of ID/PARAMS/NEURONS/CAPS and the four counter words, seed, threshold and control flops).
+the two 48-bit counters (41 LUT, mostly their read-mux words and HI latches; 156 FF) and the
+AXI-Lite register file (~35 LUT: write decode and the read mux of ID/PARAMS/NEURONS/CAPS; seed,
+threshold and control flops). noise_injector_axil minus the core at PE = 1: 78 LUT, 152 FF.
 
 Per PE slot and fold beyond the first, the fault-mask bit of the current fold is an NF:1 mux
-(one LUT6 per 4 inputs); per neuron one mask FF (write-only, no read mux) and ~0.33 LUT of write
-enables. BRAM = DSP = 0: the splitmix64 lane constants are elaboration-time constants.
+(one LUT6 per 4 inputs, `_mux_luts`) plus ~30 LUT of shared select logic; per neuron one mask FF
+(write-only, no read mux) and ~0.26 LUT of write enables. BRAM = DSP = 0: the splitmix64 lane constants are elaboration-time constants.
 """
 
 from __future__ import annotations
@@ -35,10 +36,13 @@ AXIL_LUT_FIXED = 132.0
 AXIL_LUT_PER_LANE = 27.34
 AXIL_FF_FIXED = 342
 AXIL_FF_PER_LANE = 19
-#: Per neuron beyond the NF = 1 line: one mask FF, and write-enable logic measured at PE = 1,
-#: NEURONS = 256 (333 LUT, 624 FF): (333 - 161 - 80 fold mux - 8 fold counter) / 255 = 0.33.
+#: Per neuron beyond the NF = 1 line: one mask FF and write-enable logic; per injector with
+#: NF > 1 a share of the fold mux's select logic. Fitted to PE = 1, NEURONS = 256 (333 LUT, 624
+#: FF) and PE = 4, NEURONS = 1024 (817 LUT, 1,446 FF) with `_mux_luts` for the NF:1 muxes:
+#: 333 = 161 + 8 + 68 + 255 n + s and 817 = 242 + 8 + 4 * 68 + 1020 n + s give n = 0.26, s = 30.
 NEURON_FF = 1
-NEURON_LUT = 0.33
+NEURON_LUT = 0.26
+FOLD_LUT_SHARED = 30
 #: Counters (COUNTERS = 1 against 0, noise_injector_axil): 41.0 LUT and 156 FF fixed (two 48-bit
 #: counters, their 16-bit HI latches, their words of the read mux), per lane 2.4 LUT (popcount)
 #: and 1 FF (the changed-bit register).
@@ -46,13 +50,13 @@ COUNTER_LUT_FIXED = 41.0
 COUNTER_LUT_PER_LANE = 2.41
 COUNTER_FF_FIXED = 156
 COUNTER_FF_PER_LANE = 1
-#: AXI-Lite register file: noise_injector_axil minus noise_injector_core at PE = 1 (161 - 83 LUT,
-#: 361 - 209 FF), less the counters' share of it (their read-mux words and HI latches, counted in
-#: COUNTER_*) and the one mask bit of the NF = 1 line (counted per neuron).
-AXILITE_LUT_MEASURED = 78
-AXILITE_FF_MEASURED = 152
-AXILITE_LUT = AXILITE_LUT_MEASURED - 33.0
-AXILITE_FF = AXILITE_FF_MEASURED - 32 - NEURON_FF
+#: The core without counters at PE = 1 (81 LUT, 112 FF) less one lane of the counters-off line
+#: (24.93 LUT, 17 FF): the 89-bit LFSR with its seed load, the reseed sequencer, the handshake.
+CORE_LUT_FIXED = 81 - 24.93
+CORE_FF_FIXED = 112 - 17
+#: The AXI-Lite register file: what is left of the measured fixed part.
+AXILITE_LUT = AXIL_LUT_FIXED - COUNTER_LUT_FIXED - CORE_LUT_FIXED
+AXILITE_FF = AXIL_FF_FIXED - COUNTER_FF_FIXED - CORE_FF_FIXED
 
 
 def _check(pe: int, bits: int, neurons: int) -> None:
@@ -64,11 +68,12 @@ def _check(pe: int, bits: int, neurons: int) -> None:
 
 
 def _mux_luts(n: int) -> int:
-    """LUT6 of an n:1 mux (4 data inputs per LUT6, MUXF7/F8 up to 16:1, then another level)."""
+    """LUT6 of an n:1 mux: one LUT6 per 4 inputs, MUXF7/MUXF8 (free) join four of them into a
+    16:1, and the 16:1 outputs are muxed again the same way."""
     if n <= 1:
         return 0
     first = math.ceil(n / 4)
-    return first + (math.ceil(first / 4) if n > 16 else 0)
+    return first if first <= 4 else first + _mux_luts(math.ceil(n / 16))
 
 
 def cost_breakdown(
@@ -81,14 +86,13 @@ def cost_breakdown(
     nf = neurons // pe
     lane_lut = AXIL_LUT_PER_LANE - COUNTER_LUT_PER_LANE - NEURON_LUT
     lane_ff = AXIL_FF_PER_LANE - COUNTER_FF_PER_LANE - NEURON_FF
-    core_lut_fixed = AXIL_LUT_FIXED - COUNTER_LUT_FIXED - AXILITE_LUT
-    core_ff_fixed = AXIL_FF_FIXED - COUNTER_FF_FIXED - AXILITE_FF
     fold_w = math.ceil(math.log2(nf)) if nf > 1 else 0
     parts = {
         "lanes": {"LUT": round(lane_lut * lanes), "FF": lane_ff * lanes},
-        "generator_and_control": {"LUT": round(core_lut_fixed) + fold_w,
-                                  "FF": core_ff_fixed + fold_w},
-        "fault_mask_mux": {"LUT": _mux_luts(nf) * pe, "FF": 0},
+        "generator_and_control": {"LUT": round(CORE_LUT_FIXED) + fold_w,
+                                  "FF": CORE_FF_FIXED + fold_w},
+        "fault_mask_mux": {"LUT": _mux_luts(nf) * pe + (FOLD_LUT_SHARED if nf > 1 else 0),
+                           "FF": 0},
     }
     if with_counters:
         parts["counters"] = {"LUT": round(COUNTER_LUT_FIXED + COUNTER_LUT_PER_LANE * lanes),
