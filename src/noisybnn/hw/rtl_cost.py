@@ -24,7 +24,8 @@ threshold and control flops). noise_injector_axil minus the core at PE = 1: 78 L
 
 Per PE slot and fold beyond the first, the fault-mask bit of the current fold is an NF:1 mux
 (one LUT6 per 4 inputs, `_mux_luts`) plus ~30 LUT of shared select logic; per neuron one mask FF
-(write-only, no read mux) and ~0.26 LUT of write enables. BRAM = DSP = 0: the splitmix64 lane constants are elaboration-time constants.
+(write-only, no read mux) and ~0.26 LUT of write enables. BRAM = DSP = 0: the splitmix64 lane
+constants are elaboration-time constants.
 """
 
 from __future__ import annotations
