@@ -23,7 +23,7 @@ AXI-Lite register file (~35 LUT: write decode and the read mux of ID/PARAMS/NEUR
 threshold and control flops). noise_injector_axil minus the core at PE = 1: 78 LUT, 152 FF.
 
 Per PE slot and fold beyond the first, the fault-mask bit of the current fold is an NF:1 mux
-(one LUT6 per 4 inputs, `_mux_luts`) plus ~30 LUT of shared select logic; per neuron one mask FF
+(one LUT6 per 4 inputs, `_mux_luts`) plus ~0.11 LUT per fold of shared select logic; per neuron one mask FF
 (write-only, no read mux) and ~0.26 LUT of write enables. BRAM = DSP = 0: the splitmix64 lane
 constants are elaboration-time constants.
 """
@@ -38,12 +38,14 @@ AXIL_LUT_PER_LANE = 27.34
 AXIL_FF_FIXED = 342
 AXIL_FF_PER_LANE = 19
 #: Per neuron beyond the NF = 1 line: one mask FF and write-enable logic; per injector with
-#: NF > 1 a share of the fold mux's select logic. Fitted to PE = 1, NEURONS = 256 (333 LUT, 624
-#: FF) and PE = 4, NEURONS = 1024 (817 LUT, 1,446 FF) with `_mux_luts` for the NF:1 muxes:
-#: 333 = 161 + 8 + 68 + 255 n + s and 817 = 242 + 8 + 4 * 68 + 1020 n + s give n = 0.26, s = 30.
+#: NF > 1 a share of the fold mux's select logic that grows with NF. Fitted with `_mux_luts` for
+#: the NF:1 muxes to PE = 1, NEURONS = 256 (333 LUT, 624 FF), PE = 4, NEURONS = 1024 (817 LUT,
+#: 1,446 FF) and PE = 1, NEURONS = 64 (206 LUT, 430 FF): 333 = 161 + 8 + 68 + 255 n + s(256),
+#: 817 = 242 + 8 + 4 * 68 + 1020 n + s(256), 206 = 161 + 6 + 17 + 63 n + s(64) give n = 0.26,
+#: s(256) = 30, s(64) = 6: s ~ 0.11 NF.
 NEURON_FF = 1
 NEURON_LUT = 0.26
-FOLD_LUT_SHARED = 30
+FOLD_LUT_PER_FOLD = 0.11
 #: Counters (COUNTERS = 1 against 0, noise_injector_axil): 41.0 LUT and 156 FF fixed (two 48-bit
 #: counters, their 16-bit HI latches, their words of the read mux), per lane 2.4 LUT (popcount)
 #: and 1 FF (the changed-bit register).
@@ -92,8 +94,8 @@ def cost_breakdown(
         "lanes": {"LUT": round(lane_lut * lanes), "FF": lane_ff * lanes},
         "generator_and_control": {"LUT": round(CORE_LUT_FIXED) + fold_w,
                                   "FF": CORE_FF_FIXED + fold_w},
-        "fault_mask_mux": {"LUT": _mux_luts(nf) * pe + (FOLD_LUT_SHARED if nf > 1 else 0),
-                           "FF": 0},
+        "fault_mask_mux": {"LUT": _mux_luts(nf) * pe + (round(FOLD_LUT_PER_FOLD * nf) if nf > 1
+                                                        else 0), "FF": 0},
     }
     if with_counters:
         parts["counters"] = {"LUT": round(COUNTER_LUT_FIXED + COUNTER_LUT_PER_LANE * lanes),
