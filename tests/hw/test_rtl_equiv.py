@@ -78,3 +78,19 @@ def test_wrong_primitive_fails(tmp_path):
     res = _prove(bad, 3, 1, 6, tmp_path)
     log = (tmp_path / "equiv_3_1_6.log").read_text()
     assert res.returncode != 0 and "Equivalence successfully proven!" not in log
+
+
+def test_stat_counts_lut6_2_and_lutram_sites():
+    """A LUT6_2 is one LUT site; a RAM32M four, a RAM64X1D two; INV is not a LUT."""
+    log = """
+   Number of cells:                 12
+     CARRY4                          2
+     INV                             3
+     LUT4                            5
+     LUT6_2                          4
+     RAM32M                          1
+     RAM64X1D                        1
+     FDRE                            7
+"""
+    u = synth.parse_stat(log)
+    assert (u.lut, u.lutram, u.lut_total, u.ff, u.carry4) == (9, 6, 15, 7, 2)
