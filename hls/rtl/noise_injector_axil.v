@@ -1,6 +1,6 @@
 // noise_injector_axil: AXI-Lite register file + noise_injector_core, with byte-aligned streams.
 //
-// Register map version 2 (byte offsets, 32-bit registers; the same map is
+// Register map version 3 (byte offsets, 32-bit registers; the same map is
 // src/noisybnn/hw/registers.py and docs/injector.md). 0x000-0x01F hold no writable register and
 // no access there has a side effect (Vitis puts ap_ctrl at 0x00-0x0C and numReps at 0x10 of a
 // partition's control port):
@@ -8,19 +8,22 @@
 //   0x004 PARAMS      RO  [31:24] map version (2), [23:16] BITS, [15:0] PE
 //   0x008 NEURONS     RO  neurons of the layer
 //   0x00C CAPS        RO  [0] counters present
-//   0x020 CONTROL     RW  [0] enable, [2:1] mode (0 off, 1 flip, 2 stuck0, 3 stuck1);
+//   0x020 CONTROL     WO  [0] enable, [2:1] mode (0 off, 1 flip, 2 stuck0, 3 stuck1);
 //                         enable = 0 forces pass-through (the generator still advances)
-//   0x024 THRESHOLD   RW  [16:0] flip threshold, p = threshold / 2^16 (0..65536; larger = 1)
+//   0x024 THRESHOLD   WO  [16:0] flip threshold, p = threshold / 2^16 (0..65536; larger = 1)
 //   0x028 SEED_LO     WO  seed word [31:0] (reads 0)
 //   0x02C SEED_HI     WO  seed word [63:32] (reads 0)
 //   0x030 RESEED      WO  writing 1 to bit 0 pulses reseed for one cycle (reads 0): reload the
 //                         generator from the seed word (20 cycles, input stalled), clear the fold
 //                         counter and both counters
 //   0x040 BEATS_LO    RO  beats accepted since reseed [31:0]; reading it latches BEATS_HI
-//   0x044 BEATS_HI    RO  [63:32], as latched by the last BEATS_LO read
+//   0x044 BEATS_HI    RO  [47:32] ([31:16] read 0), as latched by the last BEATS_LO read
 //   0x048 CHANGES_LO  RO  bits changed since reseed [31:0]; reading it latches CHANGES_HI
-//   0x04C CHANGES_HI  RO  [63:32], as latched by the last CHANGES_LO read
-//   0x100 + 4k MASK_k RW  fault mask, bit j = neuron 32k + j (bits >= NEURONS read 0)
+//   0x04C CHANGES_HI  RO  [47:32] ([31:16] read 0), as latched by the last CHANGES_LO read
+//   0x100 + 4k MASK_k WO  fault mask, bit j = neuron 32k + j
+// The counters are 48 bits and wrap at 2^48 (32 days of beats at 100 MHz). CONTROL, THRESHOLD,
+// SEED and MASK are write-only and read 0: nothing reads them back (the driver writes the whole
+// configuration for every run), and their read-back cost about one LUT per bit.
 // Reset: CONTROL 0 (disabled), THRESHOLD 0, SEED 0, MASK all ones, and the core reseeds
 // (the same sequence for a one-cycle and a long ap_rst_n pulse).
 // Writes honour WSTRB. Unmapped reads return 0, unmapped writes are ignored; BRESP/RRESP OKAY.
@@ -74,7 +77,8 @@ module noise_injector_axil #(
     localparam [7:0]   BITS_B     = BITS[7:0];
     localparam [15:0]  PE_H       = PE[15:0];
     localparam [31:0]  ID_VALUE   = 32'h4E424E49;
-    localparam [7:0]   MAP_VERSION = 8'd2;
+    localparam [7:0]   MAP_VERSION = 8'd3;
+    localparam integer HI_W       = 16;   // counter bits above 32 (48-bit counters)
 
     // word addresses (byte offset / 4)
     localparam [ADDR_W-3:0] A_ID = 'h00, A_PARAMS = 'h01, A_NEURONS = 'h02, A_CAPS = 'h03,
@@ -88,7 +92,7 @@ module noise_injector_axil #(
     reg  [63:0]        seed_q;
     reg                reseed_q;
     reg  [NEURONS-1:0] mask_q;
-    reg  [31:0]        beats_hi_q, changes_hi_q;
+    reg  [HI_W-1:0]    beats_hi_q, changes_hi_q;
     wire [63:0]        beat_count, change_count;
 
     // ---------------------------------------------------------------- write channel
@@ -102,6 +106,7 @@ module noise_injector_axil #(
     assign s_axil_wready  = wr_en;
     assign s_axil_bresp   = 2'b00;
     wire unused_addr_lsbs = ^{s_axil_awaddr[1:0], s_axil_araddr[1:0]};
+    wire unused_cnt_msbs  = ^{beat_count[63:32 + HI_W], change_count[63:32 + HI_W]};
 
     integer n;
     always @(posedge ap_clk) begin
@@ -150,12 +155,10 @@ module noise_injector_axil #(
     // ---------------------------------------------------------------- read channel
     wire              rd_en     = s_axil_arvalid & ~s_axil_rvalid;
     wire [ADDR_W-3:0] rd_word   = s_axil_araddr[ADDR_W-1:2];
-    wire [31:0]       rd_word32 = {{(34 - ADDR_W){1'b0}}, rd_word};
     assign s_axil_arready = rd_en;
     assign s_axil_rresp   = 2'b00;
 
     reg [31:0] rd_data;
-    integer m;
     always @(*) begin
         rd_data = 32'd0;
         case (rd_word)
@@ -163,17 +166,11 @@ module noise_injector_axil #(
             A_PARAMS:     rd_data = {MAP_VERSION, BITS_B, PE_H};
             A_NEURONS:    rd_data = NEURONS;
             A_CAPS:       rd_data = {31'd0, COUNTERS != 0};
-            A_CONTROL:    rd_data = {29'd0, control_q};
-            A_THRESHOLD:  rd_data = {15'd0, threshold_q};
             A_BEATS_LO:   rd_data = beat_count[31:0];
-            A_BEATS_HI:   rd_data = beats_hi_q;
+            A_BEATS_HI:   rd_data = {{(32 - HI_W){1'b0}}, beats_hi_q};
             A_CHANGES_LO: rd_data = change_count[31:0];
-            A_CHANGES_HI: rd_data = changes_hi_q;
-            default: begin
-                for (m = 0; m < NEURONS; m = m + 1) begin
-                    if (rd_word32 == MASK_WORD0 + m / 32) rd_data[m % 32] = mask_q[m];
-                end
-            end
+            A_CHANGES_HI: rd_data = {{(32 - HI_W){1'b0}}, changes_hi_q};
+            default:      rd_data = 32'd0;
         endcase
     end
 
@@ -181,15 +178,15 @@ module noise_injector_axil #(
         if (!ap_rst_n) begin
             s_axil_rvalid <= 1'b0;
             s_axil_rdata  <= 32'd0;
-            beats_hi_q    <= 32'd0;
-            changes_hi_q  <= 32'd0;
+            beats_hi_q    <= {HI_W{1'b0}};
+            changes_hi_q  <= {HI_W{1'b0}};
         end else begin
             if (s_axil_rvalid && s_axil_rready) s_axil_rvalid <= 1'b0;
             if (rd_en) begin
                 s_axil_rvalid <= 1'b1;
                 s_axil_rdata  <= rd_data;
-                if (rd_word == A_BEATS_LO)   beats_hi_q   <= beat_count[63:32];
-                if (rd_word == A_CHANGES_LO) changes_hi_q <= change_count[63:32];
+                if (rd_word == A_BEATS_LO)   beats_hi_q   <= beat_count[32 +: HI_W];
+                if (rd_word == A_CHANGES_LO) changes_hi_q <= change_count[32 +: HI_W];
             end
         end
     end

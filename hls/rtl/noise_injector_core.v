@@ -18,11 +18,17 @@
 //   shift seed[63:48], [47:32], [31:16], [15:0] into e and 16 warm-up steps follow;
 //   s_axis_tready is low for those 20 cycles. Any seed, 0 and all ones included, gives a
 //   nonzero e, so the generator never locks up.
-// * Latency 1 cycle, II = 1. The output is registered and backed by a one-beat skid buffer:
-//   s_axis_tready is a register (gated only by reseed and the reseed sequence), never a
-//   function of m_axis_tready.
-// * Counters: beats accepted and bits changed (popcount(out ^ in)); 64 bits each. The change
-//   counter is updated one cycle after the beat is accepted.
+// * Latency 1 cycle, II = 1. The output is one register (no skid buffer): s_axis_tready =
+//   ~reseed & ~busy & (~m_axis_tvalid | m_axis_tready), a combinational path from
+//   m_axis_tready, as AXI-Stream allows (the ready of a full pipeline stage follows the sink).
+// * Counters: beats accepted and bits changed (popcount(out ^ in)); CNT_W = 48 bits each, they
+//   wrap at 2^48 (32 days of beats at 100 MHz); the 64-bit ports read them zero-extended. The
+//   change counter is updated one cycle after the beat is accepted.
+// * With `NBNN_XC7_PRIMS defined (noisybnn.hw.synth defines it for yosys synth_xilinx), the
+//   compare w < threshold and the output select are instantiated as 7-series primitives
+//   (LUT6_2 + CARRY4: 8 LUTs for the 17-bit compare, one LUT6_2 for out and out ^ in); without
+//   it (Verilator, Vivado) the same functions are written behaviourally. tests/hw proves both
+//   equivalent with yosys' equiv_* passes on yosys' own cell models.
 `default_nettype none
 
 module noise_injector_core #(
@@ -57,8 +63,7 @@ module noise_injector_core #(
     localparam integer FOLD_W = (NF > 1) ? clog2(NF) : 1;
     localparam integer POP_W  = clog2(LANES + 1);
 
-    // mode values; 2'd0 is OFF (pass-through: none of the three selects below is active)
-    localparam [1:0] MODE_FLIP = 2'd1, MODE_STUCK0 = 2'd2, MODE_STUCK1 = 2'd3;
+    // mode values: 0 OFF (pass-through), 1 FLIP, 2 STUCK0, 3 STUCK1 (noise_injector_lane_out)
 
     // ---------------------------------------------------------------- constant functions
     function integer clog2;
@@ -109,13 +114,11 @@ module noise_injector_core #(
     end
 
     // ---------------------------------------------------------------- handshake
-    reg  in_ready_q;
-    reg  skid_valid;
-    reg  [LANES-1:0] skid_data;
     reg  out_valid;
     reg  [LANES-1:0] out_data;
+    wire out_free = ~out_valid | m_axis_tready;   // the output register is empty or drains now
 
-    assign s_axis_tready = in_ready_q & ~reseed & ~busy;
+    assign s_axis_tready = out_free & ~reseed & ~busy;
     wire in_fire  = s_axis_tvalid & s_axis_tready;
     wire step     = in_fire | (busy & ~loading);          // the generator advances
 
@@ -137,8 +140,6 @@ module noise_injector_core #(
         else if (loading) e <= {e[72:0], load_word};
         else if (step) e <= {e[72:0], n16};
     end
-    wire out_free = ~out_valid | m_axis_tready;   // the output register is empty or drains now
-
     assign m_axis_tvalid = out_valid;
     assign m_axis_tdata  = out_data;
 
@@ -171,10 +172,8 @@ module noise_injector_core #(
     endgenerate
 
     // ---------------------------------------------------------------- lanes
-    wire [LANES-1:0] result;   // the beat after injection (combinational, from in and LFSRs)
-    wire flip_mode   = (mode == MODE_FLIP);
-    wire stuck0_mode = (mode == MODE_STUCK0);
-    wire stuck1_mode = (mode == MODE_STUCK1);
+    wire [LANES-1:0] result;   // the beat after injection (combinational, from in and w)
+    wire [LANES-1:0] changed;  // result ^ s_axis_tdata, for the change counter
 
     wire [16*LANES-1:0] w_all;   // every lane's accumulator, lane l in bits [16l +: 16]
     generate
@@ -186,82 +185,232 @@ module noise_injector_core #(
             localparam integer B  = {28'd0, H[39:36]};
             localparam integer LP = (l + LANES - 1) % LANES;   // ring neighbour
             reg  [15:0] w;
-            wire [15:0] x    = rotl16(w_all[16*LP +: 16], 5) ^ rotl16(n16, A) ^ rotl16(e1, B) ^ D;
+            wire [15:0] w_next;   // w - (rotl(w_prev, 5) ^ rotl(n, A) ^ rotl(e1, B) ^ D)
             wire        hit  = fold_mask[l / BITS];
-            wire        flip = flip_mode & hit & ({1'b0, w} < threshold);
             wire        din  = s_axis_tdata[l];
             assign w_all[16*l +: 16] = w;
 
+            noise_injector_lane_acc #(.D(D)) u_acc (
+                .w(w), .a(rotl16(w_all[16*LP +: 16], 5)), .b(rotl16(n16, A)), .c(rotl16(e1, B)),
+                .w_next(w_next)
+            );
             always @(posedge clk) begin
                 if (!rst_n || reseed) w <= K;
-                else if (step) w <= w - x;   // a subtraction keeps w on the carry chain's DI
+                else if (step) w <= w_next;
             end
 
-            assign result[l] = (hit & stuck0_mode) ? 1'b0 :
-                               (hit & stuck1_mode) ? 1'b1 : (din ^ flip);
+            noise_injector_lane_out u_out (
+                .w(w), .threshold(threshold), .din(din), .hit(hit), .mode(mode),
+                .result(result[l]), .changed(changed[l])
+            );
         end
     endgenerate
 
-    // ---------------------------------------------------------------- output register + skid
+    // ---------------------------------------------------------------- output register
     always @(posedge clk) begin
-        if (!rst_n) begin
-            in_ready_q <= 1'b0;
-            skid_valid <= 1'b0;
-            out_valid  <= 1'b0;
-        end else begin
-            if (out_free) begin
-                if (skid_valid) begin
-                    out_data  <= skid_data;
-                    out_valid <= 1'b1;
-                end else begin
-                    out_valid <= in_fire;
-                    if (in_fire) out_data <= result;
-                end
-            end
-            // skid_valid implies in_ready_q == 0, so no beat arrives while the skid is full
-            if (skid_valid) skid_valid <= ~out_free;
-            else if (in_fire && !out_free) begin
-                skid_valid <= 1'b1;
-                skid_data  <= result;
-            end
-            in_ready_q <= skid_valid ? out_free : ~(in_fire & ~out_free);
-        end
+        if (!rst_n) out_valid <= 1'b0;
+        else if (out_free) out_valid <= in_fire;
+        if (in_fire) out_data <= result;
     end
 
     // ---------------------------------------------------------------- counters
-    function [POP_W-1:0] popcount;
-        input [LANES-1:0] x;
-        integer i;
+    // popcount of the changed bits: 6-bit groups looked up in a table (3 LUT6 per group), then
+    // an adder tree of the 3-bit group counts
+    localparam integer NG = (LANES + 5) / 6;
+
+    function [191:0] pop6_table;
+        input integer n;   // 64 entries
+        integer i, j, c;
         begin
-            popcount = {POP_W{1'b0}};
-            for (i = 0; i < LANES; i = i + 1) popcount = popcount + {{(POP_W-1){1'b0}}, x[i]};
+            pop6_table = 192'd0;
+            for (i = 0; i < n; i = i + 1) begin
+                c = 0;
+                for (j = 0; j < 6; j = j + 1) c = c + ((i >> j) & 1);
+                pop6_table[3 * i +: 3] = c[2:0];
+            end
+        end
+    endfunction
+    localparam [191:0] POP6 = pop6_table(64);
+    localparam integer PW   = (POP_W < 3) ? 3 : POP_W;   // width of the group sum
+
+    function [PW-1:0] ext3;
+        input [2:0] v;
+        begin
+            ext3 = {PW{1'b0}};
+            ext3[2:0] = v;
         end
     endfunction
 
     generate
         if (COUNTERS != 0) begin : g_cnt
-            reg [63:0]       beats_q;
-            reg [63:0]       changes_q;
-            reg [LANES-1:0]  diff_q;    // bits changed by the last accepted beat
+            localparam integer CNT_W = 48;
+            reg  [CNT_W-1:0] beats_q;
+            reg  [CNT_W-1:0] changes_q;
+            reg  [LANES-1:0] diff_q;    // bits changed by the last accepted beat
+            reg  [6*NG-1:0]  diff_pad;
+            reg  [PW-1:0]    pop_x;
+            wire [POP_W-1:0] pop = pop_x[POP_W-1:0];
+            integer g;
+            always @(*) begin
+                diff_pad = {(6 * NG){1'b0}};
+                diff_pad[LANES-1:0] = diff_q;
+                pop_x = {PW{1'b0}};
+                for (g = 0; g < NG; g = g + 1)
+                    pop_x = pop_x + ext3(POP6[3 * diff_pad[6 * g +: 6] +: 3]);
+            end
             always @(posedge clk) begin
+                if (!rst_n || reseed || !in_fire) diff_q <= {LANES{1'b0}};
+                else diff_q <= changed;
                 if (!rst_n || reseed) begin
-                    beats_q   <= 64'd0;
-                    changes_q <= 64'd0;
-                    diff_q    <= {LANES{1'b0}};
+                    beats_q   <= {CNT_W{1'b0}};
+                    changes_q <= {CNT_W{1'b0}};
                 end else begin
-                    if (in_fire) beats_q <= beats_q + 64'd1;
-                    diff_q    <= in_fire ? (result ^ s_axis_tdata) : {LANES{1'b0}};
-                    changes_q <= changes_q + {{(64-POP_W){1'b0}}, popcount(diff_q)};
+                    if (in_fire) beats_q <= beats_q + 1'b1;
+                    changes_q <= changes_q + {{(CNT_W - POP_W){1'b0}}, pop};
                 end
             end
-            assign beat_count   = beats_q;
-            assign change_count = changes_q;
+            assign beat_count   = {{(64 - CNT_W){1'b0}}, beats_q};
+            assign change_count = {{(64 - CNT_W){1'b0}}, changes_q};
         end else begin : g_nocnt
             assign beat_count   = 64'd0;
             assign change_count = 64'd0;
+            wire unused_changed = ^changed;
         end
     endgenerate
 
 endmodule
+
+// noise_injector_lane_acc: one lane's accumulator step, w_next = w - (a ^ b ^ c ^ D).
+// NBNN_XC7_PRIMS: one LUT4 per bit (propagate w_i ^ ~x_i, D folded into its INIT) on four CARRY4
+// (generate = w_i, carry in 1): the 16 LUT / 16 fresh bits floor; a subtraction keeps w on DI.
+/* verilator lint_off DECLFILENAME */
+module noise_injector_lane_acc #(
+    parameter [15:0] D = 16'd0
+) (
+    input  wire [15:0] w,
+    input  wire [15:0] a,
+    input  wire [15:0] b,
+    input  wire [15:0] c,
+    output wire [15:0] w_next
+);
+`ifdef NBNN_XC7_PRIMS
+    // INIT of bit i: I0 = w, I1 = a, I2 = b, I3 = c; O = ~(w ^ a ^ b ^ c ^ d)
+    function [15:0] acc_init;
+        input integer d;
+        integer j;
+        begin
+            acc_init = 16'd0;
+            for (j = 0; j < 16; j = j + 1)
+                acc_init[j] = ~(j[0] ^ j[1] ^ j[2] ^ j[3] ^ d[0]);
+        end
+    endfunction
+    wire [15:0] prop;
+    wire [15:0] co;
+    genvar i;
+    generate
+        for (i = 0; i < 16; i = i + 1) begin : g_bit
+            LUT4 #(.INIT(acc_init({31'd0, D[i]}))) u_p (
+                .O(prop[i]), .I0(w[i]), .I1(a[i]), .I2(b[i]), .I3(c[i])
+            );
+        end
+        for (i = 0; i < 4; i = i + 1) begin : g_cy
+            CARRY4 u_cy (
+                .CO(co[4*i +: 4]), .O(w_next[4*i +: 4]), .CI(i == 0 ? 1'b0 : co[4*i - 1]),
+                .CYINIT(i == 0 ? 1'b1 : 1'b0), .DI(w[4*i +: 4]), .S(prop[4*i +: 4])
+            );
+        end
+    endgenerate
+`else
+    assign w_next = w - (a ^ b ^ c ^ D);
+`endif
+endmodule
+
+// noise_injector_lane_out: one bit lane's decision and output.
+//   flip    = (w < threshold)  (threshold is 17 bits: 65536 and above flip always)
+//   result  = mode 1: din ^ (hit & flip); 2: hit ? 0 : din; 3: hit ? 1 : din; 0: din
+//   changed = result ^ din
+// NBNN_XC7_PRIMS: the compare on a carry chain, 2 bits per LUT6_2 (O6 = the pair is equal,
+// the carry passes; O5 = the pair is below, the decision), the top pair also takes
+// threshold[16]; result and changed are the O6 / O5 of one LUT6_2 of (din, flip, hit, mode).
+module noise_injector_lane_out (
+    input  wire [15:0] w,
+    input  wire [16:0] threshold,
+    input  wire        din,
+    input  wire        hit,
+    input  wire [1:0]  mode,
+    output wire        result,
+    output wire        changed
+);
+    // INIT of a compare pair: I0 = w lo, I1 = w hi, I2 = t lo, I3 = t hi, I4 = t16 (top pair)
+    function [63:0] pair_init;
+        input integer n;   // 32 entries of O5 and O6
+        integer i;
+        reg [1:0] wv, tv;
+        reg t16;
+        begin
+            pair_init = 64'd0;
+            for (i = 0; i < n; i = i + 1) begin
+                wv  = i[1:0];
+                tv  = i[3:2];
+                t16 = i[4];
+                pair_init[32 + i] = (wv == tv) & ~t16;   // O6: propagate
+                pair_init[i]      = (wv < tv) | t16;     // O5: generate (used when O6 = 0)
+            end
+        end
+    endfunction
+
+    // INIT of the output LUT: I0 = din, I1 = flip, I2 = hit, I3 = mode[0], I4 = mode[1]
+    function [63:0] out_init;
+        input integer n;   // 32 entries of O5 and O6
+        integer i;
+        reg d, f, h, r;
+        reg [1:0] m;
+        begin
+            out_init = 64'd0;
+            for (i = 0; i < n; i = i + 1) begin
+                d = i[0];
+                f = i[1];
+                h = i[2];
+                m = i[4:3];
+                case (m)
+                    2'd1:    r = d ^ (h & f);
+                    2'd2:    r = h ? 1'b0 : d;
+                    2'd3:    r = h ? 1'b1 : d;
+                    default: r = d;
+                endcase
+                out_init[32 + i] = r;       // O6: result
+                out_init[i]      = r ^ d;   // O5: changed
+            end
+        end
+    endfunction
+
+`ifdef NBNN_XC7_PRIMS
+    localparam [63:0] PAIR_INIT = pair_init(32);
+    localparam [63:0] OUT_INIT  = out_init(32);
+    wire [7:0] prop, gen, co;
+    genvar k;
+    generate
+        for (k = 0; k < 8; k = k + 1) begin : g_pair
+            LUT6_2 #(.INIT(PAIR_INIT)) u_pair (
+                .O6(prop[k]), .O5(gen[k]),
+                .I0(w[2 * k]), .I1(w[2 * k + 1]), .I2(threshold[2 * k]),
+                .I3(threshold[2 * k + 1]), .I4(k == 7 ? threshold[16] : 1'b0), .I5(1'b1)
+            );
+        end
+    endgenerate
+    CARRY4 u_cy0 (.CO(co[3:0]), .O(), .CI(1'b0), .CYINIT(1'b0), .DI(gen[3:0]), .S(prop[3:0]));
+    CARRY4 u_cy1 (.CO(co[7:4]), .O(), .CI(co[3]), .CYINIT(1'b0), .DI(gen[7:4]), .S(prop[7:4]));
+    LUT6_2 #(.INIT(OUT_INIT)) u_sel (
+        .O6(result), .O5(changed),
+        .I0(din), .I1(co[7]), .I2(hit), .I3(mode[0]), .I4(mode[1]), .I5(1'b1)
+    );
+`else
+    wire flip = ({1'b0, w} < threshold);
+    assign result  = (hit && mode == 2'd2) ? 1'b0 :
+                     (hit && mode == 2'd3) ? 1'b1 : (din ^ (hit & flip & (mode == 2'd1)));
+    assign changed = result ^ din;
+`endif
+endmodule
+/* verilator lint_on DECLFILENAME */
 
 `default_nettype wire

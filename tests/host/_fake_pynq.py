@@ -134,15 +134,17 @@ class FakeInjector:
 
     def read(self, offset):
         self.board.log.append(("mmio.read", self.name, offset))
+        wrap = (1 << reg.COUNTER_BITS) - 1  # the RTL's counters are 48 bits
         if offset == reg.BEATS_LO:
-            self._latched[reg.BEATS_HI] = self.beats >> 32
+            self._latched[reg.BEATS_HI] = (self.beats & wrap) >> 32
             return self.beats & MASK32
         if offset == reg.CHANGES_LO:
-            self._latched[reg.CHANGES_HI] = self.changes >> 32
+            self._latched[reg.CHANGES_HI] = (self.changes & wrap) >> 32
             return self.changes & MASK32
         if offset in (reg.BEATS_HI, reg.CHANGES_HI):
             return self._latched.pop(offset)
-        return self.regs.get(offset, 0)
+        # map version 3: only the identification registers read back; the rest read 0
+        return self.regs.get(offset, 0) if offset in self.readonly else 0
 
     def config(self) -> hw.InjectorConfig:
         """What the registers say, read the way the RTL reads them."""

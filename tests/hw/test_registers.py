@@ -7,6 +7,7 @@ import re
 import pytest
 
 from noisybnn.hw import registers as reg
+from noisybnn.hw import rtl_cost
 from noisybnn.hw.injector import InjectorConfig, Mode, seed_word
 from noisybnn.hw.rtl_cost import cost_breakdown, estimate_resources
 from noisybnn.resources import rtl_dir
@@ -100,16 +101,18 @@ def test_estimate_shape():
     est = estimate_resources(16, 1, 64)
     assert set(est) == {"LUT", "FF", "BRAM", "DSP"}
     assert est["BRAM"] == 0 and est["DSP"] == 0
-    # measured per lane: 20 FF with the AXI-Lite file (incl. one mask bit per neuron)
+    # the measured line (NEURONS = PE): fixed + per lane, FF exact
     full = estimate_resources(16, 1, 16, with_axilite=True)
-    assert full["FF"] == 408 + 20 * 16
+    assert full["FF"] == rtl_cost.AXIL_FF_FIXED + rtl_cost.AXIL_FF_PER_LANE * 16
+    assert abs(full["LUT"] - (rtl_cost.AXIL_LUT_FIXED + rtl_cost.AXIL_LUT_PER_LANE * 16)) <= 2
 
 
 def test_estimate_monotone_and_options():
     base = estimate_resources(16, 1, 64)
     assert estimate_resources(32, 1, 64)["LUT"] > base["LUT"]
     assert estimate_resources(16, 2, 64)["FF"] > base["FF"]
-    assert estimate_resources(16, 1, 64, with_counters=False)["FF"] == base["FF"] - 144
+    no_cnt = estimate_resources(16, 1, 64, with_counters=False)["FF"]
+    assert no_cnt == base["FF"] - rtl_cost.COUNTER_FF_FIXED - rtl_cost.COUNTER_FF_PER_LANE * 16
     assert estimate_resources(16, 1, 64, with_axilite=True)["FF"] > base["FF"] + 64
     assert set(cost_breakdown(16, 1, 64, with_axilite=True)) >= {"lanes", "counters", "axilite"}
 

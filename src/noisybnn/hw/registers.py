@@ -1,4 +1,4 @@
-"""AXI-Lite register map (version 2) of the noise injector (`hls/rtl/noise_injector_axil.v`).
+"""AXI-Lite register map (version 3) of the noise injector (`hls/rtl/noise_injector_axil.v`).
 
 The host driver configures an injector with the writes of `encode(cfg)`, in that order, at the
 start of every run, and reads the counters with `read_counters`. Offsets are byte offsets of
@@ -15,15 +15,19 @@ offset      name    rw  meaning
 0x004       PARAMS  ro  [31:24] map version, [23:16] BITS, [15:0] PE
 0x008       NEURONS ro  neurons of the layer
 0x00C       CAPS    ro  [0] counters present
-0x020       CONTROL rw  [0] enable, [2:1] mode; enable = 0 forces pass-through
-0x024       THRESH  rw  [16:0] flip threshold, p = threshold / 2^16 (values > 2^16 act as 2^16)
+0x020       CONTROL wo  [0] enable, [2:1] mode; enable = 0 forces pass-through (reads 0)
+0x024       THRESH  wo  [16:0] flip threshold, p = threshold / 2^16 (values > 2^16 act as 2^16)
 0x028/02C   SEED    wo  seed word [31:0] / [63:32] = `injector.seed_word(seed)` (read 0)
 0x030       RESEED  wo  write 1: reload the generator from SEED (20 cycles), clear fold counter
                         and counters
-0x040/044   BEATS   ro  beats accepted since reseed; reading LO latches HI
-0x048/04C   CHANGES ro  bits changed since reseed; reading LO latches HI
-0x100+4k    MASK_k  rw  fault mask, bit j = neuron 32k + j
+0x040/044   BEATS   ro  beats accepted since reseed; reading LO latches HI ([15:0] = bits 47:32)
+0x048/04C   CHANGES ro  bits changed since reseed; reading LO latches HI ([15:0] = bits 47:32)
+0x100+4k    MASK_k  wo  fault mask, bit j = neuron 32k + j (reads 0)
 ==========  ======  ==  =================================================================
+
+Version 3 (against 2): CONTROL, THRESHOLD and MASK are write-only, and the counters are 48 bits
+(`COUNTER_BITS`; they wrap at 2^48, 32 days of beats at 100 MHz): the read-back cost about a LUT
+per bit, and the driver writes the whole configuration for every run and never reads it back.
 """
 
 from __future__ import annotations
@@ -51,7 +55,9 @@ MASK_BASE = 0x100
 #: Value of the ID register.
 ID_VALUE = 0x4E424E49
 #: Version of this register map, PARAMS[31:24].
-MAP_VERSION = 2
+MAP_VERSION = 3
+#: Width of the BEATS and CHANGES counters (they wrap at 2^COUNTER_BITS).
+COUNTER_BITS = 48
 #: CONTROL bits.
 CONTROL_ENABLE = 1 << 0
 CONTROL_MODE_SHIFT = 1

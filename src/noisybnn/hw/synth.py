@@ -22,10 +22,17 @@ try:  # relative, so that the board bundle's copy of noisybnn/hw (numpy + stdlib
 except ImportError:  # pragma: no cover - the bundle's noisybnn_host has no ToolMissingError
     ToolMissingError = RuntimeError  # noqa: N816
 
-#: 7-series cells that occupy a LUT site (SRLs and distributed RAM count as LUTs, as Vivado does).
-LUT_CELLS = ("LUT1", "LUT2", "LUT3", "LUT4", "LUT5", "LUT6")
-LUTRAM_CELLS = ("SRL16E", "SRLC16E", "SRLC32E", "RAM32X1D", "RAM32X1S", "RAM64X1D", "RAM64X1S",
-                "RAM128X1D", "RAM128X1S", "RAM256X1S", "RAM32M", "RAM64M", "RAM32M16", "RAM64M8")
+#: 7-series cells that occupy one LUT site (LUT6_2: both outputs of one LUT6, as our RTL
+#: instantiates it under `NBNN_XC7_PRIMS`).
+LUT_CELLS = ("LUT1", "LUT2", "LUT3", "LUT4", "LUT5", "LUT6", "LUT6_2")
+#: Shift registers and distributed RAM, with the LUT sites each occupies (Vivado counts them as
+#: LUTs): a RAM32M is four LUTs of one SLICEM, a RAM128X1D four, a RAM64X1D two.
+LUTRAM_SITES = {"SRL16E": 1, "SRLC16E": 1, "SRLC32E": 1, "RAM32X1S": 1, "RAM64X1S": 1,
+                "RAM32X1D": 2, "RAM64X1D": 2, "RAM128X1S": 2, "RAM128X1D": 4, "RAM256X1S": 4,
+                "RAM32M": 4, "RAM64M": 4, "RAM32M16": 8, "RAM64M8": 8}
+LUTRAM_CELLS = tuple(LUTRAM_SITES)
+#: Defined for every read of our RTL: it selects the hand-instantiated 7-series primitives.
+PRIMS_DEFINE = "NBNN_XC7_PRIMS"
 FF_CELLS = ("FDRE", "FDSE", "FDCE", "FDPE", "FDRE_1", "FDSE_1", "FDCE_1", "FDPE_1", "LDCE", "LDPE")
 BRAM_CELLS = {"RAMB18E1": 1, "RAMB36E1": 2}  # counted in BRAM18 units
 DSP_CELLS = ("DSP48E1",)
@@ -89,7 +96,7 @@ def parse_stat(text: str) -> Utilization:
             break
     return Utilization(
         lut=sum(cells.get(c, 0) for c in LUT_CELLS),
-        lutram=sum(cells.get(c, 0) for c in LUTRAM_CELLS),
+        lutram=sum(n * cells.get(c, 0) for c, n in LUTRAM_SITES.items()),
         ff=sum(cells.get(c, 0) for c in FF_CELLS),
         carry4=cells.get("CARRY4", 0),
         bram18=sum(n * cells.get(c, 0) for c, n in BRAM_CELLS.items()),
@@ -104,15 +111,18 @@ def synthesize(sources: Sequence[str | Path], top: str,
                timeout: float | None = None) -> Utilization:
     """Run `synth_xilinx -family xc7 -flatten` on `sources` with `top`'s parameters set.
 
-    `extra` is inserted before `synth_xilinx` (e.g. `setattr` commands). Returns the cell counts
-    of the flattened top.
+    `extra` is inserted before `synth_xilinx` (e.g. `setattr` commands). yosys' own xilinx cell
+    library is read first and `NBNN_XC7_PRIMS` is defined, so RTL that instantiates 7-series
+    primitives (LUT6_2, CARRY4) elaborates. Returns the cell counts of the flattened top.
     """
     srcs = [Path(s) for s in sources]
     for s in srcs:
         if not s.is_file():
             raise FileNotFoundError(f"RTL source {s} not found")
-    defs = " ".join(f"-D{k}={v}" for k, v in (defines or {}).items())
-    reads = "\n".join(f"read_verilog -sv {defs} {s.as_posix()}" for s in srcs)
+    defs = " ".join(f"-D{k}={v}" for k, v in {PRIMS_DEFINE: "1", **(defines or {})}.items())
+    lib = ("read_verilog -lib -specify +/xilinx/cells_sim.v\n"
+           "read_verilog -lib +/xilinx/cells_xtra.v\n")
+    reads = lib + "\n".join(f"read_verilog -sv {defs} {s.as_posix()}" for s in srcs)
     chparams = "".join(f" -set {k} {int(v)}" for k, v in (parameters or {}).items())
     chparam = f"chparam{chparams} {top}\n" if chparams else ""
     script = (f"{reads}\n{chparam}hierarchy -check -top {top}\n{extra}\n"
