@@ -315,7 +315,8 @@ class SimAccelerator:
         from noisybnn.theory import BinaryLayer, Network, Readout
 
         mvaus = [s for s in self.stages if s.kind == "mvau"]
-        first = self.stages[0]
+        # a Reshape/Transpose of the input moves no pixel through the theory's flat input
+        first = next(s for s in self.stages if s.kind not in ("reshape", "transpose"))
         if any(s.kind in ("conv", "maxpool", "pad") for s in self.stages):
             raise ConfigError("the theory model covers fully connected networks; this one is "
                               "convolutional")
