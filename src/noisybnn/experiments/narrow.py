@@ -279,9 +279,11 @@ def run_cli(a: argparse.Namespace) -> int:
     """`noisybnn study narrow` (its options: noisybnn.cli_options.add_study_commands)."""
     from noisybnn.errors import ConfigError
 
-    for e in a.eps + a.eps_train:
+    for e in a.eps + a.eps_train + a.rtl_eps:
         if not 0.0 <= e <= 0.5:
-            raise ConfigError(f"--eps / --eps-train values must be in [0, 0.5], got {e}")
+            raise ConfigError(f"--eps / --eps-train / --rtl-eps values must be in [0, 0.5], got {e}")
+    if not 1 <= a.rtl_images <= 10000:
+        raise ConfigError(f"--rtl-images must be 1..10000, got {a.rtl_images}")
     if a.rtl_models:
         return rtl_cli(a)
     rows, ratios = run(a.out, a.widths, a.depths, a.eps_train, a.eps, a.seeds, a.images)
