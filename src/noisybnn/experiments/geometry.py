@@ -22,8 +22,8 @@ from pathlib import Path
 import numpy as np
 
 COLUMNS = ("checkpoint", "model", "epochs", "layer", "fan_in", "rows", "angle_mean", "angle_std",
-           "gaussian_angle", "uniform_angle", "abs_over_rms", "dot_corr_mean", "dot_corr_min",
-           "note")
+           "gaussian_angle", "uniform_angle", "abs_over_rms", "at_clip", "dot_corr_mean",
+           "dot_corr_min", "note")
 
 
 def latent_geometry(path: Path, images: np.ndarray) -> tuple[list[dict], list[np.ndarray]] | str:
@@ -59,6 +59,8 @@ def latent_geometry(path: Path, images: np.ndarray) -> tuple[list[dict], list[np
                      "gaussian_angle": float(theory.expected_sign_angle(w.shape[1])),
                      "uniform_angle": 30.0,
                      "abs_over_rms": float(np.mean(np.abs(w)) / np.sqrt(np.mean(w ** 2))),
+                     # share of latent weights within 1 % of the clipping bound |w| = 1
+                     "at_clip": float(np.mean(np.abs(w) >= 0.99)),
                      "dot_corr_mean": float(np.nanmean(corr)),
                      "dot_corr_min": float(np.nanmin(corr)), "note": ""})
         angles.append(ang)
@@ -93,7 +95,8 @@ def run_cli(a: argparse.Namespace) -> int:
         else:
             print(f"{r['model']} {r['layer']}: angle {r['angle_mean']:.1f} +- {r['angle_std']:.1f} "
                   f"deg (Gaussian {r['gaussian_angle']:.1f}, uniform 30.0), E|w|/rms "
-                  f"{r['abs_over_rms']:.3f}, dot-product corr {r['dot_corr_mean']:.3f}")
+                  f"{r['abs_over_rms']:.3f}, at the clip {100 * r['at_clip']:.1f} %, dot-product corr "
+                  f"{r['dot_corr_mean']:.3f}")
     return 0
 
 

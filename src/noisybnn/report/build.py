@@ -302,18 +302,21 @@ def _geometry_html(sec: dict, fig: Path | None, out: Path) -> str:
         rows = [[esc(r["layer"]), str(r["fan_in"]), str(r["rows"]),
                  f"{r['angle_mean']:.1f} ± {r['angle_std']:.1f}", f"{r['gaussian_angle']:.1f}",
                  f"{r['angle_mean'] - r['gaussian_angle']:+.1f}", f"{r['abs_over_rms']:.3f}",
+                 f"{100 * r['at_clip']:.1f} %",
                  f"{r['dot_corr_mean']:.3f} (min {r['dot_corr_min']:.3f})"]
                 for r in m["layers"]]
         parts.append(table(["layer", "fan-in", "neurons", "angle, latent row vs sign (°)",
                             "Gaussian prediction (°)", "measured − predicted", "E|w| / rms(w)",
-                            "dot-product correlation"], rows, numeric={1, 2, 3, 4, 5, 6, 7}))
+                            "at the clip |w| ≥ 0.99", "dot-product correlation"], rows,
+                           numeric={1, 2, 3, 4, 5, 6, 7, 8}))
         lo = [r for r in m["layers"] if r["angle_mean"] < r["gaussian_angle"] - 1.0]
         if lo:
             parts.append(
                 f"<p>{esc(m['model'])}: in {len(lo)} of {len(m['layers'])} layers the latent "
                 "rows are closer to their sign than a Gaussian row (the mean angle is more than "
                 "1° below the prediction): the weights are clipped to [−1, 1] (BinaryConnect) "
-                "and pile up near ±1, so their distribution is flatter than a Gaussian and "
+                "and pile up near ±1 (the share at the clip), so their distribution is flatter "
+                "than a Gaussian (E|w| / rms above √(2/π)) and "
                 "binarizing them loses less of their direction than the "
                 f"{a:.0f}° rule says.</p>")
     if sec["models"]:
