@@ -196,10 +196,14 @@ def plot(rows: list[dict], ratios: list[dict], path: Path) -> Path:
 
     depths = sorted({r["depth"] for r in rows})
     widths = sorted({r["width"] for r in rows})
-    ncols = len(depths) + 2
-    fig, axes = plt.subplots(1, ncols, figsize=(4.2 * ncols, 4.2))
+    ncols = max(len(depths), 2)
+    fig, grid = plt.subplots(2, ncols, figsize=(4.6 * ncols, 9.0), squeeze=False)
+    axes = list(grid[0]) + list(grid[1])
+    for ax in axes[len(depths):ncols]:
+        ax.set_visible(False)
+    ratio_axes = axes[ncols:]
     cmap = plt.get_cmap("viridis")
-    for ax, depth in zip(axes[:-1], depths, strict=False):
+    for ax, depth in zip(axes[:len(depths)], depths, strict=False):
         for i, w in enumerate(widths):
             c = cmap(i / max(1, len(widths) - 1))
             for et in sorted({r["eps_train"] for r in rows}):
@@ -225,7 +229,9 @@ def plot(rows: list[dict], ratios: list[dict], path: Path) -> Path:
         if depth == depths[0]:
             ax.legend(fontsize=6, ncol=2)
     targets = [t for t in (0.5, 0.3) if any(r["target"] == t for r in ratios)]
-    for ax, t in zip(axes[len(depths):], targets, strict=False):
+    for ax in ratio_axes[len(targets):]:
+        ax.set_visible(False)
+    for ax, t in zip(ratio_axes, targets, strict=False):
         for j, d in enumerate(depths):
             for et in sorted({float(r["eps_train"]) for r in ratios}):
                 sel = [r for r in ratios if r["target"] == t and r["depth"] == d and r["ratio"] != ""
