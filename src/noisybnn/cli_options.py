@@ -149,6 +149,11 @@ def add_theory_commands(parser: argparse.ArgumentParser) -> None:
     p.set_defaults(theory_func="predict")
 
 
+def _name_list(text: str) -> list[str]:
+    """`--rtl-models a,b` or `"a b"`: names separated by commas or spaces."""
+    return text.replace(",", " ").split()
+
+
 def _number_list(kind: type):
     """`--eps 0.1,0.2` or `--eps "0.1 0.2"`: numbers separated by commas or spaces."""
     name = "integers" if kind is int else "numbers"
@@ -184,6 +189,13 @@ def add_study_commands(parser: argparse.ArgumentParser) -> None:
                    default=[0.01, 0.05, 0.1, 0.2, 0.3, 0.35, 0.4, 0.45, 0.49])
     n.add_argument("--seeds", type=_number_list(int), default=[1, 2, 3])
     n.add_argument("--images", type=int, default=10000)
+    n.add_argument("--rtl-models", type=_name_list, default=[],
+                   help="instead of the sweep: run these narrow models (e.g. mlp-32x1-w1a1-eps0.2) "
+                   "on the RTL backend (Verilator) beside the sim; writes OUT/rtl.csv, exit 1 if "
+                   "any logits differ")
+    n.add_argument("--rtl-eps", type=_number_list(float), default=[0.4, 0.49])
+    n.add_argument("--rtl-seeds", type=_number_list(int), default=[1])
+    n.add_argument("--rtl-images", type=int, default=200)
 
     m = sub.add_parser("mean-field", help="accuracy predictors vs the accelerator, same images (§5.5)",
                        description="For each model and eps on the first --images MNIST test images: "

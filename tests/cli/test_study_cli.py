@@ -69,6 +69,9 @@ def test_each_study_help(capsys, name):
 @pytest.mark.parametrize(("args", "fragment"), [
     (("narrow", "--eps", "0.1,0.7"), "must be in [0, 0.5], got 0.7"),
     (("narrow", "--widths", "4,x"), "not a list of integers"),
+    (("narrow", "--rtl-models", "mlp-8x1", "--rtl-eps", "0.6"), "must be in [0, 0.5], got 0.6"),
+    (("narrow", "--rtl-models", "tfc-w1a1"), "not a narrow model name"),
+    (("narrow", "--rtl-models", "mlp-8x1-w1a1", "--rtl-images", "0"), "--rtl-images must be"),
     (("mean-field", "--models", "tfc-w1a1", "sfc-w1a1", "--images", "1", "2", "3"),
      "--images takes one value or one per model"),
     (("propagation", "--lams", "big"), "argument --lams"),

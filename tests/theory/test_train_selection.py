@@ -48,3 +48,27 @@ def test_slim_checkpoint_keeps_latent_weights(tiny_run):
     assert torch.equal(binary, torch.where(w >= 0, 1.0, -1.0))  # the stored bits are their signs
     ang = binarization_angles(w.numpy())
     assert np.all((ang > 5) & (ang < 60))
+
+
+def test_latent_geometry_per_layer_and_without_latent_weights(tiny_run, tmp_path):
+    from noisybnn.experiments.geometry import latent_geometry
+    from noisybnn.experiments.sweep import get_data
+    from noisybnn.train import save_checkpoint, ship_checkpoint
+
+    out, _ = tiny_run
+    x, _ = get_data("mnist", "test", 200)
+    rows, angles = latent_geometry(out / "best.pt", x)
+    assert [r["layer"] for r in rows] == ["features.0.0", "features.1.0", "readout"]
+    assert [r["fan_in"] for r in rows] == [784, 8, 8] and [len(a) for a in angles] == [8, 8, 10]
+    for r, a in zip(rows, angles, strict=True):
+        assert r["angle_mean"] == pytest.approx(float(np.mean(a)))
+        assert 0.0 < r["dot_corr_min"] <= r["dot_corr_mean"] <= 1.0
+    # shipping the selected checkpoint again (what `zoo train` does) keeps the latent weights
+    shipped = ship_checkpoint(out / "best.pt", tmp_path / "shipped.pt")
+    again, _ = latent_geometry(shipped, x)
+    assert [r["angle_mean"] for r in again] == [r["angle_mean"] for r in rows]
+    _, payload = load_checkpoint(shipped, harden=False)
+    payload.pop("latent_weights")  # as checkpoints shipped before the key existed
+    save_checkpoint(tmp_path / "old.pt", payload)
+    reason = latent_geometry(tmp_path / "old.pt", x)
+    assert isinstance(reason, str) and "no latent weights" in reason

@@ -5,8 +5,9 @@ checkpoints, and slim ones written since that key exists), per quantized layer: 
 each latent weight row and its binarization (``theory.binarization_angles``; 37 degrees for
 Gaussian rows, 30 for uniform ones, which is the initialisation ``U(-1, 1)``), and the Pearson
 correlation over test images of the real and binarized dot products with the layer's actual
-(binary) inputs (``theory.dot_product_correlation``). Checkpoints without latent weights (the
-shipped zoo models) are listed as such.
+(binary) inputs (``theory.dot_product_correlation``). Checkpoints without latent weights (shipped
+before they were kept) are listed as such. The report's geometry section uses the same
+measurement (``latent_geometry``) on each measured model's checkpoint.
 
     noisybnn study geometry CHECKPOINT... --out results/geometry/geometry.csv
 """
@@ -21,42 +22,63 @@ from pathlib import Path
 import numpy as np
 
 COLUMNS = ("checkpoint", "model", "epochs", "layer", "fan_in", "rows", "angle_mean", "angle_std",
-           "gaussian_angle", "uniform_angle", "abs_over_rms", "dot_corr_mean", "dot_corr_min",
-           "note")
+           "gaussian_angle", "uniform_angle", "abs_over_rms", "at_clip", "dot_corr_mean",
+           "dot_corr_min", "note")
 
 
-def measure(path: Path, n_images: int = 2000) -> list[dict]:
+def latent_geometry(path: Path, images: np.ndarray) -> tuple[list[dict], list[np.ndarray]] | str:
+    """Per quantized layer of an MLP checkpoint: latent-weight angles and dot-product correlations.
+
+    Returns (rows, per-row angle arrays) or, for a checkpoint that cannot be measured, the reason.
+    `images` are uint8 test images; they binarize at 128 (the w1a1 input quantizer) and feed the
+    checkpoint's own network, so each layer's dot products are taken with its actual inputs.
+    """
     from noisybnn import theory
-    from noisybnn.experiments.sweep import get_data
     from noisybnn.train import latent_weights, load_checkpoint
 
-    net, payload = load_checkpoint(path)
-    name = payload["spec"]["name"]
+    _, payload = load_checkpoint(path)
     lat = latent_weights(payload)
-    base = {"checkpoint": str(path), "model": name, "epochs": payload.get("epoch")}
     if lat is None:
-        return [{**base, "note": "no latent weights in this checkpoint (shipped before they were "
-                 "kept): retrain to measure"}]
+        return ("no latent weights in this checkpoint (shipped before they were kept): its "
+                "weights are already binary, so their angle to their sign is 0 by construction; "
+                "retrain to measure")
     if payload["spec"]["arch"] != "mlp":
-        return [{**base, "note": "only MLPs are measured (conv rows need im2col inputs)"}]
-    x, _ = get_data("mnist", "test", n_images)
-    h = np.where(x.reshape(len(x), -1) >= 128, 1.0, -1.0)
+        return "only MLPs are measured (conv rows need im2col inputs)"
+    h = np.where(np.asarray(images).reshape(len(images), -1) >= 128, 1.0, -1.0)
     tnet = theory.as_network(theory.load_mlp_checkpoint(path))
     inputs = [h] + theory.forward(tnet, h).hidden
-    rows = []
     names = sorted((k for k in lat if k.startswith("features.")), key=lambda k: int(k.split(".")[1]))
+    rows, angles = [], []
     for i, key in enumerate([*names, "readout"]):
         w = lat[key].numpy().astype(float)
         ang = theory.binarization_angles(w)
         corr = theory.dot_product_correlation(w, inputs[i])
-        rows.append({**base, "layer": key, "fan_in": w.shape[1], "rows": w.shape[0],
-                     "angle_mean": float(np.mean(ang)), "angle_std": float(np.std(ang)),
+        rows.append({"epochs": payload.get("epoch"), "layer": key, "fan_in": w.shape[1],
+                     "rows": w.shape[0], "angle_mean": float(np.mean(ang)),
+                     "angle_std": float(np.std(ang)),
                      "gaussian_angle": float(theory.expected_sign_angle(w.shape[1])),
                      "uniform_angle": 30.0,
                      "abs_over_rms": float(np.mean(np.abs(w)) / np.sqrt(np.mean(w ** 2))),
-                     "dot_corr_mean": float(np.nanmean(corr)), "dot_corr_min": float(np.nanmin(corr)),
-                     "note": ""})
-    return rows
+                     # share of latent weights within 1 % of the clipping bound |w| = 1
+                     "at_clip": float(np.mean(np.abs(w) >= 0.99)),
+                     "dot_corr_mean": float(np.nanmean(corr)),
+                     "dot_corr_min": float(np.nanmin(corr)), "note": ""})
+        angles.append(ang)
+    return rows, angles
+
+
+def measure(path: Path, n_images: int = 2000) -> list[dict]:
+    """The rows of `study geometry` for one checkpoint (one per layer, or one with a note)."""
+    from noisybnn.experiments.sweep import get_data
+    from noisybnn.train import load_checkpoint
+
+    _, payload = load_checkpoint(path)
+    base = {"checkpoint": str(path), "model": payload["spec"]["name"], "epochs": payload.get("epoch")}
+    x, _ = get_data("mnist", "test", n_images)
+    got = latent_geometry(path, x)
+    if isinstance(got, str):
+        return [{**base, "note": got}]
+    return [{**base, **r} for r in got[0]]
 
 
 def run_cli(a: argparse.Namespace) -> int:
@@ -73,7 +95,8 @@ def run_cli(a: argparse.Namespace) -> int:
         else:
             print(f"{r['model']} {r['layer']}: angle {r['angle_mean']:.1f} +- {r['angle_std']:.1f} "
                   f"deg (Gaussian {r['gaussian_angle']:.1f}, uniform 30.0), E|w|/rms "
-                  f"{r['abs_over_rms']:.3f}, dot-product corr {r['dot_corr_mean']:.3f}")
+                  f"{r['abs_over_rms']:.3f}, at the clip {100 * r['at_clip']:.1f} %, dot-product corr "
+                  f"{r['dot_corr_mean']:.3f}")
     return 0
 
 

@@ -27,7 +27,7 @@ import argparse
 import csv
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -48,8 +48,10 @@ VACUOUS_SLACK = 1e-6
 COLUMNS = ("model", "width", "depth", "eps_train", "neurons", "eps", "n_images", "seeds",
            "accuracy", "accuracy_std", "accuracy_min", "accuracy_clean", "label_entropy",
            "ceiling", "ceiling_status", "gap", "above_ceiling", "seconds")
-RATIO_COLUMNS = ("eps", "depth", "target", "needed_neurons", "needed_by", "bound_neurons",
-                 "ratio", "ceiling_of_needed")
+RATIO_COLUMNS = ("eps_train", "eps", "depth", "target", "needed_neurons", "needed_by",
+                 "bound_neurons", "ratio", "ceiling_of_needed")
+RTL_COLUMNS = ("model", "eps", "seed", "n_images", "sim_accuracy", "rtl_accuracy",
+               "logits_equal", "sim_flips", "rtl_flips", "rtl_seconds")
 
 
 def ceiling_status(ceiling: float) -> str:
@@ -115,28 +117,74 @@ def write_rows(path: Path, rows: list[dict], columns: Sequence[str]) -> None:
 
 
 def ratio_table(rows: list[dict], targets: Sequence[float], n_classes: int = 10) -> list[dict]:
-    """Per eps, depth and target: the fewest neurons a trained network of that depth needed to
-    reach the target (mean over seeds), the bound's minimum, and their ratio (>= 1 or a bug)."""
+    """Per eps_train, eps, depth and target: the fewest neurons a trained network of that depth
+    (trained at that eps_train) needed to reach the target (mean over seeds), the bound's minimum,
+    and their ratio (>= 1 or a bug)."""
     from noisybnn import theory
 
     out = []
     h_y = rows[0]["label_entropy"] if rows else math.log2(n_classes)
-    for eps in sorted({r["eps"] for r in rows}):
-        for depth in sorted({r["depth"] for r in rows}):
-            sel = [r for r in rows if r["eps"] == eps and r["depth"] == depth]
-            for t in targets:
-                ok = [r for r in sel if r["accuracy"] >= t]
-                bound = float(theory.min_total_neurons(depth, eps, t, n_classes, label_entropy=h_y))
-                best = min(ok, key=lambda r: (r["neurons"], -r["accuracy"])) if ok else None
-                out.append({
-                    "eps": eps, "depth": depth, "target": t,
-                    "needed_neurons": best["neurons"] if best else "",
-                    "needed_by": best["model"] if best else f"none of widths <= "
-                                                           f"{max(r['width'] for r in sel)}",
-                    "bound_neurons": bound if math.isfinite(bound) else "inf",
-                    "ratio": (best["neurons"] / bound) if best and math.isfinite(bound) else "",
-                    "ceiling_of_needed": best["ceiling"] if best else "",
-                })
+    for et in sorted({float(r.get("eps_train", 0.0)) for r in rows}):
+        mine = [r for r in rows if float(r.get("eps_train", 0.0)) == et]
+        for eps in sorted({r["eps"] for r in mine}):
+            for depth in sorted({r["depth"] for r in mine}):
+                sel = [r for r in mine if r["eps"] == eps and r["depth"] == depth]
+                if not sel:
+                    continue
+                for t in targets:
+                    ok = [r for r in sel if r["accuracy"] >= t]
+                    bound = float(theory.min_total_neurons(depth, eps, t, n_classes,
+                                                           label_entropy=h_y))
+                    best = min(ok, key=lambda r: (r["neurons"], -r["accuracy"])) if ok else None
+                    out.append({
+                        "eps_train": et, "eps": eps, "depth": depth, "target": t,
+                        "needed_neurons": best["neurons"] if best else "",
+                        "needed_by": best["model"] if best else f"none of widths <= "
+                                                               f"{max(r['width'] for r in sel)}",
+                        "bound_neurons": bound if math.isfinite(bound) else "inf",
+                        "ratio": (best["neurons"] / bound) if best and math.isfinite(bound) else "",
+                        "ceiling_of_needed": best["ceiling"] if best else "",
+                    })
+    return out
+
+
+def rtl_check(build_dirs: dict[str, Path], eps_values: Sequence[float], seeds: Sequence[int],
+              n_images: int, loader: Callable | None = None) -> list[dict]:
+    """The same narrow builds on the RTL backend (Verilator on the stitched RTL accelerator) and on
+    the software accelerator: same images, same seeds, every injector on. One row per model, eps
+    and seed with both accuracies, whether the logits are identical and both flip counts."""
+    from noisybnn.backends import NoiseSetting, predict
+    from noisybnn.experiments.sweep import get_data
+
+    if loader is None:
+        from noisybnn.backends import load as loader
+    x, y = get_data("mnist", "test", n_images)
+    out = []
+    for name, bdir in build_dirs.items():
+        sim = loader("sim", Path(bdir))
+        rtl = loader("rtl", Path(bdir))
+        try:
+            for eps in eps_values:
+                for seed in seeds:
+                    setting = NoiseSetting(mode="flip", p=float(eps), seed=int(seed))
+                    sim.configure_noise(setting)
+                    a = np.asarray(sim.execute(x))
+                    rtl.configure_noise(setting)
+                    t0 = time.perf_counter()
+                    b = np.asarray(rtl.execute(x))
+                    out.append({
+                        "model": name, "eps": float(eps), "seed": int(seed), "n_images": n_images,
+                        "sim_accuracy": float(np.mean(predict(a) == y)),
+                        "rtl_accuracy": float(np.mean(predict(b) == y)),
+                        "logits_equal": bool(np.array_equal(a, b)),
+                        "sim_flips": ";".join(str(c) for c in sim.flip_counts()),
+                        "rtl_flips": ";".join(str(c) for c in rtl.flip_counts()),
+                        "rtl_seconds": round(time.perf_counter() - t0, 2),
+                    })
+        finally:
+            close = getattr(rtl, "close", None)
+            if close is not None:
+                close()
     return out
 
 
@@ -148,9 +196,14 @@ def plot(rows: list[dict], ratios: list[dict], path: Path) -> Path:
 
     depths = sorted({r["depth"] for r in rows})
     widths = sorted({r["width"] for r in rows})
-    fig, axes = plt.subplots(1, len(depths) + 1, figsize=(4.2 * (len(depths) + 1), 4.2))
+    ncols = max(len(depths), 2)
+    fig, grid = plt.subplots(2, ncols, figsize=(4.6 * ncols, 9.0), squeeze=False)
+    axes = list(grid[0]) + list(grid[1])
+    for ax in axes[len(depths):ncols]:
+        ax.set_visible(False)
+    ratio_axes = axes[ncols:]
     cmap = plt.get_cmap("viridis")
-    for ax, depth in zip(axes[:-1], depths, strict=False):
+    for ax, depth in zip(axes[:len(depths)], depths, strict=False):
         for i, w in enumerate(widths):
             c = cmap(i / max(1, len(widths) - 1))
             for et in sorted({r["eps_train"] for r in rows}):
@@ -175,19 +228,24 @@ def plot(rows: list[dict], ratios: list[dict], path: Path) -> Path:
         ax.set_title(f"depth {depth}: measured (sim) vs ceiling (dotted)")
         if depth == depths[0]:
             ax.legend(fontsize=6, ncol=2)
-    ax = axes[-1]
-    for t in sorted({r["target"] for r in ratios}):
-        for d in depths:
-            sel = [r for r in ratios if r["target"] == t and r["depth"] == d and r["ratio"] != ""]
-            if sel:
-                ax.plot([r["eps"] for r in sel], [float(r["ratio"]) for r in sel], marker="o",
-                        ms=3, label=f"target {t:.0%}, depth {d}")
-    ax.set_yscale("log")
-    ax.set_xlim(0, 0.5)
-    ax.set_xlabel("eps")
-    ax.set_ylabel("neurons needed / neurons the bound requires")
-    ax.set_title("gap between trained networks and the bound")
-    ax.legend(fontsize=5, ncol=2)
+    targets = [t for t in (0.5, 0.3) if any(r["target"] == t for r in ratios)]
+    for ax in ratio_axes[len(targets):]:
+        ax.set_visible(False)
+    for ax, t in zip(ratio_axes, targets, strict=False):
+        for j, d in enumerate(depths):
+            for et in sorted({float(r["eps_train"]) for r in ratios}):
+                sel = [r for r in ratios if r["target"] == t and r["depth"] == d and r["ratio"] != ""
+                       and float(r["eps_train"]) == et]
+                if sel:
+                    ax.plot([r["eps"] for r in sel], [float(r["ratio"]) for r in sel],
+                            "-" if et == 0 else "--", marker="o", ms=3, color=f"C{j}",
+                            label=f"depth {d}" + (f", eps_train {et:g}" if et else ""))
+        ax.set_yscale("log")
+        ax.set_xlim(0, 0.5)
+        ax.set_xlabel("eps")
+        ax.set_ylabel("neurons needed / neurons the bound requires")
+        ax.set_title(f"target {t:.0%}: trained networks vs the bound")
+        ax.legend(fontsize=6)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=90)
@@ -227,14 +285,55 @@ def run_cli(a: argparse.Namespace) -> int:
     """`noisybnn study narrow` (its options: noisybnn.cli_options.add_study_commands)."""
     from noisybnn.errors import ConfigError
 
-    for e in a.eps + a.eps_train:
+    for e in a.eps + a.eps_train + a.rtl_eps:
         if not 0.0 <= e <= 0.5:
-            raise ConfigError(f"--eps / --eps-train values must be in [0, 0.5], got {e}")
+            raise ConfigError(f"--eps / --eps-train / --rtl-eps values must be in [0, 0.5], got {e}")
+    if not 1 <= a.rtl_images <= 10000:
+        raise ConfigError(f"--rtl-images must be 1..10000, got {a.rtl_images}")
+    if a.rtl_models:
+        return rtl_cli(a)
     rows, ratios = run(a.out, a.widths, a.depths, a.eps_train, a.eps, a.seeds, a.images)
     binding = [r for r in rows if r["ceiling_status"] == "binding"]
     bad = [r for r in rows if r["above_ceiling"]]
     print(f"{len(rows)} rows, {len(binding)} with a binding ceiling, {len(bad)} above it")
     return 1 if bad else 0
+
+
+def point_from_name(name: str) -> DesignPoint:
+    """The design point of a narrow model name, e.g. ``mlp-32x1-w1a1-eps0.2``."""
+    import re
+
+    from noisybnn.errors import ConfigError
+
+    m = re.fullmatch(r"mlp-(\d+)x(\d+)-w1a1(?:-eps([0-9.]+))?", name)
+    if not m:
+        raise ConfigError(f"--rtl-models: {name!r} is not a narrow model name like mlp-32x1-w1a1 "
+                          "or mlp-8x2-w1a1-eps0.2")
+    return DesignPoint(width=int(m[1]), depth=int(m[2]), eps_train=float(m[3] or 0.0))
+
+
+def rtl_cli(a: argparse.Namespace) -> int:
+    """`noisybnn study narrow --rtl-models ...`: the RTL backend beside the sim (rtl.csv);
+    exit 1 if any logits differ."""
+    builds = {}
+    for name in a.rtl_models:
+        point = point_from_name(name)
+        trained = train_cached(point.spec(), DEFAULT_RECIPE, DEFAULT_RUNS_DIR)
+        builds[name] = build_cached(trained.checkpoint, point, trained.key, DEFAULT_BUILD_DIR)
+    rows = rtl_check(builds, a.rtl_eps, a.rtl_seeds, a.rtl_images)
+    path = a.out / "rtl.csv"
+    old = []
+    if path.is_file():
+        with path.open() as f:
+            old = [r for r in csv.DictReader(f)
+                   if (r["model"], float(r["eps"]), int(r["seed"]), int(r["n_images"])) not in
+                   {(n["model"], n["eps"], n["seed"], n["n_images"]) for n in rows}]
+    write_rows(path, old + rows, RTL_COLUMNS)
+    for r in rows:
+        print(f"{r['model']} eps {r['eps']:g} seed {r['seed']}: sim {r['sim_accuracy']:.4f}, rtl "
+              f"{r['rtl_accuracy']:.4f}, logits {'equal' if r['logits_equal'] else 'DIFFER'}, "
+              f"flips sim {r['sim_flips']} rtl {r['rtl_flips']} ({r['rtl_seconds']:.0f} s)")
+    return 0 if all(r["logits_equal"] for r in rows) else 1
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -271,36 +271,68 @@ def _stuck_html(sec: dict, fig: Path | None, out: Path) -> str:
 
 def _geometry_html(sec: dict, fig: Path | None, out: Path) -> str:
     parts = [box("note", sec["notes"])] if sec["notes"] else []
-    if not sec["models"]:
+    if not sec["models"] and not sec["weights"]:
         return "".join(parts) or box("note", "no theory network")
+    a = sec["asymptotic_deg"]
     parts.append(
-        "<p>The twin holds only binarized weights, so the weight angle of Anderson &amp; Berg "
-        "(latent vs binarized rows, <code>theory.binarization_angles</code>) is 0 here by "
-        "construction. Instead: per test image, the angle between each hidden layer's "
-        "pre-activation vector W x − T (the quantity the neuron thresholds) and its sign, the "
-        "layer's binary output (<code>theory.activation_angles</code>), raw and centred per "
-        "neuron. For i.i.d. Gaussian entries the prediction is "
-        f"<code>theory.expected_sign_angle(d)</code> → {sec['asymptotic_deg']:.1f}° as d → ∞; "
-        "E|v| / rms(v) = √(2/π) ≈ 0.798 for a Gaussian.</p>")
-    parts.append(figure(fig, out, "Angle between W x − T and sign(W x − T), per image.",
-                        "binarization angles"))
-    for m in sec["models"]:
-        parts.append(f"<h3>{esc(m['model'])} ({m['images']} images)</h3>")
-        below = [r for r in m["layers"] if r["raw_mean"] < r["expected_deg"] - 2 * r["raw_std"]
-                 / max(1.0, np.sqrt(m["images"]))]
-        if below:
+        "<p>Anderson &amp; Berg: binarizing a high-dimensional vector keeps its direction. For a "
+        "row with i.i.d. Gaussian entries the angle between the row and its sign is "
+        f"<code>theory.expected_sign_angle(d)</code> → {a:.1f}° as d → ∞ (two random vectors "
+        "are ~90° apart), so binarized dot products stay nearly proportional to the real ones. "
+        "Measured here on the <b>latent float weights</b> that training keeps (the weights the "
+        "optimizer updates, before binarization) of the checkpoint each build was compiled from: "
+        "per layer, the angle between each neuron's latent row and its binarized row "
+        "(<code>theory.binarization_angles</code>) and the correlation over test images of the "
+        "real and binarized dot products with the layer's actual inputs "
+        "(<code>theory.dot_product_correlation</code>). E|w| / rms(w) is cos of the angle for a "
+        "row: √(2/π) ≈ 0.798 for a Gaussian, 0.866 (30°) for a uniform one, which is how the "
+        "latent weights are initialised.</p>")
+    if sec["weights"]:
+        parts.append(figure(fig, out, "Angle between each latent weight row and its "
+                            "binarization, per layer.", "binarization angles"))
+    else:
+        parts.append(box("note", "no measured model's checkpoint keeps its latent weights, so "
+                         "the weight angles cannot be measured (binary weights are 0° from their "
+                         "sign by construction); the figure shows the pre-activation angles "
+                         "instead"))
+    for m in sec["weights"]:
+        parts.append(f"<h3>{esc(m['model'])}: latent weights of {esc(m['checkpoint'])} "
+                     f"(epoch {m['layers'][0]['epochs']}; dot products on {m['images']} "
+                     "images)</h3>")
+        rows = [[esc(r["layer"]), str(r["fan_in"]), str(r["rows"]),
+                 f"{r['angle_mean']:.1f} ± {r['angle_std']:.1f}", f"{r['gaussian_angle']:.1f}",
+                 f"{r['angle_mean'] - r['gaussian_angle']:+.1f}", f"{r['abs_over_rms']:.3f}",
+                 f"{100 * r['at_clip']:.1f} %",
+                 f"{r['dot_corr_mean']:.3f} (min {r['dot_corr_min']:.3f})"]
+                for r in m["layers"]]
+        parts.append(table(["layer", "fan-in", "neurons", "angle, latent row vs sign (°)",
+                            "Gaussian prediction (°)", "measured − predicted", "E|w| / rms(w)",
+                            "at the clip |w| ≥ 0.99", "dot-product correlation"], rows,
+                           numeric={1, 2, 3, 4, 5, 6, 7, 8}))
+        lo = [r for r in m["layers"] if r["angle_mean"] < r["gaussian_angle"] - 1.0]
+        if lo:
             parts.append(
-                f"<p>{esc(m['model'])}: the mean angle is below the i.i.d. Gaussian prediction in "
-                f"layer(s) {', '.join(str(r['layer']) for r in below)} (beyond two standard "
-                "errors): there the pre-activation vectors are closer to their sign than a "
-                "Gaussian vector is, so binarizing them loses less of their direction than the "
-                f"{sec['asymptotic_deg']:.0f}° rule says. The last column, E|v| / rms(v) "
-                "pooled over images, shows how far their distribution is from a Gaussian "
-                "(√(2/π) ≈ 0.798; a uniform one gives 0.866, i.e. 30°).</p>")
+                f"<p>{esc(m['model'])}: in {len(lo)} of {len(m['layers'])} layers the latent "
+                "rows are closer to their sign than a Gaussian row (the mean angle is more than "
+                "1° below the prediction): the weights are clipped to [−1, 1] (BinaryConnect) "
+                "and pile up near ±1 (the share at the clip), so their distribution is flatter "
+                "than a Gaussian (E|w| / rms above √(2/π)) and "
+                "binarizing them loses less of their direction than the "
+                f"{a:.0f}° rule says.</p>")
+    if sec["models"]:
+        parts.append("<h3>Also: pre-activation angles (what each hidden neuron binarizes)</h3>"
+                     "<p>Per test image, the angle between a hidden layer's pre-activation vector "
+                     "W x − T and its sign, the layer's binary output "
+                     "(<code>theory.activation_angles</code>), raw and centred per neuron.</p>")
+    if sec["models"] and not sec["weights"]:
+        parts.append(figure(fig, out, "Angle between W x − T and sign(W x − T), per image.",
+                            "pre-activation angles"))
+    for m in sec["models"]:
         rows = [[str(r["layer"]), str(r["width"]), f"{r['raw_mean']:.1f} ± {r['raw_std']:.1f}",
                  f"{r['centered_mean']:.1f} ± {r['centered_std']:.1f}",
                  f"{r['expected_deg']:.1f}", f"{r['mean_abs_over_rms']:.3f}"]
                 for r in m["layers"]]
+        parts.append(f"<p>{esc(m['model'])} ({m['images']} images)</p>")
         parts.append(table(["hidden layer", "width", "angle, W x − T (°)", "angle, centred (°)",
                             "Gaussian prediction (°)", "E|v| / rms(v)"], rows,
                            numeric={0, 1, 2, 3, 4, 5}))
@@ -441,10 +473,14 @@ def build_report(results, out_dir, explore_csv=None, board: str = "pynq-z2",
         figs["tradeoff"] = plots.plot_tradeoff(sec["tradeoff"], out / FIGURES["tradeoff"])
     if sec["stuck"]["groups"]:
         figs["stuck"] = plots.plot_stuck(sec["stuck"]["groups"], out / FIGURES["stuck"])
-    if sec["geometry"]["models"]:
-        figs["geometry"] = plots.plot_geometry(sec["geometry"]["models"],
+    if sec["geometry"]["weights"]:
+        figs["geometry"] = plots.plot_geometry(sec["geometry"]["weights"],
                                                sec["geometry"]["asymptotic_deg"],
                                                out / FIGURES["geometry"])
+    elif sec["geometry"]["models"]:  # no latent weights anywhere: the pre-activation angles
+        figs["geometry"] = plots.plot_activation_geometry(sec["geometry"]["models"],
+                                                          sec["geometry"]["asymptotic_deg"],
+                                                          out / FIGURES["geometry"])
     if sec["design"] is not None and sec["design"]["available"]:
         figs["design"] = plots.plot_design(sec["design"], out / FIGURES["design"])
 

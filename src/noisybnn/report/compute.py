@@ -516,9 +516,36 @@ def _empirical_entropy(ctx: Context, n_cls: int) -> tuple[float | None, str]:
 # --- section 5: geometry -----------------------------------------------------------------------
 
 
+def _checkpoint_of(info: ModelInfo, notes: list) -> Path | None:
+    """The checkpoint a build was compiled from (its manifest), checked against the SHA-256 the
+    manifest recorded; None (with a note) when it is gone or has changed since the build."""
+    from noisybnn.fingerprint import file_sha256
+
+    name = info.manifest.get("checkpoint")
+    if not name:
+        notes.append(f"{info.name}: the build's manifest names no checkpoint")
+        return None
+    path = Path(name)
+    if not path.is_file():
+        notes.append(f"{info.name}: its checkpoint {path} is missing")
+        return None
+    want = info.manifest.get("checkpoint_sha256")
+    if want and file_sha256(path) != want:
+        notes.append(f"{info.name}: {path} changed after the build was made (SHA-256 differs "
+                     "from the manifest's): its latent weights are not the measured network's")
+        return None
+    return path
+
+
 def geometry_section(ctx: Context) -> dict:
-    """Angle between each hidden layer's pre-activation vector (W x - T) and its sign."""
-    out = {"models": [], "notes": [], "asymptotic_deg": theory.ASYMPTOTIC_SIGN_ANGLE_DEG}
+    """Anderson & Berg's binarization geometry of each measured model, from the latent float
+    weights of the checkpoint its build was compiled from: per layer, the angle between each
+    latent weight row and its binarization (next to the Gaussian prediction, ~37 degrees), and
+    the correlation of real and binarized dot products with the layer's actual inputs. Beside it,
+    per image, the angle between each hidden pre-activation vector W x - T and its sign."""
+    from noisybnn.experiments.geometry import latent_geometry
+
+    out = {"models": [], "weights": [], "notes": [], "asymptotic_deg": theory.ASYMPTOTIC_SIGN_ANGLE_DEG}
     for name in sorted(ctx.models):
         info = ctx.models[name]
         if info.network is None:
@@ -529,6 +556,18 @@ def geometry_section(ctx: Context) -> dict:
         data = group_data(ctx, info, dataset, split, ctx.n_theory(int(n_images)), out["notes"])
         if data is None:
             continue
+        ckpt = _checkpoint_of(info, out["notes"])
+        if ckpt is not None:
+            try:
+                got = latent_geometry(ckpt, data[0])
+            except Exception as exc:  # noqa: BLE001 - only this model's weight angles are lost
+                got = f"cannot measure its latent weights ({type(exc).__name__}: {exc})"
+            if isinstance(got, str):
+                out["notes"].append(f"{name} ({ckpt}): {got}")
+            else:
+                out["weights"].append({"model": name, "checkpoint": str(ckpt),
+                                       "images": len(data[0]), "layers": got[0],
+                                       "_angles": got[1]})
         h = info.binarize(data[0])
         layers = []
         hist = []
@@ -545,6 +584,5 @@ def geometry_section(ctx: Context) -> dict:
             })
             hist.append((raw, cen))
             h = np.where(pre >= 0, 1.0, -1.0)
-        out["models"].append({"model": name, "images": len(h), "layers": layers,
-                              "_angles": hist})
+        out["models"].append({"model": name, "images": len(h), "layers": layers, "_angles": hist})
     return out

@@ -339,7 +339,38 @@ def plot_stuck(groups: list[dict], path: Path) -> Path:
 
 
 def plot_geometry(entries: list[dict], asymptotic: float, path: Path) -> Path:
-    """Histograms of the angle between pre-activation vectors and their sign, per layer."""
+    """Histograms, per layer, of the angle between each latent weight row and its binarization."""
+    n = sum(len(e["layers"]) for e in entries)
+    finite = [a[np.isfinite(a)] for e in entries for a in e["_angles"]]
+    lo = min([asymptotic, 30.0, *[float(a.min()) for a in finite if a.size]]) - 3
+    hi = max([asymptotic, *[float(a.max()) for a in finite if a.size]]) + 3
+    bins = np.linspace(max(0.0, lo), min(90.0, hi), 40)
+    with mpl.rc_context(STYLE):
+        fig, axes = _figure(n, ncols=4, panel=(3.8, 3.0))
+        k = 0
+        for e in entries:
+            for layer, ang in zip(e["layers"], e["_angles"], strict=True):
+                ax = axes[k]
+                k += 1
+                ax.hist(ang[np.isfinite(ang)], bins=bins, color=COLORS[0], alpha=0.7,
+                        label="latent weight row vs its sign (one per neuron)")
+                ax.axvline(layer["gaussian_angle"], color="k", lw=1.8,
+                           label="Gaussian rows of this fan-in (Anderson & Berg)")
+                ax.axvline(asymptotic, color="0.4", ls="--", lw=1.2,
+                           label=f"d → ∞ limit {asymptotic:.1f}°")
+                ax.axvline(30.0, color=COLORS[1], ls=":", lw=1.6,
+                           label="uniform rows (the U(−1, 1) initialisation): 30°")
+                ax.set_xlabel("angle (degrees)")
+                ax.set_ylabel("neurons")
+                ax.set_title(f"{e['model']}, {layer['layer']} (fan-in {layer['fan_in']})",
+                             fontsize=10)
+        _figure_legend(fig, axes[:1])
+        return _save(fig, path)
+
+
+def plot_activation_geometry(entries: list[dict], asymptotic: float, path: Path) -> Path:
+    """Histograms of the angle between pre-activation vectors and their sign, per layer (the
+    figure of the geometry section when no measured model kept its latent weights)."""
     n = sum(len(e["layers"]) for e in entries)
     finite = [a[np.isfinite(a)] for e in entries for pair in e["_angles"] for a in pair]
     lo = min([asymptotic, *[float(a.min()) for a in finite if a.size]]) - 4
