@@ -15,16 +15,15 @@ import os
 
 import numpy as np
 import pytest
-import torch
 from qonnx.core.modelwrapper import ModelWrapper
 
 from noisybnn import data
 from noisybnn.backends import NoiseSetting
-from noisybnn.compile import ConfigureNoiseInjectors, injectors
-from noisybnn.compile.execute import execute_batched
+from noisybnn.compile import injectors
 from noisybnn.compile.paths import python_model_path
-from noisybnn.train import images_to_tensor, load_checkpoint
+from noisybnn.train import load_checkpoint
 from noisybnn.zoo import checkpoint_path
+from tests.compile._parity import brevitas_logits, finn_logits
 
 N_FAST = 16
 N_SLOW = 1000
@@ -63,27 +62,6 @@ def cnv(tmp_path_factory):
     return net, twin, pes, bdir
 
 
-def _brevitas(net, x, setting, pes):
-    net.eval()
-    if setting.mode == "off":
-        net.set_eval_noise(0.0)
-    else:
-        net.set_eval_noise(setting.p, layers=list(setting.layers) if setting.layers else None,
-                           seed=setting.seed, source="injector", mode=setting.mode)
-        for i, mask in setting.fault_masks.items():
-            net.noise_layers[i].fault_mask = np.asarray(mask, bool)
-    for layer, pe in zip(net.noise_layers, pes, strict=True):
-        layer.pe = pe
-        layer.reset()
-    with torch.no_grad():
-        return net.integer_logits(images_to_tensor(x)).numpy().astype(np.int64)
-
-
-def _finn(twin, x, setting):
-    model = twin.transform(ConfigureNoiseInjectors(
-        mode=setting.mode, p=setting.p, seed=setting.seed, layers=setting.layers,
-        fault_masks=setting.fault_masks))
-    return execute_batched(model, x, batch=len(x))  # one call = one run of the accelerator
 
 
 def test_cnn_build_has_conv_layers_and_injectors_per_channel(cnv):
@@ -110,15 +88,15 @@ FAST = (0, 1, 4)
 @pytest.mark.parametrize("setting", [
     s if i in FAST else pytest.param(s, marks=pytest.mark.slow) for i, s in enumerate(SETTINGS)],
     ids=lambda s: f"{s.mode}-p{s.p}-l{s.layers}")
-def test_cnn_finn_equals_brevitas(cnv, setting):
+def test_cnn_finn_equalsbrevitas_logits(cnv, setting):
     net, twin, pes, _ = cnv
     x, _ = data.load("mnist", "test")
     x = x[:N_FAST]
-    finn_out = _finn(twin, x, setting)
-    brevitas_out = _brevitas(net, x, setting, pes)
+    finn_out = finn_logits(twin, x, setting)
+    brevitas_out = brevitas_logits(net, x, setting, pes)
     assert np.array_equal(finn_out, brevitas_out)
     if setting.mode != "off":  # the noise reached the logits (a test that can fail)
-        assert not np.array_equal(finn_out, _brevitas(net, x, SETTINGS[0], pes))
+        assert not np.array_equal(finn_out, brevitas_logits(net, x, SETTINGS[0], pes))
 
 
 @pytest.mark.slow
@@ -127,7 +105,7 @@ def test_cnn_finn_equals_brevitas_1000_images(cnv, setting):
     net, twin, pes, _ = cnv
     x, _ = data.load("mnist", "test")
     x = x[:N_SLOW]
-    assert np.array_equal(_finn(twin, x, setting), _brevitas(net, x, setting, pes))
+    assert np.array_equal(finn_logits(twin, x, setting), brevitas_logits(net, x, setting, pes))
 
 
 def test_rtl_accelerator_says_the_sliding_window_is_missing(cnv):

@@ -9,16 +9,15 @@ import json
 
 import numpy as np
 import pytest
-import torch
 from qonnx.core.modelwrapper import ModelWrapper
 
 from noisybnn import data
 from noisybnn.backends import NoiseSetting, load
-from noisybnn.compile import ConfigureNoiseInjectors, injectors
-from noisybnn.compile.execute import execute_batched
+from noisybnn.compile import injectors
 from noisybnn.compile.paths import ESTIMATES, python_model_path
-from noisybnn.train import images_to_tensor, load_checkpoint
+from noisybnn.train import load_checkpoint
 from noisybnn.zoo import checkpoint_path
+from tests.compile._parity import brevitas_logits, finn_logits
 
 N_IMAGES = 1000
 
@@ -33,30 +32,6 @@ SETTINGS = [
 ]
 
 
-def _brevitas(net, x, setting, pes):
-    net.eval()
-    if setting.mode == "off":
-        net.set_eval_noise(0.0)
-    else:
-        masks = setting.fault_masks
-        net.set_eval_noise(setting.p, layers=list(setting.layers) if setting.layers else None,
-                           seed=setting.seed, source="injector", mode=setting.mode)
-        for i, layer in enumerate(net.noise_layers):
-            if i in masks:
-                layer.fault_mask = np.asarray(masks[i], bool)
-    for layer, pe in zip(net.noise_layers, pes, strict=True):
-        layer.pe = pe
-        layer.reset()
-    with torch.no_grad():
-        return net.integer_logits(images_to_tensor(x)).numpy().astype(np.int64)
-
-
-def _finn(twin, x, setting):
-    model = twin.transform(ConfigureNoiseInjectors(
-        mode=setting.mode, p=setting.p, seed=setting.seed, layers=setting.layers,
-        fault_masks=setting.fault_masks))
-    # one call = one run: the injectors start from their seed at every call, as on the board
-    return execute_batched(model, x, batch=len(x))
 
 
 @pytest.mark.parametrize("setting", SETTINGS, ids=lambda s: f"{s.mode}-p{s.p}-l{s.layers}")
@@ -67,8 +42,8 @@ def test_tfc_levels_agree(build_of, setting):
     pes = [int(next(a.i for a in n.attribute if a.name == "PE")) for n in injectors(twin)]
     x, _ = data.load("mnist", "test")
     x = x[:N_IMAGES]
-    finn_out = _finn(twin, x, setting)
-    brevitas_out = _brevitas(net, x, setting, pes)
+    finn_out = finn_logits(twin, x, setting)
+    brevitas_out = brevitas_logits(net, x, setting, pes)
     sim = load("sim", bdir)
     sim.configure_noise(setting)
     sim_out = np.concatenate([sim.execute(x[:300]), sim.execute(x[300:])])  # one run, two calls
@@ -87,8 +62,8 @@ def test_other_models_levels_agree(build_of, name, setting):
     pes = [int(next(a.i for a in n.attribute if a.name == "PE")) for n in injectors(twin)]
     x, _ = data.load("mnist", "test")
     x = x[:N_IMAGES]
-    finn_out = _finn(twin, x, setting)
-    assert np.array_equal(finn_out, _brevitas(net, x, setting, pes))
+    finn_out = finn_logits(twin, x, setting)
+    assert np.array_equal(finn_out, brevitas_logits(net, x, setting, pes))
     sim = load("sim", bdir)
     sim.configure_noise(setting)
     assert np.array_equal(sim.execute(x), finn_out)
@@ -115,7 +90,7 @@ def test_sim_equals_finn_on_full_test_set(build_of, name, setting):
     bdir = build_of(name)
     twin = ModelWrapper(str(python_model_path(bdir)))
     x, _ = data.load("mnist", "test")
-    finn_out = _finn(twin, x, setting)
+    finn_out = finn_logits(twin, x, setting)
     sim = load("sim", bdir)
     sim.configure_noise(setting)
     assert np.array_equal(sim.execute(x), finn_out)
