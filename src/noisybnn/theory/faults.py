@@ -43,7 +43,9 @@ def _crashed(crashed: ArrayLike, net: Network) -> NDArray[np.int64]:
 
 def _preact_scale(preact_scale: ArrayLike | None, net: Network) -> NDArray[np.float64]:
     if preact_scale is None:
-        return np.array([1.0 / np.sqrt(max(1, layer.n_in)) for layer in net.hidden])
+        # a conv unit's spread is that of its window (fan-in), not of the whole input map
+        return np.array([1.0 / np.sqrt(max(1, getattr(layer, "fan_in", layer.n_in)))
+                         for layer in net.hidden])
     g = np.asarray(preact_scale, dtype=float)
     if g.ndim == 0:
         g = np.full(len(net.hidden), float(g))
@@ -84,7 +86,7 @@ def fep_layer_bounds(
         raise ValueError("lipschitz and stuck_error must be finite and >= 0")
     e_prev, out = 0.0, []
     for layer, f_l, g_l in zip(net.hidden, f, g, strict=True):
-        w_max = float(np.abs(layer.weights).max()) if layer.weights.size else 0.0
+        w_max = layer.w_max
         e_prev = stuck_error * f_l + lipschitz * g_l * (layer.n_out - f_l) * w_max * e_prev
         out.append(e_prev)
     return np.array(out, dtype=float)
@@ -139,7 +141,7 @@ def hardtanh_forward(
     h = as_inputs(x, net.n_in)
     g = _preact_scale(preact_scale, net)
     for i, layer in enumerate(net.hidden):
-        h = np.clip(g[i] * (h @ layer.w_float.T - layer.thresholds), -1.0, 1.0)
+        h = np.clip(g[i] * (layer.linear(h) - layer.thresholds), -1.0, 1.0)
         if stuck is not None and stuck[i] is not None:
             s = np.asarray(stuck[i], dtype=float)
             h = np.where(s != 0, s, h)
@@ -224,10 +226,13 @@ def certified_robust(
     d = np.zeros(xs.shape[0], dtype=np.int64)
     h = xs
     for layer, f_l in zip(net.hidden, f, strict=True):
-        w = layer.weights.astype(float)
-        s0 = h @ w.T
+        s0 = layer.pre_activation(h)
         pos = s0 >= layer.thresholds
-        shift = 2.0 * _top_abs_cumsum(w)[:, np.minimum(d, layer.n_in)].T  # (samples, out)
+        if hasattr(layer, "top_abs_sum"):  # conv / pool layers: binary weights, min(d, nnz)
+            shift = 2.0 * layer.top_abs_sum(d)
+        else:
+            w = layer.weights.astype(float)
+            shift = 2.0 * _top_abs_cumsum(w)[:, np.minimum(d, layer.n_in)].T  # (samples, out)
         vulnerable = np.where(pos, s0 - shift < layer.thresholds, s0 + shift >= layer.thresholds)
         d = np.minimum(layer.n_out, f_l + vulnerable.sum(axis=1))
         h = np.where(pos, 1.0, -1.0)
