@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from noisybnn.report import compute, design, plots, stuck
+from noisybnn.report import cnn, compute, design, plots, stuck
 from noisybnn.report.inputs import InputFile, load_explore, load_results
 from noisybnn.report.models import DataCache, resolve_model
 from noisybnn.report.options import ReportOptions
@@ -165,7 +165,43 @@ def _flip_html(sec: dict, fig: Path | None, out: Path) -> str:
         parts.append(table(["eps", "hidden layer", "width", "measured ± std",
                             "mean field", "i.i.d. MC", "injector rate (counters)",
                             "mean field − measured"], rows, numeric={0, 1, 2, 3, 4, 5, 6, 7}))
+        if e.get("mean_field_method", "exact") != "exact":
+            parts.append(f"<p>Mean field method <code>{esc(e['mean_field_method'])}</code>: "
+                         "exact for max-pools and for layers whose inputs share one flip rate, "
+                         "Gaussian for the other conv layers; i.i.d. MC with "
+                         f"{e['mc_draws']} draws per image.</p>")
+        if e.get("pools"):
+            parts.append(_pool_html(e["pools"]))
     return "".join(parts)
+
+
+def _pool_html(pools: list[dict]) -> str:
+    """What the max-pools do to the accelerator's flips (measured from its injector traces)."""
+    rows = []
+    for p in pools:
+        by = p["by_plus_count"]
+        share = ", ".join(f"m={k}: {100 * v['share']:.1f} % ({v['out_flip_rate']:.4f})"
+                          for k, v in sorted(by.items(), key=lambda kv: int(kv[0])))
+        ratio = (p["out_flip_rate"] / p["in_flip_rate"]) if p["in_flip_rate"] > 0 else None
+        rows.append([num(p["eps"], "g"), str(p["layer"]), str(p["after_injector"]),
+                     f"{p['in_flip_rate']:.4f}", f"{p['out_flip_rate']:.4f}",
+                     "–" if ratio is None else f"{ratio:.2f}",
+                     f"{p['predicted_from_measured_input']:.4f}", f"{p['mean_field']:.4f}",
+                     f"{p['mc_iid']:.4f}", esc(share)])
+    return ("<h4>Max-pools: how many flips survive the OR of a 2x2 window</h4><p>A pool's "
+            "input is the injector's output, its output the OR (max) of each window, both "
+            "measured on the accelerator (its injector traces), clean vs noisy. A flip before "
+            "the pool survives only if its window held exactly one +1 and the flip hit it "
+            "(m = 1), or held no +1 (m = 0, the flip makes one); with two or more +1 (m ≥ 2) "
+            "only several flips together change the output. <b>Independent flips</b>: the exact "
+            "OR of independent input flips at the measured input rate on the clean windows "
+            "(<code>MaxPoolLayer.crossing</code>); mean field and i.i.d. MC as above. "
+            "Windows by clean +1 count m, with the output flip rate of each kind, are in the last "
+            "column.</p>"
+            + table(["eps", "pool (hidden layer)", "after injector", "input flip rate",
+                     "output flip rate", "output / input", "independent flips", "mean field",
+                     "i.i.d. MC", "windows by m (output flip rate)"], rows,
+                    numeric={0, 1, 2, 3, 4, 5, 6, 7, 8}))
 
 
 def _tradeoff_html(sec: dict, fig: Path | None, out: Path) -> str:
@@ -378,7 +414,11 @@ def _models_html(models: dict) -> str:
     rows = []
     for name, info in sorted(models.items()):
         rows.append([esc(name), f"<code>{esc(info.build_dir or '–')}</code>",
-                     "-".join(map(str, info.injector_widths)) or "–",
+                     ("-".join(map(str, info.injector_widths)) or "–")
+                     + (" (C x H x W: " + "-".join(f"{c}x{p}px" for c, p in
+                                                  zip(info.injector_channels,
+                                                      info.injector_pixels, strict=True)) + ")"
+                        if info.convolutional else ""),
                      f"<code>{esc(info.twin_sha256[:16] or '–')}</code>",
                      "yes" if info.network is not None else "no"])
     return table(["model", "build directory", "noisy widths", "twin SHA-256",
@@ -460,6 +500,8 @@ def build_report(results, out_dir, explore_csv=None, board: str = "pynq-z2",
         step(f"computing {key}")
         sec[key] = fn(ctx)
     sec["design"] = design.design_section(explore, ctx) if explore is not None else None
+    step("computing cnn")
+    sec["cnn"] = cnn.cnn_section(ctx, sec)
     cache.save()
 
     step("drawing")
@@ -538,7 +580,9 @@ def build_report(results, out_dir, explore_csv=None, board: str = "pynq-z2",
         checks.append(box("note", model_notes, "Not computed"))
     checks.append(_models_html(models))
 
-    blocks = [
+    blocks = [("cnn", "0. Convolutional networks: what the theory says about weight-shared layers",
+               cnn.cnn_html(sec["cnn"]))] if sec["cnn"]["models"] else []
+    blocks += [
         ("accuracy", "1. Accuracy vs eps: measured, predicted, ceiling",
          _accuracy_html(sec["accuracy"], figs["accuracy"], out)),
         ("flip-rates", "2. Per-layer flip rates: predicted vs measured",
@@ -564,6 +608,8 @@ def build_report(results, out_dir, explore_csv=None, board: str = "pynq-z2",
         "explore_input": asdict(explore.file) if explore is not None and explore.file else None,
         "models": {n: {"build_dir": i.build_dir, "twin_sha256": i.twin_sha256,
                        "injector_widths": i.injector_widths, "injector_bits": i.injector_bits,
+                       "injector_channels": i.injector_channels,
+                       "injector_pixels": i.injector_pixels,
                        "n_classes": i.n_classes, "theory_network": i.network is not None,
                        "warnings": i.warnings, "notes": i.notes} for n, i in models.items()},
         "parity": parities, "flags": flags, "warnings": warnings,

@@ -36,9 +36,10 @@ def _replay(info: ModelInfo, xb: np.ndarray, y: np.ndarray, mode: str, spec: str
         if layer_id not in info.injector_ids:
             return None
         inj = info.injector_ids.index(layer_id)
-        s = np.zeros(info.injector_widths[inj])
+        s = np.zeros(info.injector_channels[inj])
         s[idx] = value
-        stuck[info.injector_hidden[inj]] = s
+        # a crashed channel is crashed at every pixel (NHWC units: pixel-major, channel-minor)
+        stuck[info.injector_hidden[inj]] = np.tile(s, info.injector_pixels[inj])
     pred = theory.forward(info.network, xb, stuck=stuck).prediction
     return float(np.mean(pred == y))
 
@@ -67,6 +68,15 @@ def stuck_section(ctx: Context) -> dict:
             group["theory_clean_accuracy"] = float(
                 np.mean(theory.forward(info.network, xb).prediction == y))
         noisy_hidden = info.noisy_hidden(layers) if info.has_build else []
+        active = info.active_injectors(layers) if info.has_build else []
+        pixels = {info.injector_hidden[i]: info.injector_pixels[i] for i in active}
+        if info.convolutional and info.network is not None:
+            group["notes"].append(
+                "convolutional layers: the fault mask names channels, and a crashed channel is "
+                "crashed at every pixel, so k channels of a conv layer are k x H x W units; the "
+                "certificate and FEP allow any placement of that many units (sound, since the "
+                "channel's units are one such placement, but blind to the structure: a channel "
+                "crash moves every window of the next layer by up to kh x kw inputs per channel)")
         for k, krows in rows.groupby("faults_per_layer", sort=True):
             k = int(k)
             stats = seed_stats(krows["accuracy"])
@@ -74,9 +84,11 @@ def stuck_section(ctx: Context) -> dict:
                    "certified": None, "fep": None, "replayed": None, "replay_ok": None,
                    "violates_certificate": False}
             row["check"] = None
-            if data is not None and all(k <= info.network.widths[h] for h in noisy_hidden):
+            if data is not None and all(k <= info.network.widths[h] // pixels[h]
+                                        for h in noisy_hidden):
                 crashed = np.zeros(len(info.network.hidden), dtype=int)
-                crashed[noisy_hidden] = k
+                for h in noisy_hidden:
+                    crashed[h] = k * pixels[h]
                 base = (info.twin_sha256, dataset, split, int(n_images),
                         tuple(int(c) for c in crashed))
                 row["certified"] = ctx.cache.get(
