@@ -406,13 +406,15 @@ def flip_rate_section(ctx: Context) -> dict:
             mc = ctx.cache.get(TheoryCache.key("simulate_noisy", *base, mc_draws, opts.seed),
                                _iid_layer_rates, info.network, xb, y, eps_r, noisy_hidden,
                                mc_draws, opts.seed)
-            for pool_idx, inj in pools:
-                got = [ctx.cache.get(TheoryCache.key("measured_pool_flips", info.twin_sha256,
-                                                     layers, dataset, split, n_sub, float(eps),
-                                                     seed, pool_idx),
-                                     _measure_pool_flips, info, x, clean[inj], eps, seed,
-                                     layer_t, inj, pool_idx)
-                       for seed in seeds]
+            if pools:
+                per_seed = [ctx.cache.get(TheoryCache.key("measured_pool_flips", info.twin_sha256,
+                                                          layers, dataset, split, n_sub,
+                                                          float(eps), seed),
+                                          _measure_pool_flips, info, x, clean, eps, seed,
+                                          layer_t, pools)
+                            for seed in seeds]
+            for j, (pool_idx, inj) in enumerate(pools):
+                got = [ps[j] for ps in per_seed]
                 entry["pools"].append({
                     "eps": float(eps), "layer": pool_idx, "after_injector": info.injector_ids[inj],
                     "width": info.network.hidden[pool_idx].n_out, "seeds": got,
@@ -464,20 +466,24 @@ def _pools_after_injectors(info: ModelInfo) -> list[tuple[int, int]]:
     return out
 
 
-def _measure_pool_flips(info: ModelInfo, x: np.ndarray, clean: np.ndarray, eps: float,
-                        seed: int, layers: tuple[int, ...] | None, inj: int,
-                        pool_idx: int) -> dict:
-    """What a max-pool does to the accelerator's own flips: its input is the injector's output
-    (traced), its output the OR of each window, clean vs noisy (`theory.conv.pool_survival`)."""
+def _measure_pool_flips(info: ModelInfo, x: np.ndarray, clean: list[np.ndarray], eps: float,
+                        seed: int, layers: tuple[int, ...] | None,
+                        pools: list[tuple[int, int]]) -> list[dict]:
+    """What each max-pool does to the accelerator's own flips: its input is the injector's
+    output (traced), its output the OR of each window, clean vs noisy
+    (`theory.conv.pool_survival`); one run of the accelerator for every pool."""
     from noisybnn.backends.base import NoiseSetting
     from noisybnn.theory.conv import pool_survival
 
     acc = info.accelerator
     acc.configure_noise(NoiseSetting(mode="flip", p=eps, seed=int(seed), layers=layers))
-    noisy = acc.hidden_activations(x)[inj]
-    got = pool_survival(clean.astype(np.int8), noisy, info.network.hidden[pool_idx])
-    got["by_plus_count"] = {str(k): v for k, v in got["by_plus_count"].items()}
-    return got
+    noisy = acc.hidden_activations(x)
+    out = []
+    for pool_idx, inj in pools:
+        got = pool_survival(clean[inj].astype(np.int8), noisy[inj], info.network.hidden[pool_idx])
+        got["by_plus_count"] = {str(k): v for k, v in got["by_plus_count"].items()}
+        out.append(got)
+    return out
 
 
 def _iid_layer_rates(net, xb, y, eps, noisy, n_draws: int, seed: int) -> list[float]:
