@@ -130,6 +130,7 @@ def test_pool_survival_counts_windows():
     noisy[0, 2] = 1  # a +1 in the all -1 window 2: survives
     got = pool_survival(clean, noisy, pool)
     assert got["in_flip_rate"] == pytest.approx(2 / 8) and got["out_flip_rate"] == 1.0
+    assert got["survival_per_input_flip"] == 1.0  # 2 output flips for 2 input flips
     assert got["by_plus_count"][1]["share"] == 0.5 and got["by_plus_count"][0]["share"] == 0.5
 
 

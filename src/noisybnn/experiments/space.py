@@ -174,12 +174,12 @@ BUILTIN_SPACES: dict[str, dict] = {
         ],
         "train": {"epochs": 2},
     },
-    # 2 tiny CNNs (conv 4-4-pool-8-8-pool and 8-8-pool-16-16-pool, fc 16), 1 epoch on 2,000
+    # 2 tiny CNNs (conv 4-4-pool-8-8-pool and 8-8-pool-16-16-pool, fc 16), 1 epoch on 10,000
     # images, at a low folding target: a few minutes on 2 shared cores
     "cnn-small": {
         "grid": {"arch": "cnn", "channels": [[4, 4, 8, 8], [8, 8, 16, 16]], "width": 16,
                  "depth": 1, "precision": ["w1a1"], "target_fps": [2000]},
-        "train": {"epochs": 1, "train_limit": 2000},
+        "train": {"epochs": 1, "train_limit": 10_000},
     },
     # 4 tiny points for a quick look (about a minute on 2 cores)
     "small": {

@@ -182,26 +182,25 @@ def _pool_html(pools: list[dict]) -> str:
         by = p["by_plus_count"]
         share = ", ".join(f"m={k}: {100 * v['share']:.1f} % ({v['out_flip_rate']:.4f})"
                           for k, v in sorted(by.items(), key=lambda kv: int(kv[0])))
-        ratio = (p["out_flip_rate"] / p["in_flip_rate"]) if p["in_flip_rate"] > 0 else None
+        per_flip = p.get("survival_per_input_flip")
         rows.append([num(p["eps"], "g"), str(p["layer"]), str(p["after_injector"]),
                      f"{p['in_flip_rate']:.4f}", f"{p['out_flip_rate']:.4f}",
-                     "–" if ratio is None else f"{ratio:.2f}",
-                     f"{p['predicted_from_measured_input']:.4f}", f"{p['mean_field']:.4f}",
-                     f"{p['mc_iid']:.4f}", esc(share)])
+                     "–" if per_flip is None else f"{per_flip:.3f}",
+                     f"{p['mean_field']:.4f}", f"{p['mc_iid']:.4f}", esc(share)])
     return ("<h4>Max-pools: how many flips survive the OR of a 2x2 window</h4><p>A pool's "
             "input is the injector's output, its output the OR (max) of each window, both "
             "measured on the accelerator (its injector traces), clean vs noisy. A flip before "
             "the pool survives only if its window held exactly one +1 and the flip hit it "
-            "(m = 1), or held no +1 (m = 0, the flip makes one); with two or more +1 (m ≥ 2) "
-            "only several flips together change the output. <b>Independent flips</b>: the exact "
-            "OR of independent input flips at the measured input rate on the clean windows "
-            "(<code>MaxPoolLayer.crossing</code>); mean field and i.i.d. MC as above. "
-            "Windows by clean +1 count m, with the output flip rate of each kind, are in the last "
-            "column.</p>"
+            "(m = 1), or held no +1 (m = 0: the flip makes one); with two or more +1 (m ≥ 2) "
+            "only several flips together change the output. <b>Surviving per input flip</b>: "
+            "output flips over input flips (output rate / (4 × input rate)). <b>Mean field</b>: "
+            "the exact OR of independent input flips with the mean-field rate of every input "
+            "unit (<code>MaxPoolLayer.crossing</code>); i.i.d. MC as above. The last column: "
+            "windows by clean +1 count m, with the measured output flip rate of each kind.</p>"
             + table(["eps", "pool (hidden layer)", "after injector", "input flip rate",
-                     "output flip rate", "output / input", "independent flips", "mean field",
+                     "output flip rate", "surviving per input flip", "mean field",
                      "i.i.d. MC", "windows by m (output flip rate)"], rows,
-                    numeric={0, 1, 2, 3, 4, 5, 6, 7, 8}))
+                    numeric={0, 1, 2, 3, 4, 5, 6, 7}))
 
 
 def _tradeoff_html(sec: dict, fig: Path | None, out: Path) -> str:

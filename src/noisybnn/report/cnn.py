@@ -85,12 +85,11 @@ def _applicability(info, entry: dict, sec: dict) -> list[dict]:
     pools = _first(sec["flip_rates"]["models"], lambda e: e["model"] == name)
     surv = []
     for p in (pools or {}).get("pools", []):
-        if p["in_flip_rate"] > 0:
-            surv.append(f"eps {p['eps']:g}, pool after injector {p['after_injector']}: "
-                        f"{p['out_flip_rate']:.4f} of outputs flipped for {p['in_flip_rate']:.4f}"
-                        f" of inputs ({p['out_flip_rate'] / p['in_flip_rate']:.2f} per input "
-                        f"flip rate; independent flips predict "
-                        f"{p['predicted_from_measured_input']:.4f})")
+        if p["in_flip_rate"] > 0 and p.get("survival_per_input_flip") is not None:
+            surv.append(f"eps {p['eps']:g}, after injector {p['after_injector']}: "
+                        f"{p['survival_per_input_flip']:.2f} output flips per input flip "
+                        f"(outputs {p['out_flip_rate']:.4f} vs inputs {p['in_flip_rate']:.4f}; "
+                        f"mean field {p['mean_field']:.4f})")
     gains = entry.get("gain")
     gain_txt = ("; G per hidden layer (pools included) "
                 + ", ".join(f"{g:.2f}" for g in gains)) if gains else ""

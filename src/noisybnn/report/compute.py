@@ -420,8 +420,8 @@ def flip_rate_section(ctx: Context) -> dict:
                     "width": info.network.hidden[pool_idx].n_out, "seeds": got,
                     "in_flip_rate": float(np.mean([g["in_flip_rate"] for g in got])),
                     "out_flip_rate": float(np.mean([g["out_flip_rate"] for g in got])),
-                    "predicted_from_measured_input": float(np.mean(
-                        [g["predicted_out_flip_rate"] for g in got])),
+                    "survival_per_input_flip": _mean_or_none(
+                        [g["survival_per_input_flip"] for g in got]),
                     "mean_field": float(mf[pool_idx]), "mc_iid": float(mc[pool_idx]),
                     "by_plus_count": got[0]["by_plus_count"]})
             counters = _counter_rates(info, erows)
@@ -453,6 +453,11 @@ def flip_rate_section(ctx: Context) -> dict:
 def _mean_field_layer_rates(net, xb, eps, noisy, method: str = "exact") -> list[float]:
     return [float(q.mean()) for q in theory.mean_field_flip_rates(net, xb, eps, noisy,
                                                                    method=method)]
+
+
+def _mean_or_none(values: list) -> float | None:
+    vals = [v for v in values if v is not None]
+    return float(np.mean(vals)) if vals else None
 
 
 def _pools_after_injectors(info: ModelInfo) -> list[tuple[int, int]]:

@@ -255,10 +255,11 @@ def is_conv_like(layer) -> bool:
 def pool_survival(clean: NDArray, noisy: NDArray, pool: MaxPoolLayer) -> dict:
     """How input flips of a max-pool reach its output, measured on +-1 states (samples, n_in).
 
-    Returns the input and output flip rates, the share of windows by clean +1 count m (m = 0: any
-    input flip flips the output; m = 1: only a flip of the one +1 does; m >= 2: only several
-    flips together), the output flip rate per m, and the prediction for independent input flips
-    at the measured input rate (``crossing``)."""
+    Returns the input and output flip rates, output flips per input flip, the share of windows by
+    clean +1 count m (m = 0: any input flip flips the output; m = 1: only a flip of the one +1
+    does; m >= 2: only several flips together), the output flip rate per m, and, for contrast,
+    what independent flips at one uniform rate (the measured mean) would give (``crossing``):
+    real flip rates differ from unit to unit, which that figure ignores."""
     cw, nw = pool.windows(clean > 0), pool.windows(noisy > 0)
     m = cw.sum(axis=-1)
     flipped_in = cw != nw
@@ -273,8 +274,9 @@ def pool_survival(clean: NDArray, noisy: NDArray, pool: MaxPoolLayer) -> dict:
             by_m[k] = {"share": float(sel.mean()), "out_flip_rate": float(out_flip[sel].mean()),
                        "in_flip_rate": float(flipped_in[sel].mean())}
     return {"in_flip_rate": q_in, "out_flip_rate": float(out_flip.mean()),
-            "survival": float(out_flip.mean()) / q_in if q_in > 0 else None,
-            "predicted_out_flip_rate": predicted, "by_plus_count": by_m}
+            "survival_per_input_flip": (float(out_flip.sum()) / float(flipped_in.sum())
+                                        if flipped_in.any() else None),
+            "uniform_rate_out_flip_rate": predicted, "by_plus_count": by_m}
 
 
 def gaussian_crossing(x: NDArray, q: NDArray, layer, s0: NDArray, clean_pos: NDArray) -> NDArray:
