@@ -141,3 +141,27 @@ def test_conv_layer_rejects_bad_shapes():
         ConvLayer(np.ones((2, 3, 3, 1)), np.zeros(2), (2, 5, 1))
     with pytest.raises(ValueError, match="binarized"):
         ConvLayer(np.full((2, 3, 3, 1), 2), np.zeros(2), (5, 5, 1))
+
+
+def test_placed_certificate_is_sound_and_tighter_than_any_placement():
+    """For a known placement (crashed channels at every pixel), the mask certificate: every
+    certified sample stays correct for random stuck values (+-1) at that placement, and it
+    certifies at least what the count certificate (any placement of as many units) does."""
+    rng = np.random.default_rng(4)
+    for trial in range(6):
+        conv_net, dense = _small_cnn(rng)
+        x = rng.choice([-1.0, 1.0], size=(200, 36))
+        y = theory.forward(conv_net, x).prediction  # correct by construction when clean
+        c1 = conv_net.hidden[0]
+        ch = rng.choice(c1.channels, size=1 + trial % 2, replace=False)
+        mask0 = np.tile(np.isin(np.arange(c1.channels), ch), c1.pixels)
+        faulty = [mask0, None, None, None]
+        for net in (conv_net, dense):
+            placed = theory.certified_robust_placed(net, x, y, faulty)
+            anywhere = theory.certified_robust(net, x, y, [int(mask0.sum()), 0, 0, 0])
+            assert np.all(placed >= anywhere)
+            for _ in range(20):
+                stuck = [np.where(mask0, rng.choice([-1.0, 1.0], size=mask0.size), 0.0),
+                         None, None, None]
+                pred = theory.forward(net, x, stuck=stuck).prediction
+                assert np.all(pred[placed] == y[placed])

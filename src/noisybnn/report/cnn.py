@@ -80,8 +80,9 @@ def _applicability(info, entry: dict, sec: dict) -> list[dict]:
         m = _first(c["models"], lambda m: m["model"] == name)
         if m is not None and m["need_total"] is not None:
             need.append(f"{m['need_total']:g} at eps {c['eps']:g}")
-    cert = [(g["mode"], r["k"], r["certified"]) for g in sec["stuck"]["groups"]
-            if g["model"] == name for r in g["rows"] if r["certified"] is not None]
+    cert = [(g["mode"], r["k"], r["certified"], r.get("certified_placed"))
+            for g in sec["stuck"]["groups"] if g["model"] == name for r in g["rows"]
+            if r["certified"] is not None]
     pools = _first(sec["flip_rates"]["models"], lambda e: e["model"] == name)
     surv = []
     for p in (pools or {}).get("pools", []):
@@ -126,9 +127,13 @@ def _applicability(info, entry: dict, sec: dict) -> list[dict]:
         {"result": "stuck-at: certificate and FEP (§6, El Mhamdi & Guerraoui)",
          "applies": "yes, with crashed channels",
          "how": "a crashed channel is crashed at every pixel: k channels of a conv layer are "
-                "k x H x W units at once, and the bounds (any placement of that many units) are "
-                "sound but blind to the structure. "
-                + ("Certified: " + ", ".join(f"{m} k={k}: {100 * c:.1f} %" for m, k, c in cert)
+                "k x H x W units at once. The count certificate and FEP (any placement of that "
+                "many units) are sound but blind to the structure; the placement certificate "
+                "(the rows' own crashed channels, any stuck values) counts only the changed "
+                "inputs inside each window. "
+                + ("Certified, any placement / the rows' placements: " + ", ".join(
+                    f"{m} k={k}: {100 * c:.1f} % / "
+                    + ("–" if p is None else f"{100 * p:.1f} %") for m, k, c, p in cert)
                    if cert else "No stuck-at rows in the sweep.")},
         {"result": "binarization geometry (§7, Anderson & Berg)",
          "applies": "yes, to the C weight sets",

@@ -262,6 +262,58 @@ def certified_robust_fraction(
     return float(np.mean(certified_robust(layers, x, labels, crashed)))
 
 
+def certified_robust_placed(
+    layers: Network | Sequence[object],
+    x: ArrayLike,
+    labels: ArrayLike,
+    faulty: Sequence[ArrayLike | None],
+) -> NDArray[np.bool_]:
+    """Per sample: is the decision correct whatever values the **given** faulty units take?
+
+    The placement is known (e.g. the crashed channels of a run, every pixel of each), the stuck
+    values are not. Instead of a count of possibly-changed units (:func:`certified_robust`, any
+    placement) a mask is propagated: a unit may differ if it is faulty, or if its clean margin is
+    within 2 * sum of |W_ji| over its inputs that may differ (``abs_linear`` of the mask: for a
+    conv unit, only the changed inputs inside its window count). Sound for that placement and
+    any stuck values in [-1, 1]; the tie rule of the argmax is respected.
+
+    Args:
+        faulty: per hidden layer, a boolean (N_l,) mask of faulty units, or None.
+    """
+    net = as_network(layers)
+    xs = as_inputs(x, net.n_in)
+    y = as_labels(labels, xs.shape[0], net.readout.n_classes)
+    if len(faulty) != len(net.hidden):
+        raise ValueError(f"faulty needs one entry per hidden layer ({len(net.hidden)}), got "
+                         f"{len(faulty)}")
+    h = xs
+    may = np.zeros_like(xs)
+    for i, layer in enumerate(net.hidden):
+        s0 = layer.pre_activation(h)
+        pos = s0 >= layer.thresholds
+        shift = 2.0 * layer.abs_linear(may) if may.any() else np.zeros_like(s0)
+        vulnerable = np.where(pos, s0 - shift < layer.thresholds, s0 + shift >= layer.thresholds)
+        f = faulty[i]
+        if f is not None:
+            f = np.asarray(f, dtype=bool).reshape(-1)
+            if f.shape != (layer.n_out,):
+                raise ValueError(f"faulty[{i}] must be a ({layer.n_out},) mask, got {f.shape}")
+            vulnerable = vulnerable | f[None, :]
+        may = vulnerable.astype(float)
+        h = np.where(pos, 1.0, -1.0)
+    ro = net.readout
+    logits = ro.logits(h)
+    a_w = ro.scale[:, None] * ro.weights  # (C, in)
+    # bound on the change of logit_y - logit_c: 2 * sum over may-differ inputs of |a_y W_y - a_c W_c|
+    diff = np.abs(a_w[y][:, None, :] - a_w[None, :, :])  # (samples, C, in)
+    shift = 2.0 * np.einsum("sci,si->sc", diff, may)
+    margin = logits[np.arange(len(y)), y][:, None] - logits
+    cls = np.arange(ro.n_classes)[None, :]
+    ok = np.where(cls < y[:, None], margin - shift > 0, margin - shift >= 0)
+    ok[np.arange(len(y)), y] = True
+    return ok.all(axis=1)
+
+
 def splits(total: int, widths: Sequence[int]) -> list[tuple[int, ...]]:
     """Every way to place ``total`` faulty neurons across layers of these widths (f_l <= N_l)."""
     if total < 0:
