@@ -78,6 +78,8 @@ def test_sections_carry_the_cnn_quantities(cnn_report):
         assert p["out_flip_rate"] <= 4 * p["in_flip_rate"] + 1e-12
     rows = [r for g in sec["stuck"]["groups"] for r in g["rows"]]
     assert rows and all(r["replay_ok"] for r in rows)  # a crashed channel, at every pixel
+    assert all(r["certified_placed"] >= r["certified"] for r in rows)
+    assert all(r["min"] >= r["certified_placed"] for r in rows)
     w = sec["geometry"]["weights"][0]["layers"]
     assert [r["fan_in"] for r in w][:4] == [9, 36, 36, 72] and all(
         np.isfinite(r["dot_corr_mean"]) for r in w)
