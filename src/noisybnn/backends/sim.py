@@ -318,8 +318,7 @@ class SimAccelerator:
         # a Reshape/Transpose of the input moves no pixel through the theory's flat input
         first = next(s for s in self.stages if s.kind not in ("reshape", "transpose"))
         if any(s.kind in ("conv", "maxpool", "pad") for s in self.stages):
-            raise ConfigError("the theory model covers fully connected networks; this one is "
-                              "convolutional")
+            return self.to_conv_theory_network()
         if first.kind != "threshold" or any(not s.params["xnor"] for s in mvaus):
             raise ConfigError("the theory model covers binary (w1a1) networks with binarized input")
         layers = []
@@ -330,6 +329,70 @@ class SimAccelerator:
         last = mvaus[-1].params
         readout = Readout(2 * last["w"].T.astype(np.float64) - 1)
         return Network(tuple(layers), readout), first.params["t"].reshape(-1)
+
+    def to_conv_theory_network(self):
+        """A convolutional twin as the theory's network (`theory.conv`): each conv stage a
+        `ConvLayer` (C weight sets, C x H x W units in NHWC order, as the injector after it sees
+        them), each max-pool a noise-free `MaxPoolLayer` (OR of its window), fc stages
+        `BinaryLayer`s, the last MVAU the readout. Thresholds as in `to_theory_network`
+        (W.x >= 2T - MW). Returns (network, input thresholds).
+
+        Covered: binary (XNOR) layers on a binarized single-channel input, valid (unpadded)
+        windows without dilation, max-pools on binary maps; anything else is a ConfigError.
+        """
+        from noisybnn.theory import BinaryLayer, Network, Readout
+        from noisybnn.theory.conv import ConvLayer, MaxPoolLayer
+
+        body = list(self.stages)
+        while body and body[0].kind in ("reshape", "transpose"):
+            body.pop(0)
+        if not body or body[0].kind != "threshold" or body[0].params["bipolar"]:
+            raise ConfigError("the theory model covers binary (w1a1) networks with binarized input")
+        compute = [s for s in body if s.kind in ("conv", "mvau")]
+        if any(not s.params["xnor"] for s in compute):
+            raise ConfigError("the theory model covers binary (w1a1) networks with binarized input")
+        if compute[-1].kind != "mvau":
+            raise ConfigError("the theory model needs a fully connected readout after the convs")
+        layers: list = []
+        for s in body[1:]:
+            p = s.params
+            if s.kind == "pad":
+                raise ConfigError("padded convolutions are not in the theory view (the padding "
+                                  "is a constant input, not a +-1 unit); our CNNs use valid windows")
+            if s.kind == "transpose":
+                raise ConfigError("a transpose inside the network is not in the theory view "
+                                  "(units are numbered NHWC as the stream carries them)")
+            if s.kind == "conv":
+                win = p["window"]
+                if win.dilation != (1, 1):
+                    raise ConfigError("dilated convolutions are not in the theory view")
+                if not layers and win.channels != 1 and any(
+                        st.kind == "transpose" for st in self.stages[:2]):
+                    raise ConfigError("multi-channel inputs with a transpose: the theory's flat "
+                                      "input order would differ from the images'")
+                kh, kw = win.kernel
+                k = (2 * p["w"].T.astype(np.int8) - 1).reshape(-1, kh, kw, win.channels)
+                t = 2 * np.broadcast_to(p["t"][:, 0], (k.shape[0],)).astype(np.float64) - p["mw"]
+                layers.append(ConvLayer(k, t, (*win.ifm, win.channels), win.stride))
+            elif s.kind == "maxpool":
+                layers.append(MaxPoolLayer((*p["ifm"], p["channels"]), p["kernel"], p["stride"]))
+            elif s.kind == "mvau" and s is not compute[-1]:
+                w = 2 * p["w"].T.astype(np.int8) - 1
+                t = 2 * p["t"][:, 0].astype(np.float64) - p["mw"]
+                layers.append(BinaryLayer(w, t))
+        readout = Readout(2 * compute[-1].params["w"].T.astype(np.float64) - 1)
+        return Network(tuple(layers), readout), body[0].params["t"].reshape(-1)
+
+    def theory_hidden_of_injectors(self) -> list[int]:
+        """For each injector (graph order), the index of the theory hidden layer it follows
+        (`to_theory_network`: conv, max-pool and fc stages each make one hidden layer)."""
+        out, hidden, compute = [], -1, [s for s in self.stages if s.kind in ("conv", "mvau")]
+        for s in self.stages:
+            if s.kind in ("conv", "maxpool") or (s.kind == "mvau" and s is not compute[-1]):
+                hidden += 1
+            elif s.kind == "inject":
+                out.append(hidden)
+        return out
 
     # --- execution ---------------------------------------------------------------------------
     def _run(self, x: np.ndarray, call_size: int) -> np.ndarray:

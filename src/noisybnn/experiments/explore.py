@@ -34,7 +34,7 @@ import os
 import socket
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -91,7 +91,7 @@ class EvalConfig:
 
 def point_key(point: DesignPoint, cfg: TrainConfig, ev: EvalConfig, code: str) -> str:
     """16 hex digits over everything that fixes a row (`code`: `code_sha256()`)."""
-    return json_sha256({"point": asdict(point), "train": recipe_dict(cfg), "code": code,
+    return json_sha256({"point": point.key_dict(), "train": recipe_dict(cfg), "code": code,
                  "eps": repr(float(ev.eps)),
                  "seeds": list(ev.seeds), "n_images": ev.n_images,
                  "theory_target": None if ev.theory_target is None
@@ -109,14 +109,16 @@ def _theory(point: DesignPoint, eps: float, target: float, n_classes: int,
     """(least noisy binary units for `target` at this depth and eps, ceiling of these widths).
 
     A neuron of a bits is a bits binary units, each flipped independently (one LFSR lane per
-    bit), so the binary-neuron theory applies to width * act_bits units per layer.
+    bit), so the binary-neuron theory applies to width * act_bits units per layer. A conv
+    layer's width is its units per image, C x H x W (docs/theory.md §11).
     """
     from noisybnn import theory
 
     target = min(max(float(target), 0.0), 1.0)
-    need = float(theory.min_total_neurons(point.depth, eps, target, n_classes, label_entropy=h_y))
-    ceiling = float(theory.accuracy_ceiling([point.width * point.act_bits] * point.depth, eps,
-                                            n_classes, label_entropy=h_y))
+    need = float(theory.min_total_neurons(point.noisy_depth, eps, target, n_classes,
+                                          label_entropy=h_y))
+    ceiling = float(theory.accuracy_ceiling([w * point.act_bits for w in point.noisy_widths],
+                                            eps, n_classes, label_entropy=h_y))
     return need, ceiling
 
 
@@ -157,7 +159,8 @@ def run_design_point(point: DesignPoint, cfg: TrainConfig, ev: EvalConfig, code:
     acc_torch = trained.metrics.get("final_test_acc", hist[-1].get("test_acc"))
     return {
         "key": point_key(point, cfg, ev, code), "name": point.name, "model": point.model_name,
-        "width": point.width, "depth": point.depth, "weight_bits": point.weight_bits,
+        # depth: noisy layers (convs + fc for a CNN point, whose width is its fc width)
+        "width": point.width, "depth": point.noisy_depth, "weight_bits": point.weight_bits,
         "act_bits": point.act_bits, "eps_train": point.eps_train,
         "target_fps": point.target_fps, "board": point.board, "dataset": cfg.dataset,
         "epochs": cfg.epochs, "train_limit": cfg.train_limit, "train_seed": cfg.seed,
@@ -197,6 +200,8 @@ def _describe_point(rows: list[dict]) -> str:
 
 def _cost(point: DesignPoint) -> int:
     """Rough training cost, for submitting the longest Dask tasks first."""
+    if point.arch == "cnn":  # multiply-accumulates per image of the convs, roughly
+        return point.neurons * 9 * max(point.channels) * point.weight_bits
     return point.width * (784 + point.width * (point.depth - 1)) * point.weight_bits
 
 

@@ -43,7 +43,7 @@ def latent_geometry(path: Path, images: np.ndarray) -> tuple[list[dict], list[np
                 "weights are already binary, so their angle to their sign is 0 by construction; "
                 "retrain to measure")
     if payload["spec"]["arch"] != "mlp":
-        return "only MLPs are measured (conv rows need im2col inputs)"
+        return _conv_geometry(path, payload, lat, images)
     h = np.where(np.asarray(images).reshape(len(images), -1) >= 128, 1.0, -1.0)
     tnet = theory.as_network(theory.load_mlp_checkpoint(path))
     inputs = [h] + theory.forward(tnet, h).hidden
@@ -63,6 +63,77 @@ def latent_geometry(path: Path, images: np.ndarray) -> tuple[list[dict], list[np
                      "at_clip": float(np.mean(np.abs(w) >= 0.99)),
                      "dot_corr_mean": float(np.nanmean(corr)),
                      "dot_corr_min": float(np.nanmin(corr)), "note": ""})
+        angles.append(ang)
+    return rows, angles
+
+
+#: Input windows (rows) per conv layer for the dot-product correlation (sampled evenly).
+CONV_WINDOWS = 20_000
+
+
+def _layer_inputs(net, images: np.ndarray) -> dict:
+    """The actual (binary) input of every quantized layer of a Brevitas net, by module name."""
+    import torch
+
+    from noisybnn.train import _is_quant_layer, images_to_tensor
+
+    seen: dict = {}
+    hooks = []
+    for name, mod in net.named_modules():
+        if _is_quant_layer(mod):
+            def hook(_m, args, name=name):
+                x = args[0]
+                seen[name] = getattr(x, "value", x).detach()
+            hooks.append(mod.register_forward_pre_hook(hook))
+    try:
+        net.eval()
+        if hasattr(net, "set_eval_noise"):
+            net.set_eval_noise(0.0)
+        with torch.no_grad():
+            net.integer_logits(images_to_tensor(np.asarray(images).reshape(-1, 28, 28)))
+    finally:
+        for h in hooks:
+            h.remove()
+    return seen
+
+
+def _conv_geometry(path, payload, lat, images):
+    """Conv checkpoints: a conv layer's rows are its C_out weight sets (fan-in C_in x kh x kw),
+    the same kernel at every pixel; their dot products are taken with the layer's actual input
+    windows (im2col of its input map, CONV_WINDOWS of them sampled evenly)."""
+    import torch.nn.functional as F  # noqa: N812
+
+    from noisybnn import theory
+    from noisybnn.train import load_checkpoint
+
+    net, _ = load_checkpoint(path)
+    inputs = _layer_inputs(net, images)
+    rows, angles = [], []
+    names = [n for n in lat if n in inputs]
+    for key in names:
+        w4 = lat[key].numpy().astype(float)
+        x = inputs[key]
+        if w4.ndim == 4:
+            cols = F.unfold(x, w4.shape[2:]).transpose(1, 2).reshape(-1, int(np.prod(w4.shape[1:])))
+            cols = cols.numpy().astype(float)
+            if len(cols) > CONV_WINDOWS:
+                cols = cols[np.linspace(0, len(cols) - 1, CONV_WINDOWS).astype(int)]
+            w = w4.reshape(w4.shape[0], -1)
+        else:
+            w, cols = w4, x.reshape(len(x), -1).numpy().astype(float)
+        ang = theory.binarization_angles(w)
+        corr = theory.dot_product_correlation(w, cols)
+        rows.append({"epochs": payload.get("epoch"), "layer": key, "fan_in": w.shape[1],
+                     "rows": w.shape[0], "angle_mean": float(np.mean(ang)),
+                     "angle_std": float(np.std(ang)),
+                     "gaussian_angle": float(theory.expected_sign_angle(w.shape[1])),
+                     "uniform_angle": 30.0,
+                     "abs_over_rms": float(np.mean(np.abs(w)) / np.sqrt(np.mean(w ** 2))),
+                     "at_clip": float(np.mean(np.abs(w) >= 0.99)),
+                     "dot_corr_mean": float(np.nanmean(corr)),
+                     "dot_corr_min": float(np.nanmin(corr)),
+                     "note": (f"conv: {w.shape[0]} weight sets, windows of {len(cols)} "
+                              "input positions" if w4.ndim == 4 else "")})
         angles.append(ang)
     return rows, angles
 

@@ -1,7 +1,8 @@
 """The design space of the exploration: design points, spaces, the built-in ones, their JSON form.
 
 A *design space* is a set of design points (hidden width, depth, weight/activation bits,
-noise-aware training eps, folding target FPS, board) and one training recipe. Nothing here
+noise-aware training eps, folding target FPS, board; for CNNs also the conv channels) and one
+training recipe. Nothing here
 trains, builds or measures; `explore` does, with the caches of `cache`.
 
     >>> space = load_space("default")                  # 33 points, or "small", or a JSON file
@@ -12,7 +13,7 @@ from __future__ import annotations
 import json
 import math
 import os
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 
 import numpy as np
@@ -39,9 +40,31 @@ def _fps_label(fps: int) -> str:
     return str(fps)
 
 
+#: Input map side of the CNN points (28 x 28 MNIST images).
+IMAGE_SIDE = 28
+
+
+def cnn_conv_maps(channels: tuple[int, ...]) -> list[tuple[int, int]]:
+    """(channels, output map side) of each conv of a CNN point: 3x3 valid convs with a 2x2
+    max-pool after every second one (the model family of `models.nets`), the injector before
+    the pool; the side is the map the injector sees."""
+    side, out = IMAGE_SIDE, []
+    for i, c in enumerate(channels):
+        side -= 2
+        if side < 1:
+            raise ValueError(f"conv channels {list(channels)}: conv {i + 1} has no 3x3 window "
+                             f"left on the {side + 2}x{side + 2} map")
+        out.append((int(c), side))
+        if i % 2 == 1:
+            side //= 2
+    return out
+
+
 @dataclass(frozen=True)
 class DesignPoint:
-    """One design: a 784-[width]*depth-10 MLP, its training noise, its folding and board."""
+    """One design: a 784-[width]*depth-10 MLP (arch "mlp"), or a CNN (arch "cnn") with 3x3 convs
+    of `channels` (a 2x2 max-pool after every second conv) and an fc head of `depth` layers of
+    `width`; its training noise, its folding and board."""
 
     #: Hidden neurons per layer.
     width: int
@@ -57,12 +80,45 @@ class DesignPoint:
     target_fps: int = 100_000
     #: Target board (a file in bitstreams/configs).
     board: str = "pynq-z2"
+    #: "mlp" or "cnn".
+    arch: str = "mlp"
+    #: Conv channels per conv layer (arch "cnn" only).
+    channels: tuple[int, ...] = ()
 
     @property
     def model_name(self) -> str:
         """Name of the trained model; points that differ only in folding or board share it."""
-        base = f"mlp-{self.width}x{self.depth}-w{self.weight_bits}a{self.act_bits}"
+        bits = f"w{self.weight_bits}a{self.act_bits}"
+        if self.arch == "cnn":
+            fc = "x".join([str(self.width)] * self.depth)
+            base = f"cnn-{'x'.join(map(str, self.channels))}-fc{fc}-{bits}"
+        else:
+            base = f"mlp-{self.width}x{self.depth}-{bits}"
         return base + (f"-eps{self.eps_train:g}" if self.eps_train else "")
+
+    @property
+    def noisy_widths(self) -> list[int]:
+        """Noisy units per image of each injector, the theory's widths: C x H x W for a conv
+        (every pixel's channel is one noisy binary value), the width for an fc layer."""
+        convs = [c * side * side for c, side in cnn_conv_maps(self.channels)] if (
+            self.arch == "cnn") else []
+        return convs + [self.width] * self.depth
+
+    @property
+    def noisy_depth(self) -> int:
+        """Noisy layers (injectors): convs plus fc layers."""
+        return len(self.noisy_widths)
+
+    def key_dict(self) -> dict:
+        """The point as its row key sees it: an MLP point without the CNN fields (so MLP keys
+        stay what they were before CNN points existed)."""
+        d = asdict(self)
+        if self.arch == "mlp":
+            d.pop("arch")
+            d.pop("channels")
+        else:
+            d["channels"] = list(self.channels)
+        return d
 
     @property
     def name(self) -> str:
@@ -70,10 +126,14 @@ class DesignPoint:
 
     @property
     def neurons(self) -> int:
-        """Hidden (noisy) neurons in total."""
-        return self.width * self.depth
+        """Hidden (noisy) neurons in total: units C x H x W of each conv, plus the fc widths."""
+        return int(sum(self.noisy_widths))
 
     def spec(self) -> ModelSpec:
+        if self.arch == "cnn":
+            return ModelSpec(arch="cnn", hidden=self.channels, fc_hidden=(self.width,) * self.depth,
+                             weight_bits=self.weight_bits, act_bits=self.act_bits,
+                             eps_train=self.eps_train, name=self.model_name)
         return mlp(self.width, self.depth, self.weight_bits, self.act_bits,
                    eps_train=self.eps_train, name=self.model_name)
 
@@ -91,7 +151,7 @@ class DesignSpace:
 
 
 _GRID_AXES = ("width", "depth", "precision", "weight_bits", "act_bits", "eps_train", "target_fps",
-              "board")
+              "board", "arch", "channels")
 _TRAIN_KEYS = tuple(f.name for f in fields(TrainConfig) if f.name != "threads")
 
 #: Built-in spaces, in the JSON form `load_space` reads from files.
@@ -113,6 +173,13 @@ BUILTIN_SPACES: dict[str, dict] = {
             {"width": 256, "depth": 3, "eps_train": 0.05, "target_fps": 1_000_000},
         ],
         "train": {"epochs": 2},
+    },
+    # 2 tiny CNNs (conv 4-4-pool-8-8-pool and 8-8-pool-16-16-pool, fc 16), 1 epoch on 10,000
+    # images, at a low folding target: a few minutes on 2 shared cores
+    "cnn-small": {
+        "grid": {"arch": "cnn", "channels": [[4, 4, 8, 8], [8, 8, 16, 16]], "width": 16,
+                 "depth": 1, "precision": ["w1a1"], "target_fps": [2000]},
+        "train": {"epochs": 1, "train_limit": 10_000},
     },
     # 4 tiny points for a quick look (about a minute on 2 cores)
     "small": {
@@ -172,9 +239,30 @@ def _check_axes(entry: dict, where: str, what: str) -> None:
             raise ExploreError(f"{where}: missing {'axis ' if where == 'grid' else ''}{need!r}")
 
 
+def _arch(entry: dict, where: str) -> tuple[str, tuple[int, ...]]:
+    """("mlp", ()) or ("cnn", channels); channels imply a CNN."""
+    arch = str(entry.get("arch", "cnn" if "channels" in entry else "mlp")).strip().lower()
+    if arch not in ("mlp", "cnn"):
+        raise ExploreError(f"{where}: arch must be 'mlp' or 'cnn', got {entry.get('arch')!r}")
+    ch = entry.get("channels")
+    if arch == "mlp":
+        if ch:
+            raise ExploreError(f"{where}: 'channels' is for arch 'cnn'")
+        return arch, ()
+    if not isinstance(ch, (list, tuple)) or not ch:
+        raise ExploreError(f"{where}: a CNN point needs 'channels', a list like [4, 4, 8, 8]")
+    channels = tuple(check_int(c, f"{where} channels") for c in ch)
+    try:
+        cnn_conv_maps(channels)
+    except ValueError as exc:
+        raise ExploreError(f"{where}: {exc}") from None
+    return arch, channels
+
+
 def _point(entry: dict, board: str, where: str) -> DesignPoint:
     _check_axes(entry, where, "key(s)")
     wb, ab = _bits(entry, where)
+    arch, channels = _arch(entry, where)
     point = DesignPoint(
         width=check_int(entry["width"], f"{where} width"),
         depth=check_int(entry["depth"], f"{where} depth"),
@@ -182,6 +270,7 @@ def _point(entry: dict, board: str, where: str) -> DesignPoint:
         eps_train=check_prob(entry.get("eps_train", 0.0), f"{where} eps_train"),
         target_fps=check_int(entry.get("target_fps", 100_000), f"{where} target_fps"),
         board=str(entry.get("board", board)),
+        arch=arch, channels=channels,
     )
     try:
         point.spec()  # bit widths and sizes the model family accepts
@@ -241,6 +330,8 @@ def space_from_dict(d: dict, board: str = "pynq-z2", name: str = "custom") -> De
             raise ExploreError("design space 'grid' must be an object of axis: [values]")
         _check_axes(grid, "grid", "axis/axes")
         axes = {k: _as_list(v, f"grid {k}") for k, v in grid.items()}
+        if "channels" in axes and all(isinstance(c, (int, np.integer)) for c in axes["channels"]):
+            axes["channels"] = [axes["channels"]]  # one channel list, not a list of them
         combos: list[dict] = [{}]
         for axis, values in axes.items():
             combos = [{**c, axis: v} for c in combos for v in values]

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from noisybnn.report import compute, design, plots, stuck
+from noisybnn.report import cnn, compute, design, plots, stuck
 from noisybnn.report.inputs import InputFile, load_explore, load_results
 from noisybnn.report.models import DataCache, resolve_model
 from noisybnn.report.options import ReportOptions
@@ -165,7 +165,42 @@ def _flip_html(sec: dict, fig: Path | None, out: Path) -> str:
         parts.append(table(["eps", "hidden layer", "width", "measured ± std",
                             "mean field", "i.i.d. MC", "injector rate (counters)",
                             "mean field − measured"], rows, numeric={0, 1, 2, 3, 4, 5, 6, 7}))
+        if e.get("mean_field_method", "exact") != "exact":
+            parts.append(f"<p>Mean field method <code>{esc(e['mean_field_method'])}</code>: "
+                         "exact for max-pools and for layers whose inputs share one flip rate, "
+                         "Gaussian for the other conv layers; i.i.d. MC with "
+                         f"{e['mc_draws']} draws per image.</p>")
+        if e.get("pools"):
+            parts.append(_pool_html(e["pools"]))
     return "".join(parts)
+
+
+def _pool_html(pools: list[dict]) -> str:
+    """What the max-pools do to the accelerator's flips (measured from its injector traces)."""
+    rows = []
+    for p in pools:
+        by = p["by_plus_count"]
+        share = ", ".join(f"m={k}: {100 * v['share']:.1f} % ({v['out_flip_rate']:.4f})"
+                          for k, v in sorted(by.items(), key=lambda kv: int(kv[0])))
+        per_flip = p.get("survival_per_input_flip")
+        rows.append([num(p["eps"], "g"), str(p["layer"]), str(p["after_injector"]),
+                     f"{p['in_flip_rate']:.4f}", f"{p['out_flip_rate']:.4f}",
+                     "–" if per_flip is None else f"{per_flip:.3f}",
+                     f"{p['mean_field']:.4f}", f"{p['mc_iid']:.4f}", esc(share)])
+    return ("<h4>Max-pools: how many flips survive the OR of a 2x2 window</h4><p>A pool's "
+            "input is the injector's output, its output the OR (max) of each window, both "
+            "measured on the accelerator (its injector traces), clean vs noisy. A flip before "
+            "the pool survives only if its window held exactly one +1 and the flip hit it "
+            "(m = 1), or held no +1 (m = 0: the flip makes one); with two or more +1 (m ≥ 2) "
+            "only several flips together change the output. <b>Surviving per input flip</b>: "
+            "output flips over input flips (output rate / (4 × input rate)). <b>Mean field</b>: "
+            "the exact OR of independent input flips with the mean-field rate of every input "
+            "unit (<code>MaxPoolLayer.crossing</code>); i.i.d. MC as above. The last column: "
+            "windows by clean +1 count m, with the measured output flip rate of each kind.</p>"
+            + table(["eps", "pool (hidden layer)", "after injector", "input flip rate",
+                     "output flip rate", "surviving per input flip", "mean field",
+                     "i.i.d. MC", "windows by m (output flip rate)"], rows,
+                    numeric={0, 1, 2, 3, 4, 5, 6, 7}))
 
 
 def _tradeoff_html(sec: dict, fig: Path | None, out: Path) -> str:
@@ -231,7 +266,11 @@ def _stuck_html(sec: dict, fig: Path | None, out: Path) -> str:
         "(<code>theory.certified_robust_fraction</code>): images the sign network classifies "
         "correctly under <i>every</i> placement and stuck value of those k faults, from each "
         "neuron's clean margin: a sound lower bound on the measured accuracy, computed on the "
-        "same images. <b>FEP robust fraction</b> (<code>theory.fep_robust_fraction</code>): the "
+        "same images. <b>At the rows' placements</b> "
+        "(<code>theory.certified_robust_placed</code>): the same for the placement each row "
+        "actually used (any stuck values there), propagating which units may differ instead of "
+        "how many: for a conv layer only the changed inputs inside each window count; the worst "
+        "row is shown. <b>FEP robust fraction</b> (<code>theory.fep_robust_fraction</code>): the "
         "Forward Error Propagation bound of El Mhamdi &amp; Guerraoui for the hard-tanh "
         "surrogate; a theorem for that surrogate, a heuristic for the sign network. <b>Replayed"
         "</b>: the theory network with the row's exact stuck neurons (from "
@@ -259,13 +298,16 @@ def _stuck_html(sec: dict, fig: Path | None, out: Path) -> str:
                 bad.add(i)
             rows.append([str(r["k"]), str(r["n_seeds"]),
                          f"{pct(r['mean'])} ± {100 * r['std']:.2f}", pct(r["min"]),
-                         pct(r["certified"]), pct(r["fep"]), pct(r["replayed"]),
+                         pct(r["certified"]), pct(r.get("certified_placed")), pct(r["fep"]),
+                         pct(r["replayed"]),
                          "FAILED: BELOW CERTIFICATE" if r["violates_certificate"] else
                          ("replay mismatch" if r["replay_ok"] is False else
                           (r.get("check") or "–"))])
         parts.append(table(["k per layer", "draws", "measured mean ± std", "worst draw",
-                            "certified (sound)", "FEP (heuristic)", "replayed", "check"],
-                           rows, bad, numeric={0, 1, 2, 3, 4, 5, 6}))
+                            "certified, any placement (sound)",
+                            "certified, the rows' placements (sound; worst row)",
+                            "FEP (heuristic)", "replayed", "check"],
+                           rows, bad, numeric={0, 1, 2, 3, 4, 5, 6, 7}))
     return "".join(parts)
 
 
@@ -378,7 +420,11 @@ def _models_html(models: dict) -> str:
     rows = []
     for name, info in sorted(models.items()):
         rows.append([esc(name), f"<code>{esc(info.build_dir or '–')}</code>",
-                     "-".join(map(str, info.injector_widths)) or "–",
+                     ("-".join(map(str, info.injector_widths)) or "–")
+                     + (" (C x H x W: " + "-".join(f"{c}x{p}px" for c, p in
+                                                  zip(info.injector_channels,
+                                                      info.injector_pixels, strict=True)) + ")"
+                        if info.convolutional else ""),
                      f"<code>{esc(info.twin_sha256[:16] or '–')}</code>",
                      "yes" if info.network is not None else "no"])
     return table(["model", "build directory", "noisy widths", "twin SHA-256",
@@ -460,6 +506,8 @@ def build_report(results, out_dir, explore_csv=None, board: str = "pynq-z2",
         step(f"computing {key}")
         sec[key] = fn(ctx)
     sec["design"] = design.design_section(explore, ctx) if explore is not None else None
+    step("computing cnn")
+    sec["cnn"] = cnn.cnn_section(ctx, sec)
     cache.save()
 
     step("drawing")
@@ -538,7 +586,9 @@ def build_report(results, out_dir, explore_csv=None, board: str = "pynq-z2",
         checks.append(box("note", model_notes, "Not computed"))
     checks.append(_models_html(models))
 
-    blocks = [
+    blocks = [("cnn", "0. Convolutional networks: what the theory says about weight-shared layers",
+               cnn.cnn_html(sec["cnn"]))] if sec["cnn"]["models"] else []
+    blocks += [
         ("accuracy", "1. Accuracy vs eps: measured, predicted, ceiling",
          _accuracy_html(sec["accuracy"], figs["accuracy"], out)),
         ("flip-rates", "2. Per-layer flip rates: predicted vs measured",
@@ -564,6 +614,8 @@ def build_report(results, out_dir, explore_csv=None, board: str = "pynq-z2",
         "explore_input": asdict(explore.file) if explore is not None and explore.file else None,
         "models": {n: {"build_dir": i.build_dir, "twin_sha256": i.twin_sha256,
                        "injector_widths": i.injector_widths, "injector_bits": i.injector_bits,
+                       "injector_channels": i.injector_channels,
+                       "injector_pixels": i.injector_pixels,
                        "n_classes": i.n_classes, "theory_network": i.network is not None,
                        "warnings": i.warnings, "notes": i.notes} for n, i in models.items()},
         "parity": parities, "flags": flags, "warnings": warnings,

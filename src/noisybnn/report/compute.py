@@ -121,8 +121,14 @@ class Context:
         """(images, labels) or None with the reason logged into `notes` by the caller."""
         return self.data.get(dataset, split, n)
 
-    def n_theory(self, n_images: int) -> int:
-        return int(min(n_images, self.opts.theory_images))
+    def n_theory(self, n_images: int, info: ModelInfo | None = None) -> int:
+        cap = (self.opts.conv_theory_images if info is not None and info.convolutional
+               else self.opts.theory_images)
+        return int(min(n_images, cap))
+
+    def draws(self, info: ModelInfo, n: int) -> int:
+        """Monte Carlo draws per image for this model (fewer for convolutional ones)."""
+        return int(min(n, self.opts.conv_n_draws)) if info.convolutional else int(n)
 
     def parity(self, info: ModelInfo, dataset: str, split: str, n: int) -> dict:
         """Does the theory network reproduce the accelerator's clean predictions?"""
@@ -185,7 +191,14 @@ def accuracy_section(ctx: Context) -> dict:
         elif not widths:
             group["notes"].append("no active injector in this layer set: no noise, no ceiling")
         can_predict = info.network is not None and data is not None and bool(noisy)
-        n_sub = ctx.n_theory(int(n_images))
+        n_sub = ctx.n_theory(int(n_images), info)
+        n_draws = ctx.draws(info, opts.n_draws) if info.has_build else opts.n_draws
+        method = mean_field_method(info)
+        if can_predict and info.convolutional:
+            group["notes"].append(
+                f"convolutional: noisy widths are channels x pixels per layer (C x H x W units "
+                f"per image); the theory runs on the first {n_sub} images with {n_draws} Monte "
+                "Carlo draws each (each draw is a forward pass of the unrolled network)")
         if can_predict:
             x_sub, y_sub = data[0][:n_sub], data[1][:n_sub]
             xb_sub = info.binarize(x_sub)
@@ -216,7 +229,7 @@ def accuracy_section(ctx: Context) -> dict:
                             check_status(row["ceiling"], VACUOUS_SLACK))
             if can_predict:
                 base = (info.twin_sha256, tuple(noisy), dataset, split, n_sub, eps_r,
-                        opts.n_draws, opts.seed)
+                        n_draws, opts.seed)
                 args = (info.network, xb_sub, y_sub, eps_r, noisy)
                 seeds = [int(s) for s in erows["seed"]]
                 row["measured_same_images"] = ctx.cache.get(
@@ -225,18 +238,23 @@ def accuracy_section(ctx: Context) -> dict:
                     _measure_subset, info, x_sub, y_sub, float(eps), seeds,
                     _layer_tuple(info, layers))
                 if (max(info.network.widths) <= opts.analytic_max_width
-                        and eps_r <= opts.analytic_max_eps):
+                        and eps_r <= opts.analytic_max_eps and not info.convolutional):
                     row["analytic"] = ctx.cache.get(
                         TheoryCache.key("analytic_accuracy", *base[:-2], "correlated"),
                         analytic_accuracy, *args)
                 row["predicted"] = ctx.cache.get(
                     TheoryCache.key("predict_accuracy", *base, "tail=None"),
-                    theory.predict_accuracy, *args, n_draws=opts.n_draws, seed=opts.seed)
+                    theory.predict_accuracy, *args, n_draws=n_draws, seed=opts.seed)
                 row["mean_field"] = ctx.cache.get(
-                    TheoryCache.key("predict_accuracy", *base, "tail=0"),
-                    theory.predict_accuracy, *args, exact_tail=0, n_draws=opts.n_draws,
-                    seed=opts.seed)
+                    TheoryCache.key("predict_accuracy", *base, "tail=0", method),
+                    theory.predict_accuracy, *args, exact_tail=0, n_draws=n_draws,
+                    seed=opts.seed, method=method)
             group["rows"].append(row)
+        if can_predict and max(info.network.widths) > opts.analytic_max_width:
+            group["notes"].append(
+                f"analytic mean field not computed: it carries a width x width covariance per "
+                f"layer (widest noisy layer here {max(info.network.widths):,} units; limit "
+                f"{opts.analytic_max_width})")
         clean_ref = next((r["mean"] for r in group["rows"] if r["eps"] == 0), None)
         for r in group["rows"]:  # a ceiling above the clean accuracy binds only if noise helped
             if r.get("check") == "passed" and clean_ref is not None and r["ceiling"] >= clean_ref:
@@ -253,6 +271,13 @@ def accuracy_section(ctx: Context) -> dict:
         out["groups"].append(group)
     out["groups"].sort(key=lambda g: (g["model"], g["layers"] != "all", g["layers"]))
     return out
+
+
+def mean_field_method(info: ModelInfo) -> str:
+    """"exact" for MLPs (docs/theory.md §5.1); "auto" for CNNs: exact for max-pools and for
+    layers whose inputs share one flip rate, Gaussian for the other conv layers and for wide fc
+    layers (the exact lattice of a conv layer with unequal input rates is not affordable)."""
+    return "auto" if info.convolutional else "exact"
 
 
 def check_status(ceiling: float, slack: float) -> str:
@@ -346,9 +371,12 @@ def flip_rate_section(ctx: Context) -> dict:
         data = group_data(ctx, info, dataset, split, int(n_images), out["notes"])
         if data is None:
             continue
-        n_sub = ctx.n_theory(int(n_images))
+        n_sub = ctx.n_theory(int(n_images), info)
         x, y = data[0][:n_sub], data[1][:n_sub]
         xb = info.binarize(x)
+        mc_draws = ctx.draws(info, opts.mc_draws)
+        method = mean_field_method(info)
+        pools = _pools_after_injectors(info)
         eps_list = (_pick_eps(sorted(rows["eps"].unique()), opts.tradeoff_eps)
                     if opts.flip_rate_eps is None else list(opts.flip_rate_eps))
         seeds = sorted(int(s) for s in rows["seed"].unique())[: opts.flip_rate_seeds]
@@ -358,7 +386,8 @@ def flip_rate_section(ctx: Context) -> dict:
         acc.configure_noise(NoiseSetting(mode="off"))
         clean = [a > 0 for a in acc.hidden_activations(x)]
         entry = {"model": model, "layers": layers, "dataset": dataset, "split": split,
-                 "images": n_sub, "seeds": seeds, "points": []}
+                 "images": n_sub, "seeds": seeds, "points": [], "pools": [],
+                 "mean_field_method": method, "mc_draws": mc_draws}
         for eps in eps_list:
             erows = rows[np.isclose(rows["eps"], eps)]
             eps_r = realised_eps(erows) if len(erows) else float(eps)
@@ -370,11 +399,31 @@ def flip_rate_section(ctx: Context) -> dict:
                                               seed, layer_t))
             measured = np.asarray(measured)  # (seeds, injectors)
             base = (info.twin_sha256, tuple(noisy_hidden), dataset, split, n_sub, eps_r)
-            mf = ctx.cache.get(TheoryCache.key("mean_field_flip_rates", *base),
-                               _mean_field_layer_rates, info.network, xb, eps_r, noisy_hidden)
-            mc = ctx.cache.get(TheoryCache.key("simulate_noisy", *base, opts.mc_draws, opts.seed),
+            mf = ctx.cache.get(TheoryCache.key("mean_field_flip_rates", *base,
+                                               *(() if method == "exact" else (method,))),
+                               _mean_field_layer_rates, info.network, xb, eps_r, noisy_hidden,
+                               method)
+            mc = ctx.cache.get(TheoryCache.key("simulate_noisy", *base, mc_draws, opts.seed),
                                _iid_layer_rates, info.network, xb, y, eps_r, noisy_hidden,
-                               opts.mc_draws, opts.seed)
+                               mc_draws, opts.seed)
+            if pools:
+                per_seed = [ctx.cache.get(TheoryCache.key("measured_pool_flips", info.twin_sha256,
+                                                          layers, dataset, split, n_sub,
+                                                          float(eps), seed),
+                                          _measure_pool_flips, info, x, clean, eps, seed,
+                                          layer_t, pools)
+                            for seed in seeds]
+            for j, (pool_idx, inj) in enumerate(pools):
+                got = [ps[j] for ps in per_seed]
+                entry["pools"].append({
+                    "eps": float(eps), "layer": pool_idx, "after_injector": info.injector_ids[inj],
+                    "width": info.network.hidden[pool_idx].n_out, "seeds": got,
+                    "in_flip_rate": float(np.mean([g["in_flip_rate"] for g in got])),
+                    "out_flip_rate": float(np.mean([g["out_flip_rate"] for g in got])),
+                    "survival_per_input_flip": _mean_or_none(
+                        [g["survival_per_input_flip"] for g in got]),
+                    "mean_field": float(mf[pool_idx]), "mc_iid": float(mc[pool_idx]),
+                    "by_plus_count": got[0]["by_plus_count"]})
             counters = _counter_rates(info, erows)
             for inj in range(len(info.injector_ids)):
                 if inj not in noisy_idx and not np.any(measured[:, inj]):
@@ -401,8 +450,45 @@ def flip_rate_section(ctx: Context) -> dict:
     return out
 
 
-def _mean_field_layer_rates(net, xb, eps, noisy) -> list[float]:
-    return [float(q.mean()) for q in theory.mean_field_flip_rates(net, xb, eps, noisy)]
+def _mean_field_layer_rates(net, xb, eps, noisy, method: str = "exact") -> list[float]:
+    return [float(q.mean()) for q in theory.mean_field_flip_rates(net, xb, eps, noisy,
+                                                                   method=method)]
+
+
+def _mean_or_none(values: list) -> float | None:
+    vals = [v for v in values if v is not None]
+    return float(np.mean(vals)) if vals else None
+
+
+def _pools_after_injectors(info: ModelInfo) -> list[tuple[int, int]]:
+    """(theory hidden index of each max-pool, the injector that feeds it)."""
+    from noisybnn.theory.conv import MaxPoolLayer
+
+    out = []
+    for i, layer in enumerate(info.network.hidden if info.network is not None else ()):
+        if isinstance(layer, MaxPoolLayer) and i - 1 in info.injector_hidden:
+            out.append((i, info.injector_hidden.index(i - 1)))
+    return out
+
+
+def _measure_pool_flips(info: ModelInfo, x: np.ndarray, clean: list[np.ndarray], eps: float,
+                        seed: int, layers: tuple[int, ...] | None,
+                        pools: list[tuple[int, int]]) -> list[dict]:
+    """What each max-pool does to the accelerator's own flips: its input is the injector's
+    output (traced), its output the OR of each window, clean vs noisy
+    (`theory.conv.pool_survival`); one run of the accelerator for every pool."""
+    from noisybnn.backends.base import NoiseSetting
+    from noisybnn.theory.conv import pool_survival
+
+    acc = info.accelerator
+    acc.configure_noise(NoiseSetting(mode="flip", p=eps, seed=int(seed), layers=layers))
+    noisy = acc.hidden_activations(x)
+    out = []
+    for pool_idx, inj in pools:
+        got = pool_survival(clean[inj].astype(np.int8), noisy[inj], info.network.hidden[pool_idx])
+        got["by_plus_count"] = {str(k): v for k, v in got["by_plus_count"].items()}
+        out.append(got)
+    return out
 
 
 def _iid_layer_rates(net, xb, y, eps, noisy, n_draws: int, seed: int) -> list[float]:
@@ -553,7 +639,8 @@ def geometry_section(ctx: Context) -> dict:
             continue
         rows = ctx.df[ctx.df["model"] == name].sort_values("n_images", ascending=False)
         dataset, split, n_images = rows.iloc[0][["dataset", "split", "n_images"]]
-        data = group_data(ctx, info, dataset, split, ctx.n_theory(int(n_images)), out["notes"])
+        data = group_data(ctx, info, dataset, split, ctx.n_theory(int(n_images), info),
+                          out["notes"])
         if data is None:
             continue
         ckpt = _checkpoint_of(info, out["notes"])
@@ -571,8 +658,13 @@ def geometry_section(ctx: Context) -> dict:
         h = info.binarize(data[0])
         layers = []
         hist = []
+        from noisybnn.theory.conv import MaxPoolLayer
+
         for i, layer in enumerate(info.network.hidden):
-            pre = h @ layer.w_float.T - layer.thresholds
+            pre = layer.pre_activation(h) - layer.thresholds
+            if isinstance(layer, MaxPoolLayer):  # no weights: an OR, not a neuron to angle
+                h = np.where(pre >= 0, 1.0, -1.0)
+                continue
             raw = theory.activation_angles(pre, centered=False)
             cen = theory.activation_angles(pre, centered=True)
             layers.append({

@@ -33,7 +33,11 @@ class ModelInfo:
         input_thresholds: pixel >= threshold binarizes to +1 (with ``network``).
         injector_ids: the ``layer`` index of each injector, in graph order.
         injector_hidden: the hidden layer each injector follows (0-based, graph order).
-        injector_widths: neurons per injector.
+        injector_widths: noisy units per image of each injector, the theory's width: neurons for
+            an fc layer, channels x pixels (C x H x W) after a convolution.
+        injector_channels: neurons (channels) each injector carries per beat: what a fault
+            mask names (a crashed channel is crashed at every pixel).
+        injector_pixels: pixels per image of each injector (1 for fc layers).
         injector_bits: output bits per neuron of each injector.
         n_classes: number of classes.
         twin_sha256: SHA-256 of the executable twin on disk.
@@ -50,6 +54,8 @@ class ModelInfo:
     injector_ids: list[int] = field(default_factory=list)
     injector_hidden: list[int] = field(default_factory=list)
     injector_widths: list[int] = field(default_factory=list)
+    injector_channels: list[int] = field(default_factory=list)
+    injector_pixels: list[int] = field(default_factory=list)
     injector_bits: list[int] = field(default_factory=list)
     n_classes: int | None = None
     twin_sha256: str = ""
@@ -59,6 +65,11 @@ class ModelInfo:
     @property
     def has_build(self) -> bool:
         return self.accelerator is not None
+
+    @property
+    def convolutional(self) -> bool:
+        """Some injector follows a convolution (more than one pixel per image)."""
+        return any(p > 1 for p in self.injector_pixels)
 
     @property
     def binary(self) -> bool:
@@ -112,18 +123,19 @@ def _find_build(name: str, board: str, build_dirs: dict | None, compile_missing:
         return None
 
 
-def _injectors(acc) -> tuple[list[int], list[int], list[int], list[int]]:
-    ids, hidden, widths, bits = [], [], [], []
-    mvaus = 0
-    for stage in acc.stages:
-        if stage.kind == "mvau":
-            mvaus += 1
-        elif stage.kind == "inject":
-            ids.append(int(stage.params["layer"]))
-            hidden.append(mvaus - 1)
-            widths.append(int(stage.params["neurons"]))
-            bits.append(int(stage.params["bits"]))
-    return ids, hidden, widths, bits
+def _injectors(acc) -> dict[str, list[int]]:
+    """Per injector (graph order): layer id, theory hidden layer, units, channels, pixels, bits."""
+    out: dict[str, list[int]] = {k: [] for k in ("ids", "hidden", "widths", "channels",
+                                                 "pixels", "bits")}
+    out["hidden"] = list(acc.theory_hidden_of_injectors())
+    for stage in acc.injector_stages:
+        p = stage.params
+        out["ids"].append(int(p["layer"]))
+        out["channels"].append(int(p["neurons"]))
+        out["pixels"].append(int(p.get("pixels", 1)))
+        out["widths"].append(int(p["neurons"]) * int(p.get("pixels", 1)))
+        out["bits"].append(int(p["bits"]))
+    return out
 
 
 def resolve_model(name: str, board: str, rows: pd.DataFrame, *, build_dirs: dict | None = None,
@@ -169,8 +181,10 @@ def resolve_model(name: str, board: str, rows: pd.DataFrame, *, build_dirs: dict
         info.notes.append(f"{name}: the software accelerator cannot open {twin}: {exc}")
         return info
     info.accelerator = acc
-    info.injector_ids, info.injector_hidden, info.injector_widths, info.injector_bits = (
-        _injectors(acc))
+    inj = _injectors(acc)
+    info.injector_ids, info.injector_hidden = inj["ids"], inj["hidden"]
+    info.injector_widths, info.injector_channels = inj["widths"], inj["channels"]
+    info.injector_pixels, info.injector_bits = inj["pixels"], inj["bits"]
     info.n_classes = int(info.manifest.get("num_classes") or acc.num_classes)
     if not info.binary:
         info.notes.append(f"{name}: injectors carry {info.injector_bits} bits per neuron; the "

@@ -36,6 +36,12 @@ class ReportOptions:
     analytic_max_width: int = 256
     #: Largest eps at which it is computed (beyond, flips saturate and it is not meant to apply).
     analytic_max_eps: float = 0.2
+    #: Convolutional models: theory images (their noisy widths are C x H x W units per image,
+    #: ~50,000 for cnv-w1a1: every Monte Carlo draw is a conv forward pass).
+    conv_theory_images: int = 200
+    #: Convolutional models: Monte Carlo draws per image of the prediction and of the i.i.d.
+    #: reference flip rates.
+    conv_n_draws: int = 16
 
     def __post_init__(self) -> None:
         if not 0.0 < self.target_accuracy <= 1.0:
@@ -45,6 +51,7 @@ class ReportOptions:
             raise ConfigError(f"tradeoff_eps must be in [0, 1], got {self.tradeoff_eps}")
         if self.flip_rate_eps is not None:
             object.__setattr__(self, "flip_rate_eps", tuple(float(e) for e in self.flip_rate_eps))
-        for name in ("theory_images", "n_draws", "mc_draws", "flip_rate_seeds", "max_depth"):
+        for name in ("theory_images", "n_draws", "mc_draws", "flip_rate_seeds", "max_depth",
+                     "conv_theory_images", "conv_n_draws"):
             if int(getattr(self, name)) < 1:
                 raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")

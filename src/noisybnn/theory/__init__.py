@@ -46,6 +46,7 @@ from noisybnn.theory.exact import exact_label_joints, map_accuracy, mutual_infor
 from noisybnn.theory.faults import (
     certified_robust,
     certified_robust_fraction,
+    certified_robust_placed,
     fep_bound,
     fep_layer_bounds,
     fep_robust_fraction,
@@ -98,6 +99,7 @@ __all__ = [
     "cascade_bsc",
     "certified_robust",
     "certified_robust_fraction",
+    "certified_robust_placed",
     "contracted_capacity_bound",
     "dobrushin_coefficient",
     "dot_product_correlation",

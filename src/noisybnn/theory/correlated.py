@@ -56,6 +56,17 @@ _CHUNK = 1 << 22
 _SAMPLE_CHUNK = 1 << 24  # samples x N^2 per block of the readout  # floats per chunk of the pairwise integral
 
 
+def _dense_only(net):
+    """The correlated mean field carries a units x units covariance per layer: dense layers only
+    (a conv layer's C x H x W units would need ~(2 * 10^4)^2 per image; docs/theory.md §11)."""
+    from noisybnn.theory.conv import is_conv_like
+
+    if any(is_conv_like(layer) for layer in net.hidden):
+        raise ValueError("the correlated mean field covers fully connected layers only; a conv "
+                         "layer's units x units covariance is not affordable (use "
+                         "predict_accuracy, the Monte Carlo)")
+    return net
+
 def _bivariate_tail_cov(a: NDArray, rho: NDArray) -> NDArray:
     """Cov(1{Z_j > a_j}, 1{Z_k > a_k}) for standard normals with correlation rho (..., n, n).
 
@@ -230,7 +241,7 @@ def correlated_mean_field(
     """
     if pairs not in ("linear", "series", "quadrature"):
         raise ValueError(f"pairs must be 'linear', 'series' or 'quadrature', got {pairs!r}")
-    net = as_network(layers)
+    net = _dense_only(as_network(layers))
     h = as_inputs(x, net.n_in)
     e = layer_eps(eps, len(net.hidden), noisy_layers)
     q = np.zeros_like(h)
@@ -283,7 +294,7 @@ def analytic_correct_probability(
         seed: seed of the quasi-random Genz integration (only for the few samples near the
             decision boundary).
     """
-    net = as_network(layers)
+    net = _dense_only(as_network(layers))
     xs = as_inputs(x, net.n_in)
     y = as_labels(labels, xs.shape[0], net.readout.n_classes)
     clean = forward(net, xs)

@@ -43,7 +43,9 @@ def _crashed(crashed: ArrayLike, net: Network) -> NDArray[np.int64]:
 
 def _preact_scale(preact_scale: ArrayLike | None, net: Network) -> NDArray[np.float64]:
     if preact_scale is None:
-        return np.array([1.0 / np.sqrt(max(1, layer.n_in)) for layer in net.hidden])
+        # a conv unit's spread is that of its window (fan-in), not of the whole input map
+        return np.array([1.0 / np.sqrt(max(1, getattr(layer, "fan_in", layer.n_in)))
+                         for layer in net.hidden])
     g = np.asarray(preact_scale, dtype=float)
     if g.ndim == 0:
         g = np.full(len(net.hidden), float(g))
@@ -84,7 +86,7 @@ def fep_layer_bounds(
         raise ValueError("lipschitz and stuck_error must be finite and >= 0")
     e_prev, out = 0.0, []
     for layer, f_l, g_l in zip(net.hidden, f, g, strict=True):
-        w_max = float(np.abs(layer.weights).max()) if layer.weights.size else 0.0
+        w_max = layer.w_max
         e_prev = stuck_error * f_l + lipschitz * g_l * (layer.n_out - f_l) * w_max * e_prev
         out.append(e_prev)
     return np.array(out, dtype=float)
@@ -139,7 +141,7 @@ def hardtanh_forward(
     h = as_inputs(x, net.n_in)
     g = _preact_scale(preact_scale, net)
     for i, layer in enumerate(net.hidden):
-        h = np.clip(g[i] * (h @ layer.w_float.T - layer.thresholds), -1.0, 1.0)
+        h = np.clip(g[i] * (layer.linear(h) - layer.thresholds), -1.0, 1.0)
         if stuck is not None and stuck[i] is not None:
             s = np.asarray(stuck[i], dtype=float)
             h = np.where(s != 0, s, h)
@@ -224,10 +226,13 @@ def certified_robust(
     d = np.zeros(xs.shape[0], dtype=np.int64)
     h = xs
     for layer, f_l in zip(net.hidden, f, strict=True):
-        w = layer.weights.astype(float)
-        s0 = h @ w.T
+        s0 = layer.pre_activation(h)
         pos = s0 >= layer.thresholds
-        shift = 2.0 * _top_abs_cumsum(w)[:, np.minimum(d, layer.n_in)].T  # (samples, out)
+        if hasattr(layer, "top_abs_sum"):  # conv / pool layers: binary weights, min(d, nnz)
+            shift = 2.0 * layer.top_abs_sum(d)
+        else:
+            w = layer.weights.astype(float)
+            shift = 2.0 * _top_abs_cumsum(w)[:, np.minimum(d, layer.n_in)].T  # (samples, out)
         vulnerable = np.where(pos, s0 - shift < layer.thresholds, s0 + shift >= layer.thresholds)
         d = np.minimum(layer.n_out, f_l + vulnerable.sum(axis=1))
         h = np.where(pos, 1.0, -1.0)
@@ -255,6 +260,58 @@ def certified_robust_fraction(
     """Fraction of samples certified by :func:`certified_robust`: a lower bound on the accuracy
     of the sign network under any placement of ``crashed[l]`` stuck-at neurons per hidden layer."""
     return float(np.mean(certified_robust(layers, x, labels, crashed)))
+
+
+def certified_robust_placed(
+    layers: Network | Sequence[object],
+    x: ArrayLike,
+    labels: ArrayLike,
+    faulty: Sequence[ArrayLike | None],
+) -> NDArray[np.bool_]:
+    """Per sample: is the decision correct whatever values the **given** faulty units take?
+
+    The placement is known (e.g. the crashed channels of a run, every pixel of each), the stuck
+    values are not. Instead of a count of possibly-changed units (:func:`certified_robust`, any
+    placement) a mask is propagated: a unit may differ if it is faulty, or if its clean margin is
+    within 2 * sum of |W_ji| over its inputs that may differ (``abs_linear`` of the mask: for a
+    conv unit, only the changed inputs inside its window count). Sound for that placement and
+    any stuck values in [-1, 1]; the tie rule of the argmax is respected.
+
+    Args:
+        faulty: per hidden layer, a boolean (N_l,) mask of faulty units, or None.
+    """
+    net = as_network(layers)
+    xs = as_inputs(x, net.n_in)
+    y = as_labels(labels, xs.shape[0], net.readout.n_classes)
+    if len(faulty) != len(net.hidden):
+        raise ValueError(f"faulty needs one entry per hidden layer ({len(net.hidden)}), got "
+                         f"{len(faulty)}")
+    h = xs
+    may = np.zeros_like(xs)
+    for i, layer in enumerate(net.hidden):
+        s0 = layer.pre_activation(h)
+        pos = s0 >= layer.thresholds
+        shift = 2.0 * layer.abs_linear(may) if may.any() else np.zeros_like(s0)
+        vulnerable = np.where(pos, s0 - shift < layer.thresholds, s0 + shift >= layer.thresholds)
+        f = faulty[i]
+        if f is not None:
+            f = np.asarray(f, dtype=bool).reshape(-1)
+            if f.shape != (layer.n_out,):
+                raise ValueError(f"faulty[{i}] must be a ({layer.n_out},) mask, got {f.shape}")
+            vulnerable = vulnerable | f[None, :]
+        may = vulnerable.astype(float)
+        h = np.where(pos, 1.0, -1.0)
+    ro = net.readout
+    logits = ro.logits(h)
+    a_w = ro.scale[:, None] * ro.weights  # (C, in)
+    # bound on the change of logit_y - logit_c: 2 * sum over may-differ inputs of |a_y W_y - a_c W_c|
+    diff = np.abs(a_w[y][:, None, :] - a_w[None, :, :])  # (samples, C, in)
+    shift = 2.0 * np.einsum("sci,si->sc", diff, may)
+    margin = logits[np.arange(len(y)), y][:, None] - logits
+    cls = np.arange(ro.n_classes)[None, :]
+    ok = np.where(cls < y[:, None], margin - shift > 0, margin - shift >= 0)
+    ok[np.arange(len(y)), y] = True
+    return ok.all(axis=1)
 
 
 def splits(total: int, widths: Sequence[int]) -> list[tuple[int, ...]]:

@@ -101,6 +101,33 @@ class BinaryLayer:
     def n_out(self) -> int:
         return int(self.weights.shape[0])
 
+    # the layer interface the theory's functions use (shared with theory.conv's layers)
+    def pre_activation(self, h: NDArray) -> NDArray[np.float64]:
+        """W.x for states h (..., n_in)."""
+        return h @ self._w_float.T
+
+    linear = pre_activation
+
+    def abs_linear(self, v: NDArray) -> NDArray[np.float64]:
+        """|W|.v for real inputs v (..., n_in)."""
+        return v @ np.abs(self._w_float).T
+
+    @property
+    def nnz(self) -> NDArray[np.float64]:
+        """Nonzero weights per neuron, (n_out,)."""
+        return np.abs(self._w_float).sum(axis=1)
+
+    @property
+    def w_max(self) -> float:
+        return float(np.abs(self.weights).max()) if self.weights.size else 0.0
+
+
+def is_hidden_layer(obj: object) -> bool:
+    """A hidden layer of the theory: dense :class:`BinaryLayer`, or a conv / max-pool layer."""
+    from noisybnn.theory.conv import is_conv_like
+
+    return isinstance(obj, BinaryLayer) or is_conv_like(obj)
+
 
 @dataclass(frozen=True)
 class Readout:
@@ -161,7 +188,7 @@ class Network:
                 raise ValueError(
                     f"layer {i} expects {layer.n_in} inputs but layer {i - 1} has {n_prev} outputs"
                 )
-            n_prev = layer.n_out if isinstance(layer, BinaryLayer) else None
+            n_prev = layer.n_out if is_hidden_layer(layer) else None
 
     @property
     def n_in(self) -> int:
@@ -173,7 +200,7 @@ class Network:
 
 
 def _as_hidden(obj: object, i: int) -> BinaryLayer:
-    if isinstance(obj, BinaryLayer):
+    if is_hidden_layer(obj):
         return obj
     if isinstance(obj, dict):
         w = obj.get("W", obj.get("weights"))
@@ -311,7 +338,7 @@ def forward(
             )
     states = []
     for i, layer in enumerate(net.hidden):
-        h = threshold(h @ layer.w_float.T, layer.thresholds)
+        h = threshold(layer.pre_activation(h), layer.thresholds)
         if flip_masks is not None and flip_masks[i] is not None:
             h = np.where(flip_masks[i], -h, h)
         if stuck is not None and stuck[i] is not None:
@@ -388,7 +415,7 @@ def simulate_noisy(
             if i == first:  # its input is clean: its clean output is known
                 h = clean.hidden[i]
             else:
-                h = threshold(h @ layer.w_float.T, layer.thresholds)
+                h = threshold(layer.pre_activation(h), layer.thresholds)
             if e[i] > 0:
                 h = np.where(rng.random(h.shape) < e[i], -h, h)
             flips[i] += h != clean.hidden[i]

@@ -34,7 +34,9 @@ from noisybnn.theory.network import (
     layer_eps,
 )
 
-_METHODS = ("exact", "gaussian")
+_METHODS = ("exact", "gaussian", "auto")
+#: "auto": the exact lattice up to this fan-in, the Gaussian beyond (its cost grows as fan-in^2)
+AUTO_EXACT_MAX_FAN_IN = 256
 _CHUNK_ELEMENTS = 1 << 21  # complex entries per chunk in the exact method (~32 MiB)
 _READOUT_CHUNK = 1 << 22  # Bernoulli draws per chunk in the readout
 
@@ -108,7 +110,7 @@ def _crossing_uniform_q(q: float, layer: BinaryLayer, s0: NDArray, clean_pos: ND
     depends on the sample only through (n_+, n_-): one binomial convolution per distinct pair.
     This is the case of the first noisy layer after a noise-free one (q = eps everywhere).
     """
-    nnz = np.abs(layer.w_float).sum(axis=1)
+    nnz = layer.nnz
     n_plus = np.rint((nnz + s0) / 2.0).astype(np.int64)
     n_minus = np.rint((nnz - s0) / 2.0).astype(np.int64)
     k = (np.floor((s0 - layer.thresholds) / 2.0) + n_minus).astype(np.int64)  # in D' units
@@ -158,7 +160,11 @@ def mean_field_flip_rates(
         x: inputs in {-1, +1}, shape (samples, in); noise-free.
         eps: flip probability, scalar or one per hidden layer.
         noisy_layers: hidden-layer indices with injectors (default: all hidden layers).
-        method: "exact" (lattice characteristic function) or "gaussian" (CLT).
+        method: "exact" (lattice characteristic function), "gaussian" (CLT), or "auto": exact
+            where it is affordable (every layer whose inputs share one flip rate, max-pools,
+            dense layers of fan-in <= ``AUTO_EXACT_MAX_FAN_IN``), Gaussian elsewhere. Conv layers
+            (``theory.conv``) have no exact lattice path with unequal input rates: "exact" uses
+            the Gaussian for them too. Max-pools are always exact.
 
     Returns:
         One array (samples, N_l) per hidden layer. The first noisy layer fed by a noise-free input
@@ -175,18 +181,25 @@ def _mean_field(
     net: Network, h: NDArray, e: NDArray, method: str, n_layers: int
 ) -> list[NDArray[np.float64]]:
     """Mean-field flip rates of the first ``n_layers`` hidden layers (checked arguments)."""
+    from noisybnn.theory.conv import MaxPoolLayer, gaussian_crossing, is_conv_like
+
     q = np.zeros_like(h)
-    crossing = _crossing_exact if method == "exact" else _crossing_gaussian
     rates = []
     for i, layer in enumerate(net.hidden[:n_layers]):
-        s0 = h @ layer.w_float.T
+        s0 = layer.pre_activation(h)
         clean_pos = s0 >= layer.thresholds
         if not np.any(q > 0):
             p = np.zeros_like(s0)
-        elif method == "exact" and np.all(q == q.flat[0]):
+        elif isinstance(layer, MaxPoolLayer):
+            p = layer.crossing(h, q)
+        elif method != "gaussian" and np.all(q == q.flat[0]):
             p = _crossing_uniform_q(float(q.flat[0]), layer, s0, clean_pos)
+        elif is_conv_like(layer):
+            p = gaussian_crossing(h, q, layer, s0, clean_pos)
+        elif method == "exact" or (method == "auto" and layer.n_in <= AUTO_EXACT_MAX_FAN_IN):
+            p = _crossing_exact(h, q, layer, s0, clean_pos)
         else:
-            p = crossing(h, q, layer, s0, clean_pos)
+            p = _crossing_gaussian(h, q, layer, s0, clean_pos)
         q = e[i] + (1.0 - 2.0 * e[i]) * p
         rates.append(q)
         h = np.where(clean_pos, 1.0, -1.0)
@@ -264,7 +277,7 @@ def predict_correct_probability(
         sl = slice(lo, lo + rows)
         hc, qc = h[sl][:, None, :], q[sl][:, None, :]
         shape = (hc.shape[0], n_draws, h.shape[1])
-        if method == "exact":
+        if method != "gaussian":
             state = np.where(rng.random(shape) < qc, -hc, hc)
         else:
             state = hc * (1.0 - 2.0 * qc) + 2.0 * np.sqrt(qc * (1.0 - qc)) * rng.standard_normal(
@@ -272,7 +285,7 @@ def predict_correct_probability(
             )
         for i in range(base + 1, n_hidden):
             layer = net.hidden[i]
-            state = np.where(state @ layer.w_float.T >= layer.thresholds, 1.0, -1.0)
+            state = np.where(layer.pre_activation(state) >= layer.thresholds, 1.0, -1.0)
             if e[i] > 0:
                 state = np.where(rng.random(state.shape) < e[i], -state, state)
         pred = np.argmax(net.readout.logits(state), axis=-1)
@@ -354,9 +367,8 @@ def flip_gain(layers: Network | Sequence[object], x: ArrayLike) -> NDArray[np.fl
     h = as_inputs(x, net.n_in)
     gains = []
     for layer in net.hidden:
-        w = layer.w_float
-        s0 = h @ w.T
-        nnz = np.abs(w).sum(axis=1)
+        s0 = layer.pre_activation(h)
+        nnz = layer.nnz
         n_plus, n_minus = (nnz + s0) / 2.0, (nnz - s0) / 2.0  # inputs with w x = +1 / -1
         pos = s0 >= layer.thresholds
         pivots = np.where(
