@@ -445,3 +445,310 @@ def popcount_loop(words: int = 2048, reps: int = 2000) -> tuple[int, float]:
     t0 = time.perf_counter()
     _xor_popcount_sum(a, b, reps)
     return words * reps, time.perf_counter() - t0
+
+
+# --- fused injector stream -> flip masks (the fc fast path) -------------------------------------
+#
+# An fc injector with PE lanes (a multiple of 8) flips neuron f * PE + l of an image at beat f
+# when lane l's sample is below the threshold, so one beat's PE decisions are PE consecutive bits
+# of the image's packed row: the stream can be turned into flip masks on packed words directly,
+# the samples never written to memory. The lane update is written in LLVM IR (one vector of PE
+# 16-bit lanes kept in registers across beats: the ring shift is a lane shuffle, the rotations
+# funnel shifts, the compare a vector compare whose bits are the mask), because numba's arrays
+# would round-trip the ring through memory every beat (a misaligned reload of the row just
+# stored: a failed store-to-load forward per beat).
+
+#: Lane counts the fused stream kernel takes (a beat's mask is a whole number of bytes).
+FUSED_MAX_LANES = 64
+
+if AVAILABLE:
+    from llvmlite import ir as _ir
+    from numba import types as _nt
+    from numba.core import cgutils as _cg
+    from numba.extending import intrinsic as _intrinsic
+
+    @_intrinsic
+    def _ring_beats(typingctx, tag, w, cst, ns, e1s, t0, count, thrm1, u, uoff, ustep, mb,
+                    moff, mstep):  # pragma: no cover - compiled
+        """count beats of the lane ring from state w (updated in place); lanes = len(tag).
+        Beat k: sample = W (stored at u[uoff + k*ustep], PE uint16), flip bits
+        (sample <= thrm1) stored as PE bits at byte mb[moff + k*mstep], then the step with
+        N = ns[t0 + k], E1 = e1s[t0 + k] (`noisybnn.hw.lfsr`'s update of every lane at once)."""
+        if not isinstance(tag, _nt.UniTuple):
+            return None
+        lanes = tag.count
+        sig = _nt.none(tag, w, cst, ns, e1s, t0, count, thrm1, u, uoff, ustep, mb, moff, mstep)
+
+        def codegen(context, builder, sig, args):
+            i16, i32, i64 = _ir.IntType(16), _ir.IntType(32), _ir.IntType(64)
+            vt = _ir.VectorType(i16, lanes)
+            mt = _ir.IntType(lanes)
+
+            def data(i):
+                return context.make_array(sig.args[i])(context, builder, args[i]).data
+
+            def as_int(i):
+                return context.cast(builder, args[i], sig.args[i], _nt.int64)
+
+            def vptr(elem_ptr, off):
+                return builder.bitcast(builder.gep(elem_ptr, [off]), vt.as_pointer())
+
+            undef = _ir.Constant(vt, _ir.Undefined)
+            zeros = _ir.Constant(_ir.VectorType(i32, lanes), [0] * lanes)
+
+            def splat(s):
+                return builder.shuffle_vector(builder.insert_element(undef, s, i32(0)), undef,
+                                              zeros)
+
+            fshl = _cg.get_or_insert_function(builder.module, _ir.FunctionType(vt, [vt, vt, vt]),
+                                              f"llvm.fshl.v{lanes}i16")
+            wp = builder.bitcast(data(1), vt.as_pointer())
+            cp = data(2)
+            a = builder.load(vptr(cp, i64(0)), align=2)
+            b = builder.load(vptr(cp, i64(lanes)), align=2)
+            d = builder.load(vptr(cp, i64(2 * lanes)), align=2)
+            state = _cg.alloca_once(builder, vt)
+            builder.store(builder.load(wp, align=2), state)
+            nsp, esp, up, mbp = data(3), data(4), data(8), data(11)
+            t0v, uoffv, ustepv = as_int(5), as_int(9), as_int(10)
+            moffv, mstepv = as_int(12), as_int(13)
+            thr = splat(builder.trunc(as_int(7), i16))
+            ring = _ir.Constant(_ir.VectorType(i32, lanes), [lanes - 1] + list(range(lanes - 1)))
+            five = _ir.Constant(vt, [5] * lanes)
+            with _cg.for_range(builder, as_int(6)) as loop:
+                k = loop.index
+                t = builder.add(t0v, k)
+                n = splat(builder.trunc(builder.load(builder.gep(nsp, [t])), i16))
+                e1 = splat(builder.trunc(builder.load(builder.gep(esp, [t])), i16))
+                wv = builder.load(state)
+                builder.store(wv, vptr(up, builder.add(uoffv, builder.mul(k, ustepv))), align=2)
+                flips = builder.bitcast(builder.icmp_unsigned("<=", wv, thr), mt)
+                mptr = builder.gep(mbp, [builder.add(moffv, builder.mul(k, mstepv))])
+                builder.store(flips, builder.bitcast(mptr, mt.as_pointer()), align=1)
+                y = builder.xor(builder.xor(builder.call(fshl, [n, n, a]),
+                                            builder.call(fshl, [e1, e1, b])), d)
+                prev = builder.shuffle_vector(wv, undef, ring)
+                x = builder.xor(builder.call(fshl, [prev, prev, five]), y)
+                builder.store(builder.sub(wv, x), state)
+            builder.store(builder.load(state), wp, align=2)
+            return context.get_dummy_value()
+
+        return sig, codegen
+
+    @numba.njit(cache=True, nogil=True)
+    def _ring_masks(tag, lo, hi, w, cst, n_img, nf, thrm1, u, collect, mb,
+                    rowbytes):  # pragma: no cover - compiled
+        # n_img * nf beats from state (lo, hi, w): flip bits of image i, beat f at bytes
+        # mb[i, f * PE / 8 ...]; the samples into u (n_img * nf, PE) if collect; w updated
+        lanes = len(tag)
+        ns, e1s, lo, hi = _e_words(lo, hi, n_img * nf)
+        ustep = lanes if collect else 0
+        mflat = mb.reshape(-1)
+        uflat = u.reshape(-1)
+        for i in range(n_img):
+            _ring_beats(tag, w, cst, ns, e1s, i * nf, nf, thrm1, uflat, i * nf * ustep, ustep,
+                        mflat, i * rowbytes, lanes // 8)
+        return lo, hi
+
+    @numba.njit(cache=True, nogil=True)
+    def _xor_masks(xp, masks, fault):  # pragma: no cover - compiled
+        # in place: xp ^= masks & fault (packed words); returns the number of bits flipped
+        n, words = xp.shape
+        count = np.uint64(0)
+        for i in range(n):
+            for w in range(words):
+                f = masks[i, w] & fault[w]
+                xp[i, w] ^= f
+                count += _popcount64(f)
+        return count
+
+
+_LANE_CST: dict[int, tuple] = {}
+
+
+def _fused_consts(lanes: int) -> tuple:
+    """(tag, a|b|d as one uint16 array) for the fused kernel, made once per lane count."""
+    got = _LANE_CST.get(lanes)
+    if got is None:
+        from noisybnn.hw import lfsr
+
+        c = lfsr.lane_constants(lanes)
+        got = ((0,) * lanes, np.ascontiguousarray(np.concatenate([c.a, c.b, c.d]), np.uint16))
+        _LANE_CST[lanes] = got
+    return got
+
+
+def fused_lanes_ok(lanes: int) -> bool:
+    """Whether `flip_masks` takes this lane count (compiled kernel, whole bytes per beat)."""
+    return AVAILABLE and lanes % 8 == 0 and 8 <= lanes <= FUSED_MAX_LANES
+
+
+def flip_masks(seed_word: int, lanes: int, n_images: int, neurons: int, threshold: int,
+               start_beat: int, samples: np.ndarray | None = None) -> np.ndarray:
+    """Packed flip masks uint64 (n_images, ceil(neurons / 64)) of an fc injector with `lanes`
+    lanes (PE; `fused_lanes_ok`), for beats [start_beat, start_beat + n_images * neurons/lanes)
+    of the run seeded with `seed_word`: bit j of row i is set where neuron j of image i flips
+    (its lane sample < threshold). The same decisions as `lane_stream` + compare (tested).
+    With `samples` (uint16, at least beats * lanes elements), the samples are written there too.
+    Resumes from, and records in, `noisybnn.hw.lfsr`'s state cache."""
+    from noisybnn.hw import lfsr
+
+    if not fused_lanes_ok(lanes):
+        raise ValueError(f"the fused stream kernel takes 8..{FUSED_MAX_LANES} lanes in steps "
+                         f"of 8, got {lanes}")
+    if neurons % lanes:
+        raise ValueError(f"{neurons} neurons are not a whole number of beats of {lanes} lanes")
+    nf = neurons // lanes
+    words = -(-neurons // 64)
+    masks = np.zeros((n_images, words), dtype=np.uint64)
+    if threshold <= 0 or n_images == 0:
+        if samples is None:
+            return masks
+    st = lfsr.state_at(seed_word, lanes, start_beat, runner())
+    tag, cst = _fused_consts(lanes)
+    w = np.array(st.w, dtype=np.uint16)
+    collect = samples is not None
+    u = samples.reshape(-1) if collect else np.empty(lanes, np.uint16)
+    if collect and u.size < n_images * nf * lanes:
+        raise ValueError("samples buffer too small")
+    thrm1 = min(int(threshold), 1 << 16) - 1  # flip iff sample <= threshold - 1
+    if thrm1 < 0:  # no flips at all; the samples are still wanted
+        thrm1, scratch = 0, True
+    else:
+        scratch = False
+    mview = masks.view(np.uint8)
+    lo, hi = _ring_masks(tag, np.uint64(st.e & lfsr.MASK64), np.uint64(st.e >> 64), w, cst,
+                         int(n_images), int(nf), int(thrm1), u, collect, mview, int(words * 8))
+    if scratch:
+        masks[...] = 0
+    lfsr._remember(seed_word, lanes, start_beat + n_images * nf,
+                   lfsr.State(int(lo) | int(hi) << 64, w))
+    return masks
+
+
+def flip_masks_numpy(u: np.ndarray, threshold: int, neurons: int) -> np.ndarray:
+    """The numpy twin of `flip_masks` from lane samples u (n_images * NF, lanes) uint16."""
+    n = u.size // neurons
+    bits = u.reshape(n, neurons).astype(np.int64) < threshold
+    return pack_rows(bits)
+
+
+def sample_masks(u: np.ndarray, threshold: int, neurons: int) -> np.ndarray:
+    """`flip_masks_numpy` compiled (lane counts the fused kernel does not take: PE < 8)."""
+    if not AVAILABLE:
+        return flip_masks_numpy(u, threshold, neurons)
+    n = u.size // neurons
+    out = np.empty((n, -(-neurons // 64)), dtype=np.uint64)
+    _sample_masks(np.ascontiguousarray(u).reshape(-1), int(threshold), neurons, out)
+    return out
+
+
+if AVAILABLE:
+
+    @numba.njit(cache=True, nogil=True)
+    def _sample_masks(u, threshold, neurons, out):  # pragma: no cover - compiled
+        # compare a row's samples into 0/1 bytes (vectorised), 8 bytes -> 8 bits by one
+        # multiply (as in `_fire_packed`); bytes past `neurons` stay 0
+        n, words = out.shape
+        fb = np.zeros(words * 64, dtype=np.uint8)
+        fb64 = fb.view(np.uint64)
+        for i in range(n):
+            base = i * neurons
+            for j in range(neurons):
+                fb[j] = np.uint8(np.int64(u[base + j]) < threshold)
+            for w in range(words):
+                word = np.uint64(0)
+                for b in range(8):
+                    word |= ((fb64[w * 8 + b] * np.uint64(0x0102040810204080))
+                             >> np.uint64(56)) << np.uint64(8 * b)
+                out[i, w] = word
+
+
+def xor_masks(xp: np.ndarray, masks: np.ndarray, fault: np.ndarray | None) -> int:
+    """xp ^= masks (& the packed fault mask), in place on packed words; returns the flips."""
+    if fault is None:
+        fault = np.full(xp.shape[1], np.uint64(2**64 - 1))
+    if not AVAILABLE:
+        f = masks & fault[None, :]
+        xp ^= f
+        return int(np.bitwise_count(f).sum())
+    return int(_xor_masks(xp, masks, fault))
+
+
+# --- binary layer with packed output --------------------------------------------------------------
+
+if AVAILABLE:
+
+    @numba.njit(cache=True, nogil=True)
+    def _fire_packed(xp, wc, max_mismatches, neurons):  # pragma: no cover - compiled
+        # `_fire_bits` with the output packed like its input: bit m % 64 of word m // 64 of row
+        # i is 1 where neuron m fires (padding bits 0), so the next layer and the injector's
+        # masks read it as is (no byte array, no packing pass).
+        n, words = xp.shape
+        nch, _, ch = wc.shape
+        out = np.zeros((n, -(-neurons // 64)), dtype=np.uint64)
+        counts = np.zeros(ch, dtype=np.uint64)
+        fb = np.zeros(-(-ch // 64) * 64, dtype=np.uint8)  # bytes past mlen stay 0
+        fb64 = fb.view(np.uint64)
+        w4 = words - words % 4
+        for c in range(nch):
+            m0 = c * ch
+            mlen = min(ch, neurons - m0)
+            for i in range(n):
+                for m in range(ch):
+                    counts[m] = 0
+                for w in range(0, w4, 4):
+                    x0, x1, x2, x3 = xp[i, w], xp[i, w + 1], xp[i, w + 2], xp[i, w + 3]
+                    for m in range(ch):
+                        counts[m] += ((_popcount64(x0 ^ wc[c, w, m]) + _popcount64(x1 ^ wc[c, w + 1, m]))
+                                      + (_popcount64(x2 ^ wc[c, w + 2, m])
+                                         + _popcount64(x3 ^ wc[c, w + 3, m])))
+                for w in range(w4, words):
+                    x0 = xp[i, w]
+                    for m in range(ch):
+                        counts[m] += _popcount64(x0 ^ wc[c, w, m])
+                # compare into 0/1 bytes (vectorised), then 8 bytes -> 8 bits by one multiply:
+                # byte k of v at bit 8k, times sum 2^(56 - 7j), puts byte k at bit 56 + k
+                for m in range(mlen):
+                    fb[m] = np.uint8(np.int64(counts[m]) <= max_mismatches[m0 + m])
+                for m in range(mlen, fb.shape[0]):  # a short last chunk: no stale bytes
+                    fb[m] = 0
+                for g in range(0, mlen, 64):
+                    word = np.uint64(0)
+                    for j in range(8):
+                        word |= ((fb64[(g >> 3) + j] * np.uint64(0x0102040810204080))
+                                 >> np.uint64(56)) << np.uint64(8 * j)
+                    out[i, (m0 + g) >> 6] = word
+        return out
+
+
+def xnor_fire_packed(xp: np.ndarray, wpacked: np.ndarray, wchunks: np.ndarray, mw: int,
+                     thresholds: np.ndarray) -> np.ndarray:
+    """A binary layer (one threshold per neuron, two output values) from packed input rows to
+    packed output rows, uint64 (n, ceil(neurons / 64)): bit = 1 where the neuron fires.
+    xp: `pack_rows` of the input bits (or a previous layer's output)."""
+    t = np.ascontiguousarray(thresholds, dtype=np.float64).reshape(-1)
+    neurons = wpacked.shape[0]
+    if not AVAILABLE:
+        bits = np.unpackbits(xp.view(np.uint8), axis=1, count=wpacked.shape[1] * 64,
+                             bitorder="little").view(np.bool_)
+        return pack_rows(xnor_matches_numpy(bits, wpacked, mw) >= t[None, :])
+    if wchunks.shape[0] > 1 and wchunks.shape[2] % 64:
+        raise ValueError("packed output needs chunks of a multiple of 64 neurons")
+    max_mismatches = (mw - np.ceil(t)).astype(np.int64)  # exact: matches are integers
+    return _fire_packed(xp, wchunks, max_mismatches, neurons)
+
+
+def xnor_matches_packed(xp: np.ndarray, wpacked: np.ndarray, mw: int) -> np.ndarray:
+    """`xnor_matches` on packed input rows: float32 (n, neurons) matching bits."""
+    if not AVAILABLE:
+        bits = np.unpackbits(xp.view(np.uint8), axis=1, count=wpacked.shape[1] * 64,
+                             bitorder="little").view(np.bool_)
+        return xnor_matches_numpy(bits, wpacked, mw)
+    return _xnor_matches(xp, wpacked, int(mw))
+
+
+def unpack_rows(xp: np.ndarray, count: int) -> np.ndarray:
+    """Bool (n, count): the first `count` bits of each packed row (inverse of `pack_rows`)."""
+    return np.unpackbits(np.ascontiguousarray(xp).view(np.uint8), axis=1, count=count,
+                         bitorder="little").view(np.bool_)
