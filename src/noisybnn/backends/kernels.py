@@ -272,9 +272,21 @@ def _run_compiled(state, n_beats: int, collect: bool):
     from noisybnn.hw import lfsr
 
     lo, hi = state.e & lfsr.MASK64, state.e >> 64
+    lanes = state.w.size
+    if lanes <= FUSED_MAX_LANES:  # the lane ring in registers (`_ring_beats`)
+        out = np.empty((n_beats if collect else 1, lanes), dtype=np.uint16)
+        w = np.array(state.w, dtype=np.uint16)
+        tag, cst = _fused_consts(lanes)
+        lo, hi = _ring_masks(tag, np.uint64(lo), np.uint64(hi), w, cst, 1, int(n_beats), 0, out,
+                             bool(collect), _SCRATCH8, 0, False)
+        return (out if collect else None), lfsr.State(int(lo) | int(hi) << 64, w)
     out, lo, hi, w = _run(np.uint64(lo), np.uint64(hi), np.ascontiguousarray(state.w, dtype=np.uint16),
-                          *_lane_args(state.w.size), int(n_beats), bool(collect))
+                          *_lane_args(lanes), int(n_beats), bool(collect))
     return (out if collect else None), lfsr.State(int(lo) | int(hi) << 64, w)
+
+
+#: Where the ring kernel writes masks nobody asked for.
+_SCRATCH8 = np.zeros(8, dtype=np.uint8)
 
 
 def runner():
@@ -314,6 +326,14 @@ def lane_stream_into(out: np.ndarray, seed_word: int, lanes: int, n_beats: int,
     st = lfsr.state_at(seed_word, lanes, start_beat, runner())
     buf = out.reshape(-1)[: (n_beats + 1) * lanes].reshape(n_beats + 1, lanes)
     lo, hi = st.e & lfsr.MASK64, st.e >> 64
+    if lanes <= FUSED_MAX_LANES:  # the lane ring in registers (`_ring_beats`)
+        w = np.array(st.w, dtype=np.uint16)
+        tag, cst = _fused_consts(lanes)
+        lo, hi = _ring_masks(tag, np.uint64(lo), np.uint64(hi), w, cst, 1, int(n_beats), 0, buf,
+                             True, _SCRATCH8, 0, False)
+        lfsr._remember(seed_word, lanes, start_beat + n_beats,
+                       lfsr.State(int(lo) | int(hi) << 64, w))
+        return buf[:n_beats]
     lo, hi, w = _run_into(buf, np.uint64(lo), np.uint64(hi), np.ascontiguousarray(st.w, np.uint16),
                           *_lane_args(lanes), int(n_beats))
     lfsr._remember(seed_word, lanes, start_beat + n_beats, lfsr.State(int(lo) | int(hi) << 64, w))
@@ -536,18 +556,21 @@ if AVAILABLE:
         return sig, codegen
 
     @numba.njit(cache=True, nogil=True)
-    def _ring_masks(tag, lo, hi, w, cst, n_img, nf, thrm1, u, collect, mb,
-                    rowbytes):  # pragma: no cover - compiled
+    def _ring_masks(tag, lo, hi, w, cst, n_img, nf, thrm1, u, collect, mb, rowbytes,
+                    want_masks):  # pragma: no cover - compiled
         # n_img * nf beats from state (lo, hi, w): flip bits of image i, beat f at bytes
-        # mb[i, f * PE / 8 ...]; the samples into u (n_img * nf, PE) if collect; w updated
+        # mb[i, f * PE / 8 ...] if want_masks (else mb is >= 8 bytes of scratch); the samples
+        # into u (n_img * nf, PE) if collect (else u is PE scratch); w updated in place
         lanes = len(tag)
         ns, e1s, lo, hi = _e_words(lo, hi, n_img * nf)
         ustep = lanes if collect else 0
+        mstep = lanes // 8 if want_masks else 0
+        rstep = rowbytes if want_masks else 0
         mflat = mb.reshape(-1)
         uflat = u.reshape(-1)
         for i in range(n_img):
             _ring_beats(tag, w, cst, ns, e1s, i * nf, nf, thrm1, uflat, i * nf * ustep, ustep,
-                        mflat, i * rowbytes, lanes // 8)
+                        mflat, i * rstep, mstep)
         return lo, hi
 
     @numba.njit(cache=True, nogil=True)
@@ -618,7 +641,8 @@ def flip_masks(seed_word: int, lanes: int, n_images: int, neurons: int, threshol
         scratch = False
     mview = masks.view(np.uint8)
     lo, hi = _ring_masks(tag, np.uint64(st.e & lfsr.MASK64), np.uint64(st.e >> 64), w, cst,
-                         int(n_images), int(nf), int(thrm1), u, collect, mview, int(words * 8))
+                         int(n_images), int(nf), int(thrm1), u, collect, mview, int(words * 8),
+                         True)
     if scratch:
         masks[...] = 0
     lfsr._remember(seed_word, lanes, start_beat + n_images * nf,
@@ -752,3 +776,37 @@ def unpack_rows(xp: np.ndarray, count: int) -> np.ndarray:
     """Bool (n, count): the first `count` bits of each packed row (inverse of `pack_rows`)."""
     return np.unpackbits(np.ascontiguousarray(xp).view(np.uint8), axis=1, count=count,
                          bitorder="little").view(np.bool_)
+
+
+if AVAILABLE:
+
+    @numba.njit(cache=True, nogil=True)
+    def _pack_bytes_row(fb64, out, i):  # pragma: no cover - compiled
+        # 0/1 bytes (viewed as uint64, 8 per word) -> bits of out[i]: one multiply per 8 bytes,
+        # byte k of v at bit 8k times sum 2^(56 - 7j) lands at bit 56 + k (no carries)
+        for w in range(out.shape[1]):
+            word = np.uint64(0)
+            for b in range(8):
+                word |= ((fb64[w * 8 + b] * np.uint64(0x0102040810204080))
+                         >> np.uint64(56)) << np.uint64(8 * b)
+            out[i, w] = word
+
+    @numba.njit(cache=True, nogil=True)
+    def _threshold_pack(x, t):  # pragma: no cover - compiled
+        n, k = x.shape
+        words = -(-k // 64)
+        out = np.empty((n, words), dtype=np.uint64)
+        fb = np.zeros(words * 64, dtype=np.uint8)  # bytes past k stay 0
+        fb64 = fb.view(np.uint64)
+        for i in range(n):
+            for j in range(k):
+                fb[j] = np.uint8(x[i, j] >= t)
+            _pack_bytes_row(fb64, out, i)
+        return out
+
+
+def threshold_pack(x: np.ndarray, t) -> np.ndarray:
+    """`pack_rows(x >= t)` for uint8 pixels x (n, K) and one uint8 threshold t, in one pass."""
+    if not AVAILABLE:
+        return pack_rows(x >= t)
+    return _threshold_pack(np.ascontiguousarray(x), np.uint8(t))

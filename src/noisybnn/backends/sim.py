@@ -246,6 +246,9 @@ class SimAccelerator:
                     "Transpose, FMPadding, ConvolutionInputGenerator + MVAU or Pool(MaxPool))"
                 )
         conv.finish()
+        for here, after in zip(stages, stages[1:]):  # binarized pixels straight into XNOR words
+            if here.kind == "threshold" and after.kind == "mvau" and after.params["xnor"]:
+                here.params["feeds_xnor"] = True
         if width is None:
             raise ModelFormatError(f"{path}: no MVAU layer found; is this a FINN dataflow twin?")
         self._out_width = width
@@ -373,6 +376,9 @@ class SimAccelerator:
             v = v.words  # an XNOR layer reads the packed bits as they are
         if stage.kind == "threshold":
             if v.dtype == np.uint8 and p["pixel_t"] is not None:
+                if p.get("feeds_xnor") and self.kernel == "xnor" and np.ndim(p["pixel_t"]) == 0 \
+                        and v.ndim == 2:  # binarize and pack for the XNOR layer in one pass
+                    return _Bits(kernels.threshold_pack(v, p["pixel_t"]), v.shape[1], 0.0)
                 return v >= p["pixel_t"]
             return _bipolar_if(_thresholds_apply(v, p["t"], p["act"]), p["bipolar"])
         if stage.kind == "mvau":
