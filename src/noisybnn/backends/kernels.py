@@ -54,6 +54,17 @@ if AVAILABLE:
         return (v * np.uint64(0x0101010101010101)) >> np.uint64(56)
 
     @numba.njit(inline="always")
+    def _pack_8x8(fb64, j):  # pragma: no cover - compiled
+        # 64 bytes of 0/1 (viewed as 8 uint64 from fb64[j]) -> one word, byte k -> bit k: one
+        # multiply per 8 bytes (byte k of v sits at bit 8k; v * sum_j 2^(56 - 7j) puts it at
+        # bit 56 + k, and no two partial products share a bit, so there are no carries)
+        word = np.uint64(0)
+        for b in range(8):
+            word |= ((fb64[j + b] * np.uint64(0x0102040810204080)) >> np.uint64(56)) \
+                << np.uint64(8 * b)
+        return word
+
+    @numba.njit(inline="always")
     def _row_mismatches(xp, i, wpacked, counts):  # pragma: no cover - compiled
         # counts[m] = differing bits between input row i and neuron m; a loop of its own (not
         # mixed with what the caller does next) so that it vectorizes
@@ -86,50 +97,6 @@ if AVAILABLE:
             for m in range(neurons):
                 out[i, m] = high if counts[m] <= max_mismatches[m] else low
         return out
-
-    @numba.njit(cache=True, nogil=True)
-    def _fire_bits(xp, wc, max_mismatches, neurons):  # pragma: no cover - compiled
-        # Blocked for the cache and for SIMD: the neurons in chunks of CH (weights laid out
-        # (chunk, word, neuron), a chunk's weights stay in L1 while every image passes); per image
-        # the chunk's mismatch counts build up over the words, four words per pass, in a loop
-        # over the chunk's neurons that LLVM vectorises (vpxor / vpopcntq / vpaddq across
-        # neurons: no horizontal sums). Output: 1 where the neuron fires, as bytes.
-        n, words = xp.shape
-        nch, _, ch = wc.shape
-        out = np.empty((n, neurons), dtype=np.uint8)
-        counts = np.zeros(ch, dtype=np.uint64)
-        w4 = words - words % 4
-        for c in range(nch):
-            m0 = c * ch
-            mlen = min(ch, neurons - m0)
-            for i in range(n):
-                for m in range(ch):
-                    counts[m] = 0
-                for w in range(0, w4, 4):
-                    x0, x1, x2, x3 = xp[i, w], xp[i, w + 1], xp[i, w + 2], xp[i, w + 3]
-                    for m in range(ch):
-                        counts[m] += ((_popcount64(x0 ^ wc[c, w, m]) + _popcount64(x1 ^ wc[c, w + 1, m]))
-                                      + (_popcount64(x2 ^ wc[c, w + 2, m])
-                                         + _popcount64(x3 ^ wc[c, w + 3, m])))
-                for w in range(w4, words):
-                    x0 = xp[i, w]
-                    for m in range(ch):
-                        counts[m] += _popcount64(x0 ^ wc[c, w, m])
-                for m in range(mlen):
-                    out[i, m0 + m] = np.uint8(np.int64(counts[m]) <= max_mismatches[m0 + m])
-        return out
-
-    @numba.njit(cache=True, nogil=True)
-    def _flip_bytes(b, u, threshold, mask):  # pragma: no cover - compiled
-        # in place on 0/1 bytes: b ^= (u < threshold) & mask; branch-free so that it vectorises
-        n, neurons = b.shape
-        count = 0
-        for i in range(n):
-            for j in range(neurons):
-                f = np.uint8(np.int64(u[i, j]) < threshold) & mask[j]
-                b[i, j] ^= f
-                count += f
-        return count
 
     @numba.njit(cache=True, nogil=True)
     def _flip_two_valued(v, u, threshold, mask, bipolar):  # pragma: no cover - compiled
@@ -384,15 +351,15 @@ def flip_two_valued(v: np.ndarray, u: np.ndarray, threshold: int, mask: np.ndarr
     return out, int(count)
 
 
-#: Neurons per block of the byte-output XNOR kernel (weights of a block: words x CH x 8 bytes,
-#: 32 KiB for CH = 256 and 16 words, which stays in a 48 KiB L1 data cache).
+#: Neurons per block of the packed-output XNOR kernel (weights of a block: words x CH x 8
+#: bytes, 32 KiB for CH = 256 and 16 words, which stays in a 48 KiB L1 data cache).
 CHUNK = 256
 
 
 def chunk_weights(wpacked: np.ndarray, chunk: int = CHUNK) -> np.ndarray:
-    """(neurons, words) packed weights -> (chunks, words, CH) uint64, the layout `xnor_fire_bits`
-    reads; CH = `chunk`, or the neuron count rounded up to 8 for small layers; padding is zero
-    weights whose outputs are never written."""
+    """(neurons, words) packed weights -> (chunks, words, CH) uint64, the layout
+    `xnor_fire_packed` reads; CH = `chunk`, or the neuron count rounded up to 8 for small
+    layers; padding is zero weights whose outputs are never written."""
     neurons, words = wpacked.shape
     ch = min(chunk, -(-neurons // 8) * 8)
     nch = -(-neurons // ch)
@@ -408,30 +375,6 @@ def as_bits(v: np.ndarray) -> np.ndarray:
     if v.dtype == np.uint8:
         return v.view(np.bool_)  # our 0/1 bytes
     return v > 0
-
-
-def xnor_fire_bits(v: np.ndarray, wpacked: np.ndarray, wchunks: np.ndarray, mw: int,
-                   thresholds: np.ndarray) -> np.ndarray:
-    """`xnor_fire` with the output as 0/1 bytes (1 = the neuron fires): uint8 (n, neurons).
-
-    v: the layer's input, bool / 0-1 bytes / float (bit = v > 0); wchunks from `chunk_weights`.
-    Two-valued layers pass bytes from layer to layer: no float array is written or re-read."""
-    t = np.ascontiguousarray(thresholds, dtype=np.float64).reshape(-1)
-    if not AVAILABLE:
-        return (xnor_matches_numpy(as_bits(v), wpacked, mw) >= t[None, :]).astype(np.uint8)
-    max_mismatches = (mw - np.ceil(t)).astype(np.int64)  # exact: matches are integers
-    return _fire_bits(pack_rows(as_bits(v)), wchunks, max_mismatches, wpacked.shape[0])
-
-
-def flip_bytes(b: np.ndarray, u: np.ndarray, threshold: int, mask: np.ndarray | None) -> int:
-    """Flip, in place, the 0/1 bytes `b` (n, neurons) where the lane sample u < threshold and the
-    neuron is in `mask`; returns the number of flips (the same flips as `flip_two_valued`)."""
-    mask = np.ones(b.shape[1], dtype=np.uint8) if mask is None else np.asarray(mask, dtype=np.uint8)
-    if not AVAILABLE:
-        f = (u.astype(np.int64) < threshold) & mask[None, :].astype(bool)
-        b ^= f.astype(np.uint8)
-        return int(np.count_nonzero(f))
-    return int(_flip_bytes(b, np.ascontiguousarray(u), int(threshold), mask))
 
 
 if AVAILABLE:
@@ -681,11 +624,7 @@ if AVAILABLE:
             for j in range(neurons):
                 fb[j] = np.uint8(np.int64(u[base + j]) < threshold)
             for w in range(words):
-                word = np.uint64(0)
-                for b in range(8):
-                    word |= ((fb64[w * 8 + b] * np.uint64(0x0102040810204080))
-                             >> np.uint64(56)) << np.uint64(8 * b)
-                out[i, w] = word
+                out[i, w] = _pack_8x8(fb64, w * 8)
 
 
 def xor_masks(xp: np.ndarray, masks: np.ndarray, fault: np.ndarray | None) -> int:
@@ -705,9 +644,13 @@ if AVAILABLE:
 
     @numba.njit(cache=True, nogil=True)
     def _fire_packed(xp, wc, max_mismatches, neurons):  # pragma: no cover - compiled
-        # `_fire_bits` with the output packed like its input: bit m % 64 of word m // 64 of row
-        # i is 1 where neuron m fires (padding bits 0), so the next layer and the injector's
-        # masks read it as is (no byte array, no packing pass).
+        # Blocked for the cache and for SIMD: the neurons in chunks of CH (weights laid out
+        # (chunk, word, neuron), a chunk's weights stay in L1 while every image passes); per
+        # image the chunk's mismatch counts build up over the words, four words per pass, in a
+        # loop over the chunk's neurons that LLVM vectorises (vpxor / vpopcntq / vpaddq across
+        # neurons: no horizontal sums). The output is packed like the input: bit m % 64 of word
+        # m // 64 of row i is 1 where neuron m fires (padding bits 0), so the next layer and the
+        # injector's masks read it as is (no byte array, no packing pass).
         n, words = xp.shape
         nch, _, ch = wc.shape
         out = np.zeros((n, -(-neurons // 64)), dtype=np.uint64)
@@ -738,11 +681,7 @@ if AVAILABLE:
                 for m in range(mlen, fb.shape[0]):  # a short last chunk: no stale bytes
                     fb[m] = 0
                 for g in range(0, mlen, 64):
-                    word = np.uint64(0)
-                    for j in range(8):
-                        word |= ((fb64[(g >> 3) + j] * np.uint64(0x0102040810204080))
-                                 >> np.uint64(56)) << np.uint64(8 * j)
-                    out[i, (m0 + g) >> 6] = word
+                    out[i, (m0 + g) >> 6] = _pack_8x8(fb64, g >> 3)
         return out
 
 
@@ -780,16 +719,6 @@ def unpack_rows(xp: np.ndarray, count: int) -> np.ndarray:
 
 if AVAILABLE:
 
-    @numba.njit(cache=True, nogil=True)
-    def _pack_bytes_row(fb64, out, i):  # pragma: no cover - compiled
-        # 0/1 bytes (viewed as uint64, 8 per word) -> bits of out[i]: one multiply per 8 bytes,
-        # byte k of v at bit 8k times sum 2^(56 - 7j) lands at bit 56 + k (no carries)
-        for w in range(out.shape[1]):
-            word = np.uint64(0)
-            for b in range(8):
-                word |= ((fb64[w * 8 + b] * np.uint64(0x0102040810204080))
-                         >> np.uint64(56)) << np.uint64(8 * b)
-            out[i, w] = word
 
     @numba.njit(cache=True, nogil=True)
     def _threshold_pack(x, t):  # pragma: no cover - compiled
@@ -801,7 +730,8 @@ if AVAILABLE:
         for i in range(n):
             for j in range(k):
                 fb[j] = np.uint8(x[i, j] >= t)
-            _pack_bytes_row(fb64, out, i)
+            for w in range(words):
+                out[i, w] = _pack_8x8(fb64, w * 8)
         return out
 
 

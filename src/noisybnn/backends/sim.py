@@ -246,7 +246,7 @@ class SimAccelerator:
                     "Transpose, FMPadding, ConvolutionInputGenerator + MVAU or Pool(MaxPool))"
                 )
         conv.finish()
-        for here, after in zip(stages, stages[1:]):  # binarized pixels straight into XNOR words
+        for here, after in zip(stages[:-1], stages[1:], strict=True):  # pixels -> XNOR words
             if here.kind == "threshold" and after.kind == "mvau" and after.params["xnor"]:
                 here.params["feeds_xnor"] = True
         if width is None:
