@@ -179,7 +179,7 @@ def test_packed_flips_equal_two_valued_flip(threshold, monkeypatch):
         assert kernels.xor_masks(got, masks, None) == int((u.astype(np.int64) < threshold).sum())
 
 
-@pytest.mark.parametrize("lanes", [8, 16, 24, 32, 64])
+@pytest.mark.parametrize("lanes", [1, 2, 4, 8, 24, 32, 64])
 @pytest.mark.parametrize("threshold", [1, 655, 30000, 65536])
 def test_fused_flip_masks_equal_reference_stream(lanes, threshold):
     """The fused stream-to-mask kernel (lane ring in LLVM IR) decides exactly what the numpy
@@ -200,7 +200,7 @@ def test_fused_flip_masks_equal_reference_stream(lanes, threshold):
         np.testing.assert_array_equal(np.concatenate([m1, m2]), want)
 
 
-@pytest.mark.parametrize("lanes", [1, 2, 3, 7, 8, 31, 32, 63, 64, 65])
+@pytest.mark.parametrize("lanes", [1, 2, 3, 32, 64, 65])
 def test_ring_stream_every_lane_count(lanes):
     """lane_stream / lane_stream_into (IR ring up to 64 lanes, the numba loop above) equal the
     numpy reference, in one piece and resumed."""

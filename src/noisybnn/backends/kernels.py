@@ -412,16 +412,18 @@ def popcount_loop(words: int = 2048, reps: int = 2000) -> tuple[int, float]:
 
 # --- fused injector stream -> flip masks (the fc fast path) -------------------------------------
 #
-# An fc injector with PE lanes (a multiple of 8) flips neuron f * PE + l of an image at beat f
-# when lane l's sample is below the threshold, so one beat's PE decisions are PE consecutive bits
-# of the image's packed row: the stream can be turned into flip masks on packed words directly,
-# the samples never written to memory. The lane update is written in LLVM IR (one vector of PE
-# 16-bit lanes kept in registers across beats: the ring shift is a lane shuffle, the rotations
-# funnel shifts, the compare a vector compare whose bits are the mask), because numba's arrays
-# would round-trip the ring through memory every beat (a misaligned reload of the row just
-# stored: a failed store-to-load forward per beat).
+# An fc injector with PE lanes flips neuron f * PE + l of an image at beat f when lane l's
+# sample is below the threshold, so one beat's PE decisions are PE consecutive bits of the
+# image's packed row: the stream can be turned into flip masks on packed words directly, the
+# samples never written to memory (PE = 8..64 in steps of 8: whole bytes per beat; PE = 1, 2, 4:
+# bits ORed into their word). The lane update is written in LLVM IR (one vector of PE 16-bit
+# lanes kept in registers across beats: the ring shift is a lane shuffle, vpermw; the rotations
+# funnel shifts, vpshldvw / vpshldw; the compare a vector compare whose mask register is the
+# beat's flip bits), because numba's arrays would round-trip the ring through memory every beat
+# (a misaligned reload of the row just stored: a failed store-to-load forward per beat). The
+# same ring, collecting the samples, serves `lane_stream` for every lane count up to 64.
 
-#: Lane counts the fused stream kernel takes (a beat's mask is a whole number of bytes).
+#: Most lanes the IR ring takes (one or two 512-bit vectors of 16-bit lanes).
 FUSED_MAX_LANES = 64
 
 if AVAILABLE:
@@ -431,16 +433,17 @@ if AVAILABLE:
     from numba.extending import intrinsic as _intrinsic
 
     @_intrinsic
-    def _ring_beats(typingctx, tag, w, cst, ns, e1s, t0, count, thrm1, u, uoff, ustep, mb,
-                    moff, mstep):  # pragma: no cover - compiled
-        """count beats of the lane ring from state w (updated in place); lanes = len(tag).
-        Beat k: sample = W (stored at u[uoff + k*ustep], PE uint16), flip bits
-        (sample <= thrm1) stored as PE bits at byte mb[moff + k*mstep], then the step with
-        N = ns[t0 + k], E1 = e1s[t0 + k] (`noisybnn.hw.lfsr`'s update of every lane at once)."""
+    def _ring_beats(typingctx, tag, w, cst, ew, count, thrm1, u, uoff, ustep, mb, moff,
+                    mstep):  # pragma: no cover - compiled
+        """count beats of E and the lane ring; lanes = len(tag); state updated in place: w (the
+        lanes' W), ew (E as its last six 16-bit words, the window q[k..k+5] of `_e_words`).
+        Beat k: sample = W (stored at u[uoff + k*ustep], PE uint16), flip bits (sample <=
+        thrm1) stored at mb[moff + ...] (see `_ring_masks`), then the step: E's new word N and
+        E1 from the window (scalar, in registers), every lane's update at once."""
         if not isinstance(tag, _nt.UniTuple):
             return None
         lanes = tag.count
-        sig = _nt.none(tag, w, cst, ns, e1s, t0, count, thrm1, u, uoff, ustep, mb, moff, mstep)
+        sig = _nt.none(tag, w, cst, ew, count, thrm1, u, uoff, ustep, mb, moff, mstep)
 
         def codegen(context, builder, sig, args):
             i16, i32, i64 = _ir.IntType(16), _ir.IntType(32), _ir.IntType(64)
@@ -472,28 +475,57 @@ if AVAILABLE:
             d = builder.load(vptr(cp, i64(2 * lanes)), align=2)
             state = _cg.alloca_once(builder, vt)
             builder.store(builder.load(wp, align=2), state)
-            nsp, esp, up, mbp = data(3), data(4), data(8), data(11)
-            t0v, uoffv, ustepv = as_int(5), as_int(9), as_int(10)
-            moffv, mstepv = as_int(12), as_int(13)
-            thr = splat(builder.trunc(as_int(7), i16))
+            acc = _cg.alloca_once(builder, i64)  # the mask word being built (1, 2, 4 lanes)
+            builder.store(i64(0), acc)
+            ep = data(3)
+            window = [_cg.alloca_once(builder, i32) for _ in range(6)]
+            for j in range(6):
+                builder.store(builder.load(builder.gep(ep, [i64(j)])), window[j])
+            up, mbp = data(6), data(9)
+            uoffv, ustepv = as_int(7), as_int(8)
+            moffv, mstepv = as_int(10), as_int(11)
+            thr = splat(builder.trunc(as_int(5), i16))
             ring = _ir.Constant(_ir.VectorType(i32, lanes), [lanes - 1] + list(range(lanes - 1)))
             five = _ir.Constant(vt, [5] * lanes)
-            with _cg.for_range(builder, as_int(6)) as loop:
+            with _cg.for_range(builder, as_int(4)) as loop:
                 k = loop.index
-                t = builder.add(t0v, k)
-                n = splat(builder.trunc(builder.load(builder.gep(nsp, [t])), i16))
-                e1 = splat(builder.trunc(builder.load(builder.gep(esp, [t])), i16))
+                q0, q1, q2, q3, q4, q5 = (builder.load(x) for x in window)
+                # E's new 16-bit word from words 3..6 back (`_e_words`), E1 = the word 2 back
+                shl, shr = builder.shl, builder.lshr
+                new = builder.and_(
+                    builder.xor(builder.xor(builder.xor(q3, shr(q2, i32(3))),
+                                            builder.xor(shl(q1, i32(13)), shr(q1, i32(8)))),
+                                builder.xor(builder.xor(shl(q0, i32(8)), shr(q1, i32(9))),
+                                            shl(q0, i32(7)))), i32(0xFFFF))
+                for x, v in zip(window, (q1, q2, q3, q4, q5, new), strict=True):
+                    builder.store(v, x)
+                n = splat(builder.trunc(new, i16))
+                e1 = splat(builder.trunc(q4, i16))
                 wv = builder.load(state)
                 builder.store(wv, vptr(up, builder.add(uoffv, builder.mul(k, ustepv))), align=2)
                 flips = builder.bitcast(builder.icmp_unsigned("<=", wv, thr), mt)
-                mptr = builder.gep(mbp, [builder.add(moffv, builder.mul(k, mstepv))])
-                builder.store(flips, builder.bitcast(mptr, mt.as_pointer()), align=1)
+                if lanes % 8 == 0:  # a beat's bits are whole bytes: store them
+                    mptr = builder.gep(mbp, [builder.add(moffv, builder.mul(k, mstepv))])
+                    builder.store(flips, builder.bitcast(mptr, mt.as_pointer()), align=1)
+                else:  # 1, 2 or 4 lanes: the bits build up their 64-bit word in a register
+                    # (bit k * mstep; restarted at each word's first beat), stored every beat
+                    bit = builder.mul(k, mstepv)
+                    sh = builder.and_(bit, i64(63))
+                    kept = builder.select(builder.icmp_unsigned("==", sh, i64(0)), i64(0),
+                                          builder.load(acc))
+                    word = builder.or_(kept, builder.shl(builder.zext(flips, i64), sh))
+                    builder.store(word, acc)
+                    mptr = builder.bitcast(builder.gep(mbp, [builder.add(
+                        moffv, builder.shl(builder.lshr(bit, i64(6)), i64(3)))]), i64.as_pointer())
+                    builder.store(word, mptr, align=1)
                 y = builder.xor(builder.xor(builder.call(fshl, [n, n, a]),
                                             builder.call(fshl, [e1, e1, b])), d)
                 prev = builder.shuffle_vector(wv, undef, ring)
                 x = builder.xor(builder.call(fshl, [prev, prev, five]), y)
                 builder.store(builder.sub(wv, x), state)
             builder.store(builder.load(state), wp, align=2)
+            for j in range(6):
+                builder.store(builder.load(window[j]), builder.gep(ep, [i64(j)]))
             return context.get_dummy_value()
 
         return sig, codegen
@@ -505,15 +537,26 @@ if AVAILABLE:
         # mb[i, f * PE / 8 ...] if want_masks (else mb is >= 8 bytes of scratch); the samples
         # into u (n_img * nf, PE) if collect (else u is PE scratch); w updated in place
         lanes = len(tag)
-        ns, e1s, lo, hi = _e_words(lo, hi, n_img * nf)
+        ew = np.empty(6, dtype=np.uint32)  # E as the window q[0..5] of `_e_words`
+        m16 = np.uint64(0xFFFF)
+        ew[5] = np.uint32(lo & m16)
+        ew[4] = np.uint32((lo >> np.uint64(16)) & m16)
+        ew[3] = np.uint32((lo >> np.uint64(32)) & m16)
+        ew[2] = np.uint32(lo >> np.uint64(48))
+        ew[1] = np.uint32(hi & m16)
+        ew[0] = np.uint32(hi >> np.uint64(16))
         ustep = lanes if collect else 0
-        mstep = lanes // 8 if want_masks else 0
+        # bytes per beat where a beat's bits are whole bytes, else bits per beat (1, 2, 4)
+        mstep = (lanes // 8 if lanes % 8 == 0 else lanes) if want_masks else 0
         rstep = rowbytes if want_masks else 0
         mflat = mb.reshape(-1)
         uflat = u.reshape(-1)
         for i in range(n_img):
-            _ring_beats(tag, w, cst, ns, e1s, i * nf, nf, thrm1, uflat, i * nf * ustep, ustep,
-                        mflat, i * rstep, mstep)
+            _ring_beats(tag, w, cst, ew, nf, thrm1, uflat, i * nf * ustep, ustep, mflat,
+                        i * rstep, mstep)
+        lo = (np.uint64(ew[5]) | np.uint64(ew[4]) << np.uint64(16)
+              | np.uint64(ew[3]) << np.uint64(32) | np.uint64(ew[2]) << np.uint64(48))
+        hi = np.uint64(ew[1]) | np.uint64(ew[0] & np.uint32(0x1FF)) << np.uint64(16)
         return lo, hi
 
     @numba.njit(cache=True, nogil=True)
@@ -545,8 +588,9 @@ def _fused_consts(lanes: int) -> tuple:
 
 
 def fused_lanes_ok(lanes: int) -> bool:
-    """Whether `flip_masks` takes this lane count (compiled kernel, whole bytes per beat)."""
-    return AVAILABLE and lanes % 8 == 0 and 8 <= lanes <= FUSED_MAX_LANES
+    """Whether `flip_masks` takes this lane count (compiled kernel; a beat's bits are whole
+    bytes, 8..64 lanes, or never straddle a 64-bit word, 1, 2 or 4 lanes)."""
+    return AVAILABLE and (lanes in (1, 2, 4) or (lanes % 8 == 0 and 8 <= lanes <= FUSED_MAX_LANES))
 
 
 def flip_masks(seed_word: int, lanes: int, n_images: int, neurons: int, threshold: int,
@@ -560,8 +604,8 @@ def flip_masks(seed_word: int, lanes: int, n_images: int, neurons: int, threshol
     from noisybnn.hw import lfsr
 
     if not fused_lanes_ok(lanes):
-        raise ValueError(f"the fused stream kernel takes 8..{FUSED_MAX_LANES} lanes in steps "
-                         f"of 8, got {lanes}")
+        raise ValueError(f"the fused stream kernel takes 1, 2, 4 or 8..{FUSED_MAX_LANES} lanes "
+                         f"in steps of 8, got {lanes}")
     if neurons % lanes:
         raise ValueError(f"{neurons} neurons are not a whole number of beats of {lanes} lanes")
     nf = neurons // lanes
