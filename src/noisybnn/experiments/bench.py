@@ -230,10 +230,10 @@ def run_bench(
                 # flips other neurons, so only its clean logits must agree
                 got = base_acc.run(n_images, "flip", p, seed + 70_000, logits=True)
                 new_same = sim_run(x, seed + 70_000)
+                same_stream = [int(c) for c in got["flips"]] == acc.flip_counts()
                 off = base_acc.run(n_images, "off", logits=True)
                 acc.configure_noise(NoiseSetting(mode="off"))
                 new_off = acc.execute(x)
-                same_stream = got["flips"] == acc.flip_counts()
                 res["baseline"].update(
                     cold=_figure(n_images, best[("base_cold", "all")]),
                     cold_finn_batch=_figure(finn_images, best[("base_cold", fb)]),
