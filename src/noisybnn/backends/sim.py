@@ -6,14 +6,17 @@ configuration) and runs it in numpy, layer by layer on whole batches:
 * binary layers (FINN's XNOR-popcount MVAU) as XOR + popcount on bit-packed uint64 words, the
   counting loop compiled with numba (`kernels`); or, as checks and fallbacks, the same in numpy
   or an exact float32 GEMM (every partial sum is an integer below 2^24). All are tested equal.
-  With the compiled kernel a two-valued layer's outputs travel as 0/1 bytes (`_Bits`) to the
-  injector (flipped in place) and the next XNOR layer; floats are made only where a stage
-  needs values (the last layer's counts, integer layers, the trace);
+  With the compiled kernel a two-valued layer's outputs travel packed (`_Bits`: uint64 words,
+  the binarized pixels packed in the same pass) to the injector and the next XNOR layer; floats
+  are made only where a stage needs values (the last layer's counts, integer layers, conv maps,
+  the trace);
 * integer layers (e.g. w2a2) as exact float32 GEMM;
 * thresholds as FINN's MultiThreshold: count of thresholds met, plus the activation bias
   (binarized pixels as an integer compare);
 * injectors from the one reference in `noisybnn.hw` (the LFSR stream, compiled too): the same
-  lane samples; cached per seed so a sweep over p with a fixed seed draws the stream once
+  lane samples. An fc injector on packed words (PE 1, 2, 4 or 8..64 in steps of 8) draws its
+  flip masks straight from the stream (`kernels.flip_masks`: no sample is stored); the others
+  take samples cached per seed, so a sweep over p with a fixed seed draws the stream once
   (up to `_SAMPLE_CACHE_BYTES`; past it a new stream is written into the oldest one's memory,
   which costs no page faults).
 * convolutional twins (sliding window + MVAU, max-pool, NHWC feature maps) through `sim_conv`
