@@ -1,14 +1,16 @@
-"""Compiled inner loops of the software accelerator (numba), each with its numpy twin.
+"""Compiled inner loops of the software accelerator (numba, one LLVM-IR intrinsic), each with
+its numpy twin.
 
-Two loops dominate the software accelerator: the injectors' random stream (`lane_stream`, twin of
-`noisybnn.hw.lfsr.stream`, which stays numpy-only because it also runs on the board) and the
-binary layers' match counting (`xnor_matches`).
+Two loops dominate the software accelerator: the binary layers' match counting and the
+injectors' random stream (twin of `noisybnn.hw.lfsr.stream`, which stays numpy-only because it
+also runs on the board).
 
 FINN's binary layer (MVAU in XNOR mode) counts, for every neuron, the input bits that match its
 weight bits. On a CPU that is popcount(x XOR w) over 64-bit words: a 784-input neuron is 13 words
-instead of 784 multiply-adds. `xnor_matches` packs the input rows into words (numpy) and counts
-in a compiled loop; it is exact by construction (integers only). Where numba is missing, `AVAILABLE` is False
-and callers use the numpy path (`xnor_matches_numpy`); the two are tested equal.
+instead of 784 multiply-adds. Layer outputs stay packed in those words (`xnor_fire_packed`), and
+an fc injector's flips are masks on the same words, drawn straight from the stream
+(`flip_masks`, the lane ring in LLVM IR). Everything is integer, exact by construction. Where
+numba is missing, `AVAILABLE` is False and callers use the numpy paths; the two are tested equal.
 """
 
 from __future__ import annotations
