@@ -6,14 +6,17 @@ configuration) and runs it in numpy, layer by layer on whole batches:
 * binary layers (FINN's XNOR-popcount MVAU) as XOR + popcount on bit-packed uint64 words, the
   counting loop compiled with numba (`kernels`); or, as checks and fallbacks, the same in numpy
   or an exact float32 GEMM (every partial sum is an integer below 2^24). All are tested equal.
-  With the compiled kernel a two-valued layer's outputs travel as 0/1 bytes (`_Bits`) to the
-  injector (flipped in place) and the next XNOR layer; floats are made only where a stage
-  needs values (the last layer's counts, integer layers, the trace);
+  With the compiled kernel a two-valued layer's outputs travel packed (`_Bits`: uint64 words,
+  the binarized pixels packed in the same pass) to the injector and the next XNOR layer; floats
+  are made only where a stage needs values (the last layer's counts, integer layers, conv maps,
+  the trace);
 * integer layers (e.g. w2a2) as exact float32 GEMM;
 * thresholds as FINN's MultiThreshold: count of thresholds met, plus the activation bias
   (binarized pixels as an integer compare);
 * injectors from the one reference in `noisybnn.hw` (the LFSR stream, compiled too): the same
-  lane samples; cached per seed so a sweep over p with a fixed seed draws the stream once
+  lane samples. An fc injector on packed words (PE 1, 2, 4 or 8..64 in steps of 8) draws its
+  flip masks straight from the stream (`kernels.flip_masks`: no sample is stored); the others
+  take samples cached per seed, so a sweep over p with a fixed seed draws the stream once
   (up to `_SAMPLE_CACHE_BYTES`; past it a new stream is written into the oldest one's memory,
   which costs no page faults).
 * convolutional twins (sliding window + MVAU, max-pool, NHWC feature maps) through `sim_conv`
@@ -62,15 +65,21 @@ class _Stage:
 
 @dataclass
 class _Bits:
-    """Outputs of a two-valued layer as 0/1 bytes, uint8 (n, neurons): 1 is the value 1, 0 is
-    `low` (0 for BINARY, -1 for BIPOLAR). XNOR layers and flips pass these on without writing
-    the float values (the next XNOR layer only needs the bits)."""
+    """Outputs of a two-valued layer, bit-packed like `kernels.pack_rows`: uint64 words
+    (n, ceil(neurons / 64)), bit j of row i set where neuron j of image i has the value 1 (else
+    `low`: 0 for BINARY, -1 for BIPOLAR). XNOR layers read the words as their input and fc
+    injectors flip them with packed masks; the float values are made only where a stage needs
+    them."""
 
-    b: np.ndarray
+    words: np.ndarray
+    neurons: int
     low: float
 
+    def bools(self) -> np.ndarray:
+        return kernels.unpack_rows(self.words, self.neurons)
+
     def values(self) -> np.ndarray:
-        return np.where(self.b.view(np.bool_), np.float32(1), np.float32(self.low))
+        return np.where(self.bools(), np.float32(1), np.float32(self.low))
 
 
 def _values(v):
@@ -159,6 +168,7 @@ class SimAccelerator:
         check_against_manifest(self.path, self.injector_widths, self.num_classes)
         self._setting = NoiseSetting(mode="off")
         self._sample_cache: dict[tuple, np.ndarray] = {}
+        self._fault_cache: dict[tuple, tuple] = {}
         self._vectors_done = 0
         self._flips = [0] * len(self.injector_stages)
         self._trace: list | None = None
@@ -239,6 +249,9 @@ class SimAccelerator:
                     "Transpose, FMPadding, ConvolutionInputGenerator + MVAU or Pool(MaxPool))"
                 )
         conv.finish()
+        for here, after in zip(stages[:-1], stages[1:], strict=True):  # pixels -> XNOR words
+            if here.kind == "threshold" and after.kind == "mvau" and after.params["xnor"]:
+                here.params["feeds_xnor"] = True
         if width is None:
             raise ModelFormatError(f"{path}: no MVAU layer found; is this a FINN dataflow twin?")
         self._out_width = width
@@ -426,15 +439,20 @@ class SimAccelerator:
         if not (stage.kind == "mvau" and p["xnor"] and self.kernel == "xnor"):
             v = _values(v)
         elif isinstance(v, _Bits):
-            v = v.b.view(np.bool_)  # an XNOR layer reads the bits only
+            v = v.words  # an XNOR layer reads the packed bits as they are
         if stage.kind == "threshold":
             if v.dtype == np.uint8 and p["pixel_t"] is not None:
+                if p.get("feeds_xnor") and self.kernel == "xnor" and np.ndim(p["pixel_t"]) == 0 \
+                        and v.ndim == 2:  # binarize and pack for the XNOR layer in one pass
+                    return _Bits(kernels.threshold_pack(v, p["pixel_t"]), v.shape[1], 0.0)
                 return v >= p["pixel_t"]
             return _bipolar_if(_thresholds_apply(v, p["t"], p["act"]), p["bipolar"])
         if stage.kind == "mvau":
             if self.kernel == "xnor" and "fire_t" in p:  # count and compare in one pass
-                return _Bits(kernels.xnor_fire_bits(v, p["wpacked"], p["wchunks"], p["mw"],
-                                                    p["fire_t"]), -1.0 if p["bipolar"] else 0.0)
+                xp = v if v.dtype == np.uint64 else pack_rows(kernels.as_bits(v))
+                return _Bits(kernels.xnor_fire_packed(xp, p["wpacked"], p["wchunks"], p["mw"],
+                                                      p["fire_t"]), p["wpacked"].shape[0],
+                             -1.0 if p["bipolar"] else 0.0)
             return _mvau_activation(self._matmul(v, p), p)
         if stage.kind == "mul":
             return v * p["c"]
@@ -446,6 +464,8 @@ class SimAccelerator:
         if not p["xnor"]:
             return v.astype(np.float32, copy=False) @ p["w"]
         if self.kernel == "xnor":
+            if v.dtype == np.uint64:  # packed bits of the layer before
+                return kernels.xnor_matches_packed(v, p["wpacked"], p["mw"])
             return kernels.xnor_matches(v, p["wpacked"], p["mw"])
         if self.kernel == "xnor-numpy":
             return kernels.xnor_matches_numpy(v, p["wpacked"], p["mw"])
@@ -480,10 +500,10 @@ class SimAccelerator:
         threshold = threshold_from_p(s.p) if mode is Mode.FLIP else 0
         if mode is Mode.FLIP and threshold == 0:
             return v
-        if mode is Mode.FLIP and isinstance(v, _Bits) and bits == 1:  # flip bytes in place
-            u = self._call_stream(index, p, n, call_size).reshape(n, neurons)
-            self._flips[index] += kernels.flip_bytes(v.b, u, threshold,
-                                                     s.fault_masks.get(p["layer"]))
+        if mode is Mode.FLIP and isinstance(v, _Bits) and bits == 1:  # packed masks, in place
+            self._flips[index] += kernels.xor_masks(v.words, self._flip_words(index, p, n, call_size,
+                                                                              threshold),
+                                                    self._fault_words(p))
             return v
         v = _values(v)
         if mode is Mode.FLIP and p["dtype"] in ("BINARY", "BIPOLAR"):
@@ -516,6 +536,31 @@ class SimAccelerator:
             self._call_samples[index] = u_call
         offset = (self._vectors_done - self._call_start) * nf
         return u_call[offset : offset + n * nf]
+
+    def _flip_words(self, index: int, p: dict, n: int, call_size: int,
+                    threshold: int) -> np.ndarray:
+        """Packed flip masks uint64 (n, ceil(neurons / 64)) of an fc injector for the next n
+        images: drawn straight from the stream where the fused kernel takes the lane count (the
+        samples are never stored), else from the call's samples."""
+        lanes = p["pe"]
+        if kernels.fused_lanes_ok(lanes) and p["pixels"] == 1:
+            seed = derive_layer_seed(self._setting.seed, p["layer"])
+            return kernels.flip_masks(seed_word(seed), lanes, n, p["neurons"], threshold,
+                                      self._vectors_done * (p["neurons"] // lanes))
+        u = self._call_stream(index, p, n, call_size)
+        return kernels.sample_masks(u, threshold, p["neurons"])
+
+    def _fault_words(self, p: dict) -> np.ndarray | None:
+        """The fault mask of an injector's layer packed like its outputs (None: every neuron)."""
+        mask = self._setting.fault_masks.get(p["layer"])
+        if mask is None:
+            return None
+        key = (p["layer"], id(mask))
+        cached = self._fault_cache.get(key)
+        if cached is None or cached[0] is not mask:
+            cached = (mask, pack_rows(np.asarray(mask, dtype=bool)[None, :])[0])
+            self._fault_cache[key] = cached
+        return cached[1]
 
     def _flip_mask(self, index: int, p: dict, n: int, call_size: int,
                    threshold: int) -> np.ndarray:
