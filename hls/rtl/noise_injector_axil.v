@@ -98,7 +98,7 @@ module noise_injector_axil #(
     // ---------------------------------------------------------------- write channel
     // AW and W are taken together, one write per response. A MASK write is handed to the core
     // as it stands on the bus and completes when the core's mask writer has stored it (the bus
-    // holds address and data meanwhile): up to k + 33 cycles for MASK_k when NF > 1.
+    // holds address and data meanwhile): up to k + 34 cycles for MASK_k when NF > 1.
     wire        wr_en   = s_axil_awvalid & s_axil_wvalid & ~s_axil_bvalid;
     wire [ADDR_W-3:0] wr_word   = s_axil_awaddr[ADDR_W-1:2];
     wire [31:0]       wr_word32 = {{(34 - ADDR_W){1'b0}}, wr_word};

@@ -47,7 +47,7 @@ module noise_injector_core #(
     input  wire [63:0]          seed,
     input  wire                 reseed,          // one-cycle strobe
     // fault mask writes: word k = neurons 32k .. 32k + 31 (bit j = neuron 32k + j), byte strobes;
-    // held until mask_wready (one cycle at NF = 1, up to k + 33 cycles with the mask in LUTRAM)
+    // held until mask_wready (one cycle at NF = 1, k + 34 cycles with the mask in LUTRAM)
     input  wire                 mask_wvalid,
     output wire                 mask_wready,
     input  wire [15:0]          mask_word,
@@ -505,19 +505,11 @@ module noise_injector_lane_cmp (
     );
     assign flip = co[3];
 `else
-    reg [63:0] mem_a = INIT_T0;
-    reg [63:0] mem_b = INIT_T0;
-    reg [63:0] mem_c = INIT_T0;
-    always @(posedge clk) begin
-        if (we) begin
-            mem_a[2 * waddr +: 2] <= di[1:0];
-            mem_b[2 * waddr +: 2] <= di[3:2];
-            mem_c[2 * waddr +: 2] <= di[5:4];
-        end
-    end
-    wire [1:0] doa = mem_a[2 * w[4:0] +: 2];
-    wire [1:0] dob = mem_b[2 * w[9:5] +: 2];
-    wire [1:0] doc = mem_c[2 * w[14:10] +: 2];
+    wire [1:0] doa, dob, doc;
+    noise_injector_tables #(.INIT(INIT_T0)) u_ram (
+        .clk(clk), .we(we), .waddr(waddr), .di(di), .a(w[4:0]), .b(w[9:5]), .c(w[14:10]),
+        .doa(doa), .dob(dob), .doc(doc)
+    );
     wire p3 = (w[15] == t15) & ~t16;
     wire g3 = (~w[15] & t15) | t16;
     wire c0 = doa[1] ? 1'b0 : doa[0];
@@ -525,6 +517,42 @@ module noise_injector_lane_cmp (
     wire c2 = doc[1] ? c1 : doc[0];
     assign flip = p3 ? c2 : g3;
 `endif
+endmodule
+
+// noise_injector_tables: behavioural RAM32M ports A, B, C (what Verilator runs; the state has the
+// RAM32M model's names, u_ram.mem_a/b/c, so yosys' equiv passes match the two branches).
+module noise_injector_tables #(
+    parameter [63:0] INIT = 64'd0
+) (
+    input  wire       clk,
+    input  wire       we,
+    input  wire [4:0] waddr,
+    input  wire [5:0] di,
+    input  wire [4:0] a,
+    input  wire [4:0] b,
+    input  wire [4:0] c,
+    output wire [1:0] doa,
+    output wire [1:0] dob,
+    output wire [1:0] doc
+);
+    reg [63:0] mem_a;
+    reg [63:0] mem_b;
+    reg [63:0] mem_c;
+    initial begin
+        mem_a = INIT;
+        mem_b = INIT;
+        mem_c = INIT;
+    end
+    always @(posedge clk) begin
+        if (we) begin
+            mem_a[2 * waddr +: 2] <= di[1:0];
+            mem_b[2 * waddr +: 2] <= di[3:2];
+            mem_c[2 * waddr +: 2] <= di[5:4];
+        end
+    end
+    assign doa = mem_a[2 * a +: 2];
+    assign dob = mem_b[2 * b +: 2];
+    assign doc = mem_c[2 * c +: 2];
 endmodule
 
 // noise_injector_lane_out: one bit lane's output.
@@ -617,7 +645,8 @@ module noise_injector_mask_ram #(
         end
     endgenerate
 `else
-    reg [(1 << AW) - 1:0] mem = {(1 << AW){1'b1}};
+    reg [(1 << AW) - 1:0] mem;
+    initial mem = {(1 << AW){1'b1}};
     always @(posedge clk) if (we) mem[a] <= d;
     assign o = mem[a];
     wire unused_a8 = ^a8;
