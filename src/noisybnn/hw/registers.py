@@ -148,7 +148,9 @@ def encode(cfg: InjectorConfig) -> list[tuple[int, int]]:
     4. CONTROL = enable | mode.
 
     Issue them while the stream is idle, before the run's first beat: the run's flips then depend
-    only on (seed, beat index), so identical runs give identical flips.
+    only on (seed, beat index), so identical runs give identical flips. The THRESHOLD write and
+    (with NF > 1) every MASK write stall the stream while the injector stores them
+    (`THRESHOLD_CYCLES`, `mask_write_cycles`); a MASK write's bus response waits for it.
     """
     word = seed_word(cfg.seed)
     writes = [
