@@ -1,11 +1,12 @@
 """The hand-instantiated 7-series primitives of the injector core equal its behavioural RTL.
 
 `noisybnn.hw.synth` defines `NBNN_XC7_PRIMS` for yosys, which selects LUT4 / RAM32M / LUT6_2 /
-CARRY4 instances for the lane accumulator, compare and output (and LUTRAM for a folded mask); Verilator (every other test in tests/hw) and Vivado see the
-behavioural branch. This proves the two branches of `noise_injector_core` equivalent with yosys'
-own passes (`equiv_make`, `equiv_simple`, `equiv_induct`) on yosys' own simulation models of the
-primitives (`+/xilinx/cells_sim.v`), neither of which the project wrote. A negative control
-(a wrong compare LUT function) must fail the same proof, so the check can fail.
+CARRY4 instances for the lane accumulator, compare and output (and LUTRAM for a folded mask);
+Verilator (every other test in tests/hw) and Vivado see the behavioural branch. This proves
+the two branches of `noise_injector_core` equivalent with yosys' own passes (`equiv_make`,
+`equiv_simple`, `equiv_induct`) on yosys' own simulation models of the primitives
+(`+/xilinx/cells_sim.v`), neither of which the project wrote. A negative control (a wrong
+compare LUT function) must fail the same proof, so the check can fail.
 """
 
 from __future__ import annotations
