@@ -120,7 +120,7 @@ def _run(runner, module: str, tests: list[str], env: dict, tmp_path: Path) -> tu
 @pytest.mark.rtl
 @pytest.mark.slow
 def test_netlist_bit_exact(tmp_path):
-    """~18 minutes on a loaded 2-core machine (Icarus runs the gate-level netlist at ~15 cycles
+    """14-18 minutes on a loaded 2-core machine (Icarus runs the gate-level netlist at ~15 cycles
     per second under cocotb): marked slow."""
     runner = _runner(netlist(CORE_V, SHAPES, AXIL_SHAPE, "good"))
     env = {"NB_CORES": shapes_to_env(SHAPES), "NB_BEATS": "12000", "NB_SEED": "77"}
