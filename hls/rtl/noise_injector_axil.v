@@ -91,40 +91,48 @@ module noise_injector_axil #(
     reg  [16:0]        threshold_q;
     reg  [63:0]        seed_q;
     reg                reseed_q;
-    reg  [NEURONS-1:0] mask_q;
+    reg                thr_load_q;   // THRESHOLD written: the core reprograms its compare RAMs
     reg  [HI_W-1:0]    beats_hi_q, changes_hi_q;
     wire [63:0]        beat_count, change_count;
 
     // ---------------------------------------------------------------- write channel
-    // AW and W are taken together, one write per response.
+    // AW and W are taken together, one write per response. A MASK write is handed to the core
+    // as it stands on the bus and completes when the core's mask writer has stored it (the bus
+    // holds address and data meanwhile): up to k + 34 cycles for MASK_k when NF > 1.
     wire        wr_en   = s_axil_awvalid & s_axil_wvalid & ~s_axil_bvalid;
     wire [ADDR_W-3:0] wr_word   = s_axil_awaddr[ADDR_W-1:2];
     wire [31:0]       wr_word32 = {{(34 - ADDR_W){1'b0}}, wr_word};
     wire [3:0]        wstrb     = s_axil_wstrb;
     wire [31:0]       wdata     = s_axil_wdata;
-    assign s_axil_awready = wr_en;
-    assign s_axil_wready  = wr_en;
+    wire              is_mask   = (wr_word32 >= MASK_WORD0);
+    wire              mask_wready;
+    wire              mask_wvalid = wr_en & is_mask;
+    wire              wr_fire   = wr_en & (~is_mask | mask_wready);
+    assign s_axil_awready = wr_fire;
+    assign s_axil_wready  = wr_fire;
     assign s_axil_bresp   = 2'b00;
     wire unused_addr_lsbs = ^{s_axil_awaddr[1:0], s_axil_araddr[1:0]};
     wire unused_cnt_msbs  = ^{beat_count[63:32 + HI_W], change_count[63:32 + HI_W]};
+    wire unused_wr_word   = ^wr_word32[31:16];
 
-    integer n;
     always @(posedge ap_clk) begin
         if (!ap_rst_n) begin
             control_q     <= 3'd0;
             threshold_q   <= 17'd0;
             seed_q        <= 64'd0;
             reseed_q      <= 1'b0;
-            mask_q        <= {NEURONS{1'b1}};
+            thr_load_q    <= 1'b0;
             s_axil_bvalid <= 1'b0;
         end else begin
-            reseed_q <= 1'b0;
+            reseed_q   <= 1'b0;
+            thr_load_q <= 1'b0;
             if (s_axil_bvalid && s_axil_bready) s_axil_bvalid <= 1'b0;
-            if (wr_en) begin
+            if (wr_fire) begin
                 s_axil_bvalid <= 1'b1;
                 case (wr_word)
                     A_CONTROL: if (wstrb[0]) control_q <= wdata[2:0];
                     A_THRESHOLD: begin
+                        thr_load_q <= 1'b1;
                         if (wstrb[0]) threshold_q[7:0]  <= wdata[7:0];
                         if (wstrb[1]) threshold_q[15:8] <= wdata[15:8];
                         if (wstrb[2]) threshold_q[16]   <= wdata[16];
@@ -144,10 +152,6 @@ module noise_injector_axil #(
                     A_RESEED: reseed_q <= wdata[0] & wstrb[0];
                     default: ;
                 endcase
-                for (n = 0; n < NEURONS; n = n + 1) begin
-                    if (wr_word32 == MASK_WORD0 + n / 32 && wstrb[(n % 32) / 8])
-                        mask_q[n] <= wdata[n % 32];
-                end
             end
         end
     end
@@ -196,11 +200,13 @@ module noise_injector_axil #(
     wire [1:0]       mode = control_q[0] ? control_q[2:1] : 2'd0;
 
     noise_injector_core #(
-        .PE(PE), .BITS(BITS), .NEURONS(NEURONS), .COUNTERS(COUNTERS)
+        .PE(PE), .BITS(BITS), .NEURONS(NEURONS), .COUNTERS(COUNTERS),
+        .MASK_WORD0(MASK_WORD0)
     ) u_core (
         .clk(ap_clk), .rst_n(ap_rst_n),
-        .mode(mode), .threshold(threshold_q), .seed(seed_q), .reseed(reseed_q),
-        .fault_mask(mask_q),
+        .mode(mode), .threshold(threshold_q), .threshold_load(thr_load_q), .seed(seed_q),
+        .reseed(reseed_q), .mask_wvalid(mask_wvalid), .mask_wready(mask_wready),
+        .mask_word(wr_word32[15:0]), .mask_wdata(wdata), .mask_wstrb(wstrb),
         .s_axis_tdata(s_axis_tdata[LANES-1:0]), .s_axis_tvalid(s_axis_tvalid),
         .s_axis_tready(s_axis_tready),
         .m_axis_tdata(core_out), .m_axis_tvalid(m_axis_tvalid), .m_axis_tready(m_axis_tready),

@@ -35,16 +35,24 @@ module noise_injector_core #(
     parameter integer PE       = 1,  // neurons per beat
     parameter integer BITS     = 1,  // bits per neuron
     parameter integer NEURONS  = 1,  // neurons of the layer; PE must divide it
-    parameter integer COUNTERS = 1   // 1: beat and change counters; 0: tied to zero
+    parameter integer COUNTERS = 1,  // 1: beat and change counters; 0: tied to zero
+    parameter integer MASK_WORD0 = 0 // mask_word of neuron word 0 (the IP passes its word address)
 ) (
     input  wire                 clk,
     input  wire                 rst_n,           // synchronous, active low; acts as a reseed
     // configuration (sampled when a beat is accepted)
     input  wire [1:0]           mode,
     input  wire [16:0]          threshold,       // p = threshold / 2^16, 0..65536
+    input  wire                 threshold_load,  // strobe: program the compare RAMs (32 cycles)
     input  wire [63:0]          seed,
     input  wire                 reseed,          // one-cycle strobe
-    input  wire [NEURONS-1:0]   fault_mask,      // neuron n is bit n
+    // fault mask writes: word k = neurons 32k .. 32k + 31 (bit j = neuron 32k + j), byte strobes;
+    // held until mask_wready (one cycle at NF = 1, k + 34 cycles with the mask in LUTRAM)
+    input  wire                 mask_wvalid,
+    output wire                 mask_wready,
+    input  wire [15:0]          mask_word,
+    input  wire [31:0]          mask_wdata,
+    input  wire [3:0]           mask_wstrb,
     // AXI-Stream in
     input  wire [PE*BITS-1:0]   s_axis_tdata,
     input  wire                 s_axis_tvalid,
@@ -118,7 +126,12 @@ module noise_injector_core #(
     reg  [LANES-1:0] out_data;
     wire out_free = ~out_valid | m_axis_tready;   // the output register is empty or drains now
 
-    assign s_axis_tready = out_free & ~reseed & ~busy;
+    // the stream waits while a writer programs the compare RAMs or the fault mask
+    wire thr_busy;
+    wire mask_busy;
+    // (a beat accepted in the cycle a mask write arrives still sees the old mask: the walker
+    // writes from the next cycle, and mask_busy stalls the stream from then on)
+    assign s_axis_tready = out_free & ~reseed & ~busy & ~threshold_load & ~thr_busy & ~mask_busy;
     wire in_fire  = s_axis_tvalid & s_axis_tready;
     wire step     = in_fire | (busy & ~loading);          // the generator advances
 
@@ -144,30 +157,142 @@ module noise_injector_core #(
     assign m_axis_tdata  = out_data;
 
     // ---------------------------------------------------------------- fold counter and mask
+    // NF = 1: one flip-flop per neuron, written in one cycle. NF > 1: one LUTRAM of depth NF per
+    // PE slot (neuron n in slot n mod PE at address n div PE), read at the fold counter and
+    // written bit by bit by one shared walker; after reset the walker fills every address with
+    // ones (NF cycles), so reset leaves the mask all ones.
+    localparam integer WORDS = (NEURONS + 31) / 32;
     wire [PE-1:0] fold_mask;   // mask bit of the neuron on each PE slot of this beat
-    genvar p, f, l;
+    wire [31:0] mask_word32 = {16'd0, mask_word};
+    /* verilator lint_off UNSIGNED */
+    wire word_ok = (mask_word32 >= MASK_WORD0) && (mask_word32 < MASK_WORD0 + WORDS);
+    /* verilator lint_on UNSIGNED */
+    genvar p, l;
     generate
         if (NF > 1) begin : g_fold
             localparam integer      NF_M1     = NF - 1;
             localparam [FOLD_W-1:0] LAST_FOLD = NF_M1[FOLD_W-1:0];
+            localparam integer      SLOT_W    = (PE > 1) ? clog2(PE) : 1;
+            localparam integer      WA_W      = clog2(NF + 33);      // walker address, < NF + 32
+            localparam integer      CNT_W     = (WORDS > 1) ? clog2(WORDS) : 1;
+            localparam integer      R32       = 32 % PE;              // a jump of 32 neurons
+            localparam integer      Q32       = 32 / PE;
+            localparam [1:0]        S_IDLE = 2'd0, S_FILL = 2'd1, S_JUMP = 2'd2, S_BITS = 2'd3;
+            localparam integer      PE_M1     = PE - 1;
             reg [FOLD_W-1:0] fold;
             always @(posedge clk) begin
                 if (!rst_n || reseed) fold <= {FOLD_W{1'b0}};
                 else if (in_fire) fold <= (fold == LAST_FOLD) ? {FOLD_W{1'b0}} : fold + 1'b1;
             end
-            for (p = 0; p < PE; p = p + 1) begin : g_pe
-                wire [(1 << FOLD_W)-1:0] column;   // mask bits of neurons f*PE + p
-                for (f = 0; f < (1 << FOLD_W); f = f + 1) begin : g_col
-                    if (f < NF) begin : g_in
-                        assign column[f] = fault_mask[f * PE + p];
-                    end else begin : g_pad
-                        assign column[f] = 1'b0;
-                    end
+
+            // the walker: FILL (after reset) writes ones at addresses 0..NF-1 of every slot;
+            // a word write jumps from neuron 0 by 32 neurons k times (JUMP), then walks its 32
+            // bits one neuron per cycle (BITS), writing those whose byte strobe is set
+            reg [1:0]        mw_state;
+            reg [SLOT_W-1:0] mw_slot;
+            reg [WA_W-1:0]   mw_addr;
+            reg [CNT_W-1:0]  mw_cnt;
+            reg [4:0]        mw_j;
+            wire [SLOT_W:0]  slot_r    = {1'b0, mw_slot} + R32[SLOT_W:0];
+            wire             wrap_r    = (slot_r >= PE[SLOT_W:0]);
+            wire             last_slot = (mw_slot == PE_M1[SLOT_W-1:0]);
+            wire [CNT_W-1:0] mask_k    = mask_word[CNT_W-1:0] - MASK_WORD0[CNT_W-1:0];
+            wire             at_word   = (mw_cnt == mask_k);
+            wire             last_fill = (mw_addr == NF_M1[WA_W-1:0]);
+            wire             in_range  = (mw_addr < NF[WA_W-1:0]);
+            wire             filling   = (mw_state == S_FILL);
+            wire             bit_write = (mw_state == S_BITS) & in_range & mask_wstrb[mw_j[4:3]];
+            wire             bit_value = filling | mask_wdata[mw_j];
+            assign mask_busy   = (mw_state != S_IDLE);
+            assign mask_wready = ((mw_state == S_IDLE) & mask_wvalid & ~word_ok) |
+                                 ((mw_state == S_BITS) & (mw_j == 5'd31));
+            always @(posedge clk) begin
+                if (!rst_n) begin
+                    mw_state <= S_FILL;
+                    mw_addr  <= {WA_W{1'b0}};
+                end else begin
+                    case (mw_state)
+                        S_FILL: begin
+                            mw_addr <= mw_addr + 1'b1;
+                            if (last_fill) mw_state <= S_IDLE;
+                        end
+                        S_IDLE: if (mask_wvalid && word_ok) begin
+                            mw_state <= S_JUMP;
+                            mw_slot  <= {SLOT_W{1'b0}};
+                            mw_addr  <= {WA_W{1'b0}};
+                            mw_cnt   <= {CNT_W{1'b0}};
+                        end
+                        S_JUMP: begin
+                            if (at_word) begin
+                                mw_state <= S_BITS;
+                                mw_j     <= 5'd0;
+                            end else begin
+                                mw_cnt  <= mw_cnt + 1'b1;
+                                mw_slot <= wrap_r ? slot_r[SLOT_W-1:0] - PE_M1[SLOT_W-1:0] - 1'b1
+                                                  : slot_r[SLOT_W-1:0];
+                                mw_addr <= mw_addr + Q32[WA_W-1:0] + {{(WA_W - 1){1'b0}}, wrap_r};
+                            end
+                        end
+                        default: begin   // S_BITS
+                            mw_j    <= mw_j + 1'b1;
+                            mw_slot <= last_slot ? {SLOT_W{1'b0}} : mw_slot + 1'b1;
+                            mw_addr <= mw_addr + {{(WA_W - 1){1'b0}}, last_slot};
+                            if (mw_j == 5'd31) mw_state <= S_IDLE;
+                        end
+                    endcase
                 end
-                assign fold_mask[p] = column[fold];
+            end
+            wire [FOLD_W-1:0] ram_addr = mask_busy ? mw_addr[FOLD_W-1:0] : fold;
+            for (p = 0; p < PE; p = p + 1) begin : g_pe
+                wire we = filling | (bit_write & (mw_slot == p[SLOT_W-1:0]));
+                noise_injector_mask_ram #(.DEPTH(NF), .AW(FOLD_W)) u_ram (
+                    .clk(clk), .we(we), .d(bit_value), .a(ram_addr), .o(fold_mask[p])
+                );
             end
         end else begin : g_nofold
-            assign fold_mask = fault_mask[PE-1:0];
+            // NF = 1: neuron n is PE slot n, a flip-flop; byte strobes as write enables
+            reg [NEURONS-1:0] mask_q;
+            integer n;
+            always @(posedge clk) begin
+                if (!rst_n) mask_q <= {NEURONS{1'b1}};
+                else if (mask_wvalid) begin
+                    for (n = 0; n < NEURONS; n = n + 1)
+                        if (mask_word32 == MASK_WORD0 + n / 32 && mask_wstrb[(n % 32) / 8])
+                            mask_q[n] <= mask_wdata[n % 32];
+                end
+            end
+            assign fold_mask   = mask_q;
+            assign mask_wready = 1'b1;
+            assign mask_busy   = 1'b0;
+            wire unused_word_ok = word_ok;
+        end
+    endgenerate
+
+    // ---------------------------------------------------------------- compare RAM writer
+    // Every lane decides w < threshold on three RAM32M ports (5-bit groups of w: the group's
+    // (equal, below) against the threshold's group) and one LUT for bit 15 and threshold[16].
+    // All lanes' RAMs hold the same 32 x 2-bit tables; this writer programs them from
+    // `threshold` in 32 cycles after reset and after every threshold_load (input stalled).
+    reg  [5:0] thr_a;          // 0..31: writing address thr_a; 32: idle
+    always @(posedge clk) begin
+        if (!rst_n || threshold_load) thr_a <= 6'd0;
+        else if (!thr_a[5]) thr_a <= thr_a + 6'd1;
+    end
+    assign thr_busy = ~thr_a[5];
+    // {eq, below} of groups 2, 1, 0 at address thr_a: eq = (thr_a == group), below = (thr_a <
+    // group) = "eq not seen yet" (thr_below: 1 from the start, cleared after the eq address)
+    wire [5:0] thr_di;
+    reg  [2:0] thr_below;
+    genvar gi;
+    generate
+        for (gi = 0; gi < 3; gi = gi + 1) begin : g_tdi
+            wire eq = (thr_a[4:0] == threshold[5 * gi +: 5]);
+            assign thr_di[2 * gi + 1] = eq;
+            assign thr_di[2 * gi]     = thr_below[gi] & ~eq;
+            always @(posedge clk) begin
+                if (!rst_n || threshold_load) thr_below[gi] <= 1'b1;
+                else if (eq) thr_below[gi] <= 1'b0;
+            end
         end
     endgenerate
 
@@ -199,8 +324,13 @@ module noise_injector_core #(
                 else if (step) w <= w_next;
             end
 
+            wire flip;
+            noise_injector_lane_cmp u_cmp (
+                .clk(clk), .w(w), .t15(threshold[15]), .t16(threshold[16]),
+                .we(thr_busy), .waddr(thr_a[4:0]), .di(thr_di), .flip(flip)
+            );
             noise_injector_lane_out u_out (
-                .w(w), .threshold(threshold), .din(din), .hit(hit), .mode(mode),
+                .din(din), .flip(flip), .hit(hit), .mode(mode),
                 .result(result[l]), .changed(changed[l])
             );
         end
@@ -325,40 +455,119 @@ module noise_injector_lane_acc #(
 `endif
 endmodule
 
-// noise_injector_lane_out: one bit lane's decision and output.
-//   flip    = (w < threshold)  (threshold is 17 bits: 65536 and above flip always)
+// noise_injector_lane_cmp: flip = (w < threshold), threshold 17 bits (65536 and above: always).
+// Three 5-bit groups of w address the A, B, C ports of a RAM32M whose 32 x 2-bit tables hold, for
+// each value of the group, {equal, below} against the same group of the threshold (written by the
+// core's shared writer: we, waddr, di = {eq2, lt2, eq1, lt1, eq0, lt0}); a CARRY4 chains the
+// groups (propagate = equal, generate = below) and a fourth stage takes bit 15 and threshold[16]
+// from one LUT6_2. 5 LUT sites against 8 for the LUT compare. Without NBNN_XC7_PRIMS the same
+// tables are registers and the chain is written out.
+module noise_injector_lane_cmp (
+    input  wire        clk,
+    input  wire [15:0] w,
+    input  wire        t15,
+    input  wire        t16,
+    input  wire        we,
+    input  wire [4:0]  waddr,
+    input  wire [5:0]  di,
+    output wire        flip
+);
+    // tables of threshold 0 (what reset programs): only value 0 is equal, none is below
+    localparam [63:0] INIT_T0 = 64'h2;
+`ifdef NBNN_XC7_PRIMS
+    // top stage, I0 = w15, I1 = t15, I2 = t16: O6 = propagate (equal and t16 = 0), O5 = generate
+    function [63:0] top_init;
+        input integer n;
+        integer i;
+        begin
+            top_init = 64'd0;
+            for (i = 0; i < n; i = i + 1) begin
+                top_init[32 + i] = (i[0] == i[1]) & ~i[2];
+                top_init[i]      = (~i[0] & i[1]) | i[2];
+            end
+        end
+    endfunction
+    localparam [63:0] TOP_INIT = top_init(32);
+    wire [1:0] doa, dob, doc;
+    wire       p3, g3;
+    wire [3:0] co;
+    RAM32M #(.INIT_A(INIT_T0), .INIT_B(INIT_T0), .INIT_C(INIT_T0), .INIT_D(64'd0)) u_ram (
+        .DOA(doa), .DOB(dob), .DOC(doc), .DOD(),
+        .ADDRA(w[4:0]), .ADDRB(w[9:5]), .ADDRC(w[14:10]), .ADDRD(waddr),
+        .DIA(di[1:0]), .DIB(di[3:2]), .DIC(di[5:4]), .DID(2'b00), .WCLK(clk), .WE(we)
+    );
+    LUT6_2 #(.INIT(TOP_INIT)) u_top (
+        .O6(p3), .O5(g3), .I0(w[15]), .I1(t15), .I2(t16), .I3(1'b0), .I4(1'b0), .I5(1'b1)
+    );
+    CARRY4 u_cy (
+        .CO(co), .O(), .CI(1'b0), .CYINIT(1'b0),
+        .DI({g3, doc[0], dob[0], doa[0]}), .S({p3, doc[1], dob[1], doa[1]})
+    );
+    assign flip = co[3];
+`else
+    wire [1:0] doa, dob, doc;
+    noise_injector_tables #(.INIT(INIT_T0)) u_ram (
+        .clk(clk), .we(we), .waddr(waddr), .di(di), .a(w[4:0]), .b(w[9:5]), .c(w[14:10]),
+        .doa(doa), .dob(dob), .doc(doc)
+    );
+    wire p3 = (w[15] == t15) & ~t16;
+    wire g3 = (~w[15] & t15) | t16;
+    wire c0 = doa[1] ? 1'b0 : doa[0];
+    wire c1 = dob[1] ? c0 : dob[0];
+    wire c2 = doc[1] ? c1 : doc[0];
+    assign flip = p3 ? c2 : g3;
+`endif
+endmodule
+
+// noise_injector_tables: behavioural RAM32M ports A, B, C (what Verilator runs; the state has the
+// RAM32M model's names, u_ram.mem_a/b/c, so yosys' equiv passes match the two branches).
+module noise_injector_tables #(
+    parameter [63:0] INIT = 64'd0
+) (
+    input  wire       clk,
+    input  wire       we,
+    input  wire [4:0] waddr,
+    input  wire [5:0] di,
+    input  wire [4:0] a,
+    input  wire [4:0] b,
+    input  wire [4:0] c,
+    output wire [1:0] doa,
+    output wire [1:0] dob,
+    output wire [1:0] doc
+);
+    reg [63:0] mem_a;
+    reg [63:0] mem_b;
+    reg [63:0] mem_c;
+    initial begin
+        mem_a = INIT;
+        mem_b = INIT;
+        mem_c = INIT;
+    end
+    always @(posedge clk) begin
+        if (we) begin
+            mem_a[2 * waddr +: 2] <= di[1:0];
+            mem_b[2 * waddr +: 2] <= di[3:2];
+            mem_c[2 * waddr +: 2] <= di[5:4];
+        end
+    end
+    assign doa = mem_a[2 * a +: 2];
+    assign dob = mem_b[2 * b +: 2];
+    assign doc = mem_c[2 * c +: 2];
+endmodule
+
+// noise_injector_lane_out: one bit lane's output.
 //   result  = mode 1: din ^ (hit & flip); 2: hit ? 0 : din; 3: hit ? 1 : din; 0: din
 //   changed = result ^ din
-// NBNN_XC7_PRIMS: the compare on a carry chain, 2 bits per LUT6_2 (O6 = the pair is equal,
-// the carry passes; O5 = the pair is below, the decision), the top pair also takes
-// threshold[16]; result and changed are the O6 / O5 of one LUT6_2 of (din, flip, hit, mode).
+// NBNN_XC7_PRIMS: result and changed are the O6 / O5 of one LUT6_2 of (din, flip, hit, mode).
 module noise_injector_lane_out (
-    input  wire [15:0] w,
-    input  wire [16:0] threshold,
     input  wire        din,
+    input  wire        flip,
     input  wire        hit,
     input  wire [1:0]  mode,
     output wire        result,
     output wire        changed
 );
-    // INIT of a compare pair: I0 = w lo, I1 = w hi, I2 = t lo, I3 = t hi, I4 = t16 (top pair)
-    function [63:0] pair_init;
-        input integer n;   // 32 entries of O5 and O6
-        integer i;
-        reg [1:0] wv, tv;
-        reg t16;
-        begin
-            pair_init = 64'd0;
-            for (i = 0; i < n; i = i + 1) begin
-                wv  = i[1:0];
-                tv  = i[3:2];
-                t16 = i[4];
-                pair_init[32 + i] = (wv == tv) & ~t16;   // O6: propagate
-                pair_init[i]      = (wv < tv) | t16;     // O5: generate (used when O6 = 0)
-            end
-        end
-    endfunction
-
+`ifdef NBNN_XC7_PRIMS
     // INIT of the output LUT: I0 = din, I1 = flip, I2 = hit, I3 = mode[0], I4 = mode[1]
     function [63:0] out_init;
         input integer n;   // 32 entries of O5 and O6
@@ -383,32 +592,64 @@ module noise_injector_lane_out (
             end
         end
     endfunction
-
-`ifdef NBNN_XC7_PRIMS
-    localparam [63:0] PAIR_INIT = pair_init(32);
     localparam [63:0] OUT_INIT  = out_init(32);
-    wire [7:0] prop, gen, co;
-    genvar k;
-    generate
-        for (k = 0; k < 8; k = k + 1) begin : g_pair
-            LUT6_2 #(.INIT(PAIR_INIT)) u_pair (
-                .O6(prop[k]), .O5(gen[k]),
-                .I0(w[2 * k]), .I1(w[2 * k + 1]), .I2(threshold[2 * k]),
-                .I3(threshold[2 * k + 1]), .I4(k == 7 ? threshold[16] : 1'b0), .I5(1'b1)
-            );
-        end
-    endgenerate
-    CARRY4 u_cy0 (.CO(co[3:0]), .O(), .CI(1'b0), .CYINIT(1'b0), .DI(gen[3:0]), .S(prop[3:0]));
-    CARRY4 u_cy1 (.CO(co[7:4]), .O(), .CI(co[3]), .CYINIT(1'b0), .DI(gen[7:4]), .S(prop[7:4]));
     LUT6_2 #(.INIT(OUT_INIT)) u_sel (
         .O6(result), .O5(changed),
-        .I0(din), .I1(co[7]), .I2(hit), .I3(mode[0]), .I4(mode[1]), .I5(1'b1)
+        .I0(din), .I1(flip), .I2(hit), .I3(mode[0]), .I4(mode[1]), .I5(1'b1)
     );
 `else
-    wire flip = ({1'b0, w} < threshold);
     assign result  = (hit && mode == 2'd2) ? 1'b0 :
                      (hit && mode == 2'd3) ? 1'b1 : (din ^ (hit & flip & (mode == 2'd1)));
     assign changed = result ^ din;
+`endif
+endmodule
+
+// noise_injector_mask_ram: DEPTH x 1 fault-mask bits of one PE slot, asynchronous read, written
+// at the same address. NBNN_XC7_PRIMS: RAM32X1S / RAM64X1S / RAM128X1S / RAM256X1S (1, 1, 2, 4
+// LUT sites) for DEPTH <= 256; deeper masks are left to yosys' LUTRAM inference. INIT all ones.
+module noise_injector_mask_ram #(
+    /* verilator lint_off UNUSEDPARAM */
+    parameter integer DEPTH = 2,   // the behavioural branch holds 2^AW entries
+    /* verilator lint_on UNUSEDPARAM */
+    parameter integer AW    = 1
+) (
+    input  wire          clk,
+    input  wire          we,
+    input  wire          d,
+    input  wire [AW-1:0] a,
+    output wire          o
+);
+    wire [7:0] a8 = {{(8 > AW ? 8 - AW : 0){1'b0}}, a[(AW > 8 ? 8 : AW)-1:0]};
+`ifdef NBNN_XC7_PRIMS
+    generate
+        if (DEPTH <= 32) begin : g_32
+            RAM32X1S #(.INIT(32'hFFFFFFFF)) u_ram (
+                .O(o), .A0(a8[0]), .A1(a8[1]), .A2(a8[2]), .A3(a8[3]), .A4(a8[4]), .D(d),
+                .WCLK(clk), .WE(we));
+        end else if (DEPTH <= 64) begin : g_64
+            RAM64X1S #(.INIT(64'hFFFFFFFFFFFFFFFF)) u_ram (
+                .O(o), .A0(a8[0]), .A1(a8[1]), .A2(a8[2]), .A3(a8[3]), .A4(a8[4]), .A5(a8[5]),
+                .D(d), .WCLK(clk), .WE(we));
+        end else if (DEPTH <= 128) begin : g_128
+            RAM128X1S #(.INIT({128{1'b1}})) u_ram (
+                .O(o), .A0(a8[0]), .A1(a8[1]), .A2(a8[2]), .A3(a8[3]), .A4(a8[4]), .A5(a8[5]),
+                .A6(a8[6]), .D(d), .WCLK(clk), .WE(we));
+        end else if (DEPTH <= 256) begin : g_256
+            RAM256X1S #(.INIT({256{1'b1}})) u_ram (.O(o), .A(a8), .D(d), .WCLK(clk), .WE(we));
+        end else begin : g_inf
+            reg mem [0:(1 << AW) - 1];
+            integer i;
+            initial for (i = 0; i < (1 << AW); i = i + 1) mem[i] = 1'b1;
+            always @(posedge clk) if (we) mem[a] <= d;
+            assign o = mem[a];
+        end
+    endgenerate
+`else
+    reg [(1 << AW) - 1:0] mem;
+    initial mem = {(1 << AW){1'b1}};
+    always @(posedge clk) if (we) mem[a] <= d;
+    assign o = mem[a];
+    wire unused_a8 = ^a8;
 `endif
 endmodule
 /* verilator lint_on DECLFILENAME */

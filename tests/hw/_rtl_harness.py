@@ -4,8 +4,9 @@ One model serves every (PE, BITS, NEURONS) the tests need, so the C++ build is p
 cocotb coroutine drives all cores side by side each clock (the Python cost per cycle is shared).
 The streams of all cores are concatenated into one vector per signal: core i occupies bits
 [offset_i, offset_i + pe_i * bits_i) of s_tdata / m_tdata and bit i of the valid/ready vectors.
-Configuration ports are per core: c<i>_mode, c<i>_threshold, c<i>_seed, c<i>_reseed, c<i>_mask,
-c<i>_beats, c<i>_changes.
+Configuration ports are per core: c<i>_mode, c<i>_threshold, c<i>_threshold_load, c<i>_seed,
+c<i>_reseed, the mask write port c<i>_mask_wvalid / _wready / _word / _wdata / _wstrb, c<i>_beats,
+c<i>_changes.
 
 The harness also holds one `noise_injector_axil` (the register file around a core), with ports
 `a_<name>` for its AXI-Lite and stream ports, so that all RTL tests share one build.
@@ -74,9 +75,14 @@ def harness_source(shapes: list[CoreShape], axil: CoreShape) -> str:
         ports += [
             f"    input  wire [1:0] c{i}_mode,",
             f"    input  wire [16:0] c{i}_threshold,",
+            f"    input  wire c{i}_threshold_load,",
             f"    input  wire [63:0] c{i}_seed,",
             f"    input  wire c{i}_reseed,",
-            f"    input  wire [{s.neurons - 1}:0] c{i}_mask,",
+            f"    input  wire c{i}_mask_wvalid,",
+            f"    output wire c{i}_mask_wready,",
+            f"    input  wire [15:0] c{i}_mask_word,",
+            f"    input  wire [31:0] c{i}_mask_wdata,",
+            f"    input  wire [3:0] c{i}_mask_wstrb,",
             f"    output wire [63:0] c{i}_beats,",
             f"    output wire [63:0] c{i}_changes,",
         ]
@@ -85,7 +91,9 @@ def harness_source(shapes: list[CoreShape], axil: CoreShape) -> str:
             f"""    noise_injector_core #(.PE({s.pe}), .BITS({s.bits}),
         .NEURONS({s.neurons})) u_c{i} (
         .clk(clk), .rst_n(rst_n), .mode(c{i}_mode), .threshold(c{i}_threshold),
-        .seed(c{i}_seed), .reseed(c{i}_reseed), .fault_mask(c{i}_mask),
+        .threshold_load(c{i}_threshold_load), .seed(c{i}_seed), .reseed(c{i}_reseed),
+        .mask_wvalid(c{i}_mask_wvalid), .mask_wready(c{i}_mask_wready),
+        .mask_word(c{i}_mask_word), .mask_wdata(c{i}_mask_wdata), .mask_wstrb(c{i}_mask_wstrb),
         .s_axis_tdata(s_tdata[{hi}:{off}]), .s_axis_tvalid(s_tvalid[{i}]),
         .s_axis_tready(s_tready[{i}]),
         .m_axis_tdata(m_tdata[{hi}:{off}]), .m_axis_tvalid(m_tvalid[{i}]),

@@ -6,8 +6,12 @@ Run by tests/hw/test_rtl_injector.py (not collected by pytest itself). The harne
 Each core gets its own schedule of *segments*: a configuration, whether it starts with a reseed
 strobe, a block of random input beats, and random valid/ready stall probabilities. A segment
 without reseed continues the run (its expected output uses `start_beat` = beats since reseed),
-which checks that the generator and the fold counter advance in every mode. After each segment the
-counters are compared with the reference. Every output beat is compared in order with the
+which checks that the generator and the fold counter advance in every mode. A segment whose
+threshold differs from the last one strobes `threshold_load` (the core reprograms its compare RAMs,
+stalling the stream); one whose mask differs writes every mask word through the core's mask port
+(in random order, plus a word beyond the layer that must be ignored) before its first beat is
+offered, as the host writes masks only while the stream is idle. After each segment the counters
+are compared with the reference. Every output beat is compared in order with the
 reference, so a lost, duplicated or reordered beat is a mismatch.
 
 Environment: NB_CORES (json shapes), NB_BEATS (total beats over all cores), NB_SEED, NB_SUMMARY
@@ -145,6 +149,11 @@ class CoreBench:
     valid: bool = False
     ready: bool = False
     reseed_now: bool = False
+    load_now: bool = False
+    last_threshold: int | None = None
+    last_mask: int | None = None
+    mask_queue: deque = field(default_factory=deque)
+    mask_writes: int = 0
     drain: int = 0
     done: bool = False
     expected: deque = field(default_factory=deque)
@@ -173,9 +182,19 @@ class CoreBench:
         cfg = s.cfg
         self.port("mode").value = int(cfg.mode)
         self.port("threshold").value = int(cfg.threshold)
+        if int(cfg.threshold) != self.last_threshold:
+            self.port("threshold_load").value = 1
+            self.load_now = True
+            self.last_threshold = int(cfg.threshold)
         self.port("seed").value = seed_word(cfg.seed)
         mask = sum(1 << i for i, b in enumerate(cfg.mask_array()) if b)
-        self.port("mask").value = mask
+        if mask != self.last_mask:
+            words = [(k, (mask >> (32 * k)) & 0xFFFFFFFF)
+                     for k in range((self.shape.neurons + 31) // 32)]
+            order = self.rng.permutation(len(words))
+            self.mask_queue.extend(words[k] for k in order)
+            self.mask_queue.append((len(words), 0))  # beyond the layer: ignored
+            self.last_mask = mask
         if s.reseed:
             self.port("reseed").value = 1
             self.reseed_now = True
@@ -190,7 +209,7 @@ class CoreBench:
             self.valid = False
         elif self.drain == 0 and self.seg >= 0:
             s = self.segments[self.seg]
-            if not self.valid and self.pos < len(s.inputs):
+            if not self.valid and self.pos < len(s.inputs) and not self.mask_queue:
                 # AXI: once offered, a beat stays until taken
                 self.valid = bool(self.rng.random() < s.p_valid)
         s = self.segments[min(max(self.seg, 0), len(self.segments) - 1)]
@@ -200,6 +219,7 @@ class CoreBench:
 
     def observe(self, s_ready: bool, m_valid: bool, m_data: int, cycle: int) -> None:
         """Apply the transfers of the coming clock edge."""
+        self.observe_mask()
         if m_valid and self.ready:
             got = (m_data >> self.offset) & self.mask
             if not self.expected:
@@ -225,16 +245,36 @@ class CoreBench:
         if self.reseed_now:
             self.port("reseed").value = 0
             self.reseed_now = False
+        if self.load_now:
+            self.port("threshold_load").value = 0
+            self.load_now = False
         if self.done:
             return
         if self.seg < 0:
             self.start_segment()
-            return
-        if self.drain:
+        elif self.drain:
             self.drain -= 1
             if self.drain == 0:
                 self.check_counters()
                 self.start_segment()
+        self.drive_mask()
+
+    def drive_mask(self) -> None:
+        """Offer the next queued mask word (held until mask_wready, AXI style)."""
+        if self.mask_queue:
+            word, data = self.mask_queue[0]
+            self.port("mask_word").value = word
+            self.port("mask_wdata").value = data
+            self.port("mask_wstrb").value = 0xF
+            self.port("mask_wvalid").value = 1
+        else:
+            self.port("mask_wvalid").value = 0
+
+    def observe_mask(self) -> None:
+        """After ReadOnly: a word offered this cycle is taken at the coming edge if ready."""
+        if self.mask_queue and self.port("mask_wready").value == 1:
+            self.mask_queue.popleft()
+            self.mask_writes += 1
 
     def check_counters(self) -> None:
         beats = self.port("beats").value.to_unsigned()
@@ -271,7 +311,8 @@ def make_benches(dut, shapes, n_beats: int, seed: int) -> list[CoreBench]:
         rng = np.random.default_rng([seed, i])
         share = max(200, n_beats // len(shapes))  # equal shares: the cores run side by side
         benches.append(CoreBench(i, shape, off, make_schedule(shape, share, rng), rng, dut))
-        for name in ("mode", "threshold", "seed", "reseed", "mask"):
+        for name in ("mode", "threshold", "threshold_load", "seed", "reseed", "mask_wvalid",
+                     "mask_word", "mask_wdata", "mask_wstrb"):
             getattr(dut, f"c{i}_{name}").value = 0
     return benches
 
@@ -333,6 +374,7 @@ async def random_stalls_bit_exact(dut):
                 "mismatches": b.mismatches,
                 "extra_beats": b.extra,
                 "counter_errors": b.counter_errors,
+                "mask_writes": b.mask_writes,
                 "bits_changed": sum(s.changed for s in b.segments),
             }
             for b in benches
@@ -362,9 +404,10 @@ async def throughput_ii1(dut):
         getattr(dut, f"c{i}_mode").value = int(cfg.mode)
         getattr(dut, f"c{i}_threshold").value = cfg.threshold
         getattr(dut, f"c{i}_seed").value = seed_word(cfg.seed)
-        getattr(dut, f"c{i}_mask").value = (1 << shape.neurons) - 1
         getattr(dut, f"c{i}_reseed").value = 0
-    await reset(dut)  # reset reseeds from the seed inputs
+        getattr(dut, f"c{i}_threshold_load").value = 0
+        getattr(dut, f"c{i}_mask_wvalid").value = 0
+    await reset(dut)  # reset reseeds from the seed inputs, programs the threshold, fills the mask
     k = len(benches)
     dut.m_tready.value = (1 << k) - 1
     pos = [0] * k

@@ -117,6 +117,26 @@ def test_estimate_monotone_and_options():
     assert set(cost_breakdown(16, 1, 64, with_axilite=True)) >= {"lanes", "counters", "axilite"}
 
 
+def test_estimate_reproduces_the_synthesized_rows():
+    """rtl_cost's coefficients reproduce what yosys measured (docs/injector.md, "Cost"): the
+    NF = 1 line and every NF > 1 row, LUT within 3 % and FF exact."""
+    line = [(1, 177, 371), (4, 247, 428), (16, 524, 656), (32, 903, 960)]
+    rows = [(pe, 1, lut, ff) for pe, lut, ff in line] + list(rtl_cost.MEASURED_NF)
+    assert len(rows) >= 10
+    for pe, nf, lut, ff in rows:
+        est = estimate_resources(pe, 1, pe * nf, with_counters=True, with_axilite=True)
+        assert abs(est["LUT"] - lut) <= 0.03 * lut, (pe, nf, est["LUT"], lut)
+        assert est["FF"] == ff, (pe, nf, est["FF"], ff)
+
+
+def test_register_timing_helpers():
+    assert reg.mask_write_cycles(4, 4, 0) == 1  # NF = 1: flip-flops
+    assert reg.mask_write_cycles(4, 1024, 31) == 31 + 34
+    assert reg.reset_cycles(4, 4) == 32 and reg.reset_cycles(1, 256) == 256
+    with pytest.raises(ValueError):
+        reg.reset_cycles(3, 8)
+
+
 @pytest.mark.parametrize("bad", [(0, 1, 8), (3, 1, 8), (2, 0, 8), (2, 1, 0), (1.5, 1, 3)])
 def test_estimate_rejects_bad_shapes(bad):
     with pytest.raises(ValueError):

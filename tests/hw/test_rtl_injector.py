@@ -3,7 +3,8 @@
 * lint: `verilator --lint-only -Wall` on both RTL files, several parameter sets, 0 warnings;
 * bit-exactness: >= 100,000 beats over PE in {1, 4, 16, 64} x BITS in {1, 2}, all modes,
   thresholds {0, 1, 655, 6554, 32768, 65536}, several seeds (incl. seed words 0 and all ones), masks,
-  random valid/ready stalls on both sides, counters, mid-run reseed (cocotb_injector.py);
+  random valid/ready stalls on both sides, counters, mid-run reseed, threshold loads and mask
+  writes through the core's write port (cocotb_injector.py);
 * II = 1: N beats without stalls take N + 1 cycles;
 * AXI-Lite: the register file, written through the bus with `registers.encode` (cocotb_axil.py).
 

@@ -16,14 +16,23 @@ offset      name    rw  meaning
 0x008       NEURONS ro  neurons of the layer
 0x00C       CAPS    ro  [0] counters present
 0x020       CONTROL wo  [0] enable, [2:1] mode; enable = 0 forces pass-through (reads 0)
-0x024       THRESH  wo  [16:0] flip threshold, p = threshold / 2^16 (values > 2^16 act as 2^16)
+0x024       THRESH  wo  [16:0] flip threshold, p = threshold / 2^16 (values > 2^16 act as 2^16);
+                        a write reprograms the lanes' compare tables (`THRESHOLD_CYCLES`, input
+                        stalled)
 0x028/02C   SEED    wo  seed word [31:0] / [63:32] = `injector.seed_word(seed)` (read 0)
 0x030       RESEED  wo  write 1: reload the generator from SEED (20 cycles), clear fold counter
                         and counters
 0x040/044   BEATS   ro  beats accepted since reseed; reading LO latches HI ([15:0] = bits 47:32)
 0x048/04C   CHANGES ro  bits changed since reseed; reading LO latches HI ([15:0] = bits 47:32)
-0x100+4k    MASK_k  wo  fault mask, bit j = neuron 32k + j (reads 0)
+0x100+4k    MASK_k  wo  fault mask, bit j = neuron 32k + j (reads 0); with NF > 1 the mask is in
+                        LUTRAM and a write completes (BVALID) after `mask_write_cycles` cycles,
+                        input stalled
 ==========  ======  ==  =================================================================
+
+The host writes THRESHOLD and MASK only while the stream is idle (`encode` is issued before a
+run): both stall the stream while the injector stores them, so a beat never meets half a mask.
+After a reset the injector programs threshold 0 and fills the mask with ones before it accepts
+a beat (`reset_cycles`).
 
 Version 3 (against 2): CONTROL, THRESHOLD and MASK are write-only, and the counters are 48 bits
 (`COUNTER_BITS`; they wrap at 2^48, 32 days of beats at 100 MHz): the read-back cost about a LUT
@@ -70,6 +79,9 @@ MAX_NEURONS = (ADDR_SPACE - MASK_BASE) * 8
 VITIS_RESERVED = (0x000, 0x004, 0x008, 0x00C, 0x010)
 #: Clock cycles a RESEED takes (input stalled): 4 seed-load cycles and 16 warm-up steps.
 RESEED_CYCLES = 20
+#: Clock cycles after a THRESHOLD write (input stalled): the shared writer programs the 32
+#: entries of every lane's compare tables (plus the cycle of the write strobe).
+THRESHOLD_CYCLES = 33
 #: Order in which `read_counters` reads, so that each HI word is the one latched by its LO read.
 COUNTER_READ_ORDER = (BEATS_LO, BEATS_HI, CHANGES_LO, CHANGES_HI)
 
@@ -81,6 +93,24 @@ def mask_words(neurons: int) -> int:
     if neurons < 1:
         raise ValueError(f"neurons must be >= 1, got {neurons}")
     return (neurons + 31) // 32
+
+
+def mask_write_cycles(pe: int, neurons: int, word: int) -> int:
+    """Upper bound of the cycles a write of MASK register `word` holds the bus (and stalls the
+    stream): 1 when the mask is in flip-flops (NF = 1); otherwise the walker jumps from neuron 0
+    to word `word` by 32 neurons a cycle and then walks its 32 bits: word + 34 cycles."""
+    if pe < 1 or neurons % pe:
+        raise ValueError(f"pe={pe} must divide neurons={neurons}")
+    return 1 if neurons == pe else word + 34
+
+
+def reset_cycles(pe: int, neurons: int) -> int:
+    """Cycles after reset before the first beat is accepted: the longest of the reseed sequence,
+    the compare-table writer and the mask fill (NF addresses, NF > 1)."""
+    if pe < 1 or neurons % pe:
+        raise ValueError(f"pe={pe} must divide neurons={neurons}")
+    nf = neurons // pe
+    return max(RESEED_CYCLES, THRESHOLD_CYCLES - 1, nf if nf > 1 else 0)
 
 
 def mask_offset(word: int) -> int:
@@ -118,7 +148,9 @@ def encode(cfg: InjectorConfig) -> list[tuple[int, int]]:
     4. CONTROL = enable | mode.
 
     Issue them while the stream is idle, before the run's first beat: the run's flips then depend
-    only on (seed, beat index), so identical runs give identical flips.
+    only on (seed, beat index), so identical runs give identical flips. The THRESHOLD write and
+    (with NF > 1) every MASK write stall the stream while the injector stores them
+    (`THRESHOLD_CYCLES`, `mask_write_cycles`); a MASK write's bus response waits for it.
     """
     word = seed_word(cfg.seed)
     writes = [

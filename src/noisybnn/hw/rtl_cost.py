@@ -1,31 +1,30 @@
-"""Resource estimate of the RTL noise injector (v2 generator, register map v3), from yosys
-measurements, not a model.
+"""Resource estimate of the RTL noise injector (v2 generator, register map v3, mask and compare
+in LUTRAM), from yosys measurements, not a model.
 
 Used by the FINN custom op's resource estimate. The coefficients below were measured on
 2026-12-02 with yosys 0.23 `synth_xilinx -family xc7 -flatten` through `noisybnn.hw.synth`
-(which defines `NBNN_XC7_PRIMS`, so the lanes are the hand-instantiated LUT4 / LUT6_2 / CARRY4 of
-`noise_injector_core.v`) on the AXI-Lite IP `noise_injector_axil`, BITS = 1, NEURONS = PE:
-`python bench/synth_injector.py --pe 1 4 16 32` gave LUT 161, 242, 565, 1,009 and FF 361, 418,
-646, 950, a least-squares line LUT = 132.0 + 27.34 * lanes (largest residual 4.4), FF = 342 +
-19 * lanes (exact), CARRY4 = 26 + 6 * lanes. `--counters 0 --pe 1 16`: LUT 116, 490 (91.1 +
-24.93 * lanes), FF 204, 474 (186 + 18 * lanes). The core alone at PE = 1 (counters on): 83 LUT,
-209 FF. PE = 1, NEURONS = 256: 333 LUT, 624 FF. yosys also leaves INV cells (not counted as LUTs
-here, as before: Vivado folds most into the LUT they feed): 144.5 + 1.0 per lane, and one per
-mask bit (402 at PE = 1, NEURONS = 256). The slow test
-`tests/hw/test_registers.py::test_estimate_against_yosys` re-synthesizes and checks the estimate.
+(which defines `NBNN_XC7_PRIMS`, so the lanes are the hand-instantiated LUT4 / RAM32M / LUT6_2 /
+CARRY4 and the fault mask the RAM32X1S..RAM256X1S of `noise_injector_core.v`) on the AXI-Lite
+IP `noise_injector_axil`, BITS = 1 (`python bench/synth_injector.py`, docs/injector.md "Cost"):
 
-Where the cost goes (docs/injector.md, "Cost"): per 1-bit lane 16 LUT4 accumulator (on 4 CARRY4),
-8 LUT6_2 compare (on 2 CARRY4), 1 LUT6_2 output + changed bit: 25 (24.9 measured without
-counters); the change counter's popcount adds ~2.4. FF: 16 accumulator, output register,
-changed bit, mask bit. Fixed: the 89-bit LFSR with its seed load, reseed sequencer, handshake,
-the two 48-bit counters (41 LUT, mostly their read-mux words and HI latches; 156 FF) and the
-AXI-Lite register file (~35 LUT: write decode and the read mux of ID/PARAMS/NEURONS/CAPS; seed,
-threshold and control flops). noise_injector_axil minus the core at PE = 1: 78 LUT, 152 FF.
+* NEURONS = PE (NF = 1), counters on, `--pe 1 4 16 32`: LUT 177, 247, 524, 903, FF 371, 428,
+  656, 960: LUT = 152.7 + 23.40 * lanes (largest residual 3.1), FF = 352 + 19 * lanes (exact).
+* the same, `--counters 0`: `COUNTERS_OFF_*` below.
+* NF = 256, `--pe 1 4 16 32 --nf 256`: LUT 250, 343, 694, 1,152, FF 398, 455, 675, 965; NF = 64
+  (`--pe 1 4 --nf 64`), NF = 32 (`--pe 1 4 --nf 32`), NF = 4 (`--pe 1 --nf 4`): the rows in
+  `MEASURED_NF`; `tests/hw/test_registers.py` checks that the estimate reproduces every row.
 
-Per PE slot and fold beyond the first, the fault-mask bit of the current fold is an NF:1 mux
-(one LUT6 per 4 inputs, `_mux_luts`) plus ~0.11 LUT per fold of shared select logic; per neuron one mask FF
-(write-only, no read mux) and ~0.26 LUT of write enables. BRAM = DSP = 0: the splitmix64 lane
-constants are elaboration-time constants.
+LUT counts LUT sites: logic LUTs plus LUTRAM sites (`synth.LUTRAM_SITES`: RAM32M 4, RAM256X1S 4,
+RAM128X1S 2, RAM64X1S / RAM32X1S 1). yosys also leaves INV cells (not counted: Vivado folds them
+into the LUT they feed).
+
+Where the cost goes: per 1-bit lane 16 LUT4 accumulator (4 CARRY4), the compare as one RAM32M
+(4 sites) + one LUT6_2 on one CARRY4, one LUT6_2 output + changed bit: 22, plus the change
+counter's popcount; FF 16 accumulator, output register, changed bit, and at NF = 1 the mask bit
+of its neuron. Fixed: the 89-bit LFSR with its seed load, reseed sequencer, handshake, the shared
+compare-table writer, the two 48-bit counters and the AXI-Lite file. With NF > 1 the mask is one
+LUTRAM of depth NF per PE slot (`_ram_sites`) plus its write enable, read at the fold counter,
+and a shared walker writes it (fold counter, jump / bit walker, address mux).
 """
 
 from __future__ import annotations
@@ -33,33 +32,64 @@ from __future__ import annotations
 import math
 
 #: Measured (see module docstring): noise_injector_axil, COUNTERS = 1, BITS = 1, NF = 1.
-AXIL_LUT_FIXED = 132.0
-AXIL_LUT_PER_LANE = 27.34
-AXIL_FF_FIXED = 342
+AXIL_LUT_FIXED = 152.7
+AXIL_LUT_PER_LANE = 23.40
+AXIL_FF_FIXED = 352
 AXIL_FF_PER_LANE = 19
-#: Per neuron beyond the NF = 1 line: one mask FF and write-enable logic; per injector with
-#: NF > 1 a share of the fold mux's select logic that grows with NF. Fitted with `_mux_luts` for
-#: the NF:1 muxes to PE = 1, NEURONS = 256 (333 LUT, 624 FF), PE = 4, NEURONS = 1024 (817 LUT,
-#: 1,446 FF) and PE = 1, NEURONS = 64 (206 LUT, 430 FF): 333 = 161 + 8 + 68 + 255 n + s(256),
-#: 817 = 242 + 8 + 4 * 68 + 1020 n + s(256), 206 = 161 + 6 + 17 + 63 n + s(64) give n = 0.26,
-#: s(256) = 30, s(64) = 6: s ~ 0.11 NF.
-NEURON_FF = 1
-NEURON_LUT = 0.26
-FOLD_LUT_PER_FOLD = 0.11
-#: Counters (COUNTERS = 1 against 0, noise_injector_axil): 41.0 LUT and 156 FF fixed (two 48-bit
-#: counters, their 16-bit HI latches, their words of the read mux), per lane 2.4 LUT (popcount)
-#: and 1 FF (the changed-bit register).
-COUNTER_LUT_FIXED = 41.0
-COUNTER_LUT_PER_LANE = 2.41
-COUNTER_FF_FIXED = 156
-COUNTER_FF_PER_LANE = 1
-#: The core without counters at PE = 1 (81 LUT, 112 FF) less one lane of the counters-off line
-#: (24.93 LUT, 17 FF): the 89-bit LFSR with its seed load, the reseed sequencer, the handshake.
-CORE_LUT_FIXED = 81 - 24.93
-CORE_FF_FIXED = 112 - 17
-#: The AXI-Lite register file: what is left of the measured fixed part.
-AXILITE_LUT = AXIL_LUT_FIXED - COUNTER_LUT_FIXED - CORE_LUT_FIXED
-AXILITE_FF = AXIL_FF_FIXED - COUNTER_FF_FIXED - CORE_FF_FIXED
+#: The same line with COUNTERS = 0.
+#: The same line with COUNTERS = 0 (`--counters 0 --pe 1 4 16 32`: LUT 128, 191, 457, 811; FF
+#: 214, 268, 484, 772): the counters cost 48.4 LUT / 156 FF fixed and 1.33 LUT / 1 FF per lane.
+COUNTERS_OFF_LUT_FIXED = 104.3
+COUNTERS_OFF_LUT_PER_LANE = 22.07
+COUNTERS_OFF_FF_FIXED = 196
+COUNTERS_OFF_FF_PER_LANE = 18
+#: What the counters add (COUNTERS = 1 against 0).
+COUNTER_LUT_FIXED = AXIL_LUT_FIXED - COUNTERS_OFF_LUT_FIXED
+COUNTER_LUT_PER_LANE = AXIL_LUT_PER_LANE - COUNTERS_OFF_LUT_PER_LANE
+COUNTER_FF_FIXED = AXIL_FF_FIXED - COUNTERS_OFF_FF_FIXED
+COUNTER_FF_PER_LANE = AXIL_FF_PER_LANE - COUNTERS_OFF_FF_PER_LANE
+#: The core alone at PE = 1, counters off (`--top noise_injector_core --pe 1 --counters 0`):
+#: 98 LUT, 122 FF, for the split of the fixed part into the core and the AXI-Lite file.
+CORE_LUT_PE1 = 98
+CORE_FF_PE1 = 122
+#: NF > 1: the walker and the RAMs, against the NF = 1 line: LUT = WALKER_LUT +
+#: WALKER_LUT_PER_ADDR_BIT * ceil(log2 NF) + PE * (sites(NF) + MASK_SLOT_LUT), least squares over
+#: the MEASURED_NF rows.
+WALKER_LUT = 41.7
+WALKER_LUT_PER_ADDR_BIT = 3.58
+MASK_SLOT_LUT = 1.72
+#: (PE, NF, LUT, FF) of noise_injector_axil, BITS = 1, counters on, as synthesized (the fit's
+#: largest LUT residual is 8.2, at PE 4 x NF 32: 325 synthesized, 317 estimated).
+MEASURED_NF: tuple[tuple[int, int, int, int], ...] = (
+    (1, 256, 250, 398), (4, 256, 343, 455), (16, 256, 694, 675), (32, 256, 1152, 965),
+    (1, 64, 238, 392), (4, 64, 314, 449), (1, 32, 237, 391), (4, 32, 325, 447), (1, 4, 224, 387),
+)
+
+
+def _clog2(n: int) -> int:
+    """Bits the RTL gives a counter of n values (its `clog2`, at least 1)."""
+    return max(1, math.ceil(math.log2(n))) if n > 1 else 1
+
+
+def _ram_sites(nf: int) -> int:
+    """LUT sites of one PE slot's mask RAM of depth nf (RAM32X1S / RAM64X1S: 1, RAM128X1S: 2,
+    RAM256X1S: 4; deeper: yosys' inference, counted as RAM256X1S banks plus their mux)."""
+    if nf <= 64:
+        return 1
+    if nf <= 128:
+        return 2
+    banks = math.ceil(nf / 256)
+    return 4 * banks + (math.ceil(banks / 4) if banks > 1 else 0)
+
+
+def walker_ff(pe: int, neurons: int) -> int:
+    """Flip-flops of the fold counter and the mask walker (the RTL's register widths)."""
+    nf = neurons // pe
+    if nf == 1:
+        return 0
+    words = (neurons + 31) // 32
+    slot_w = _clog2(pe) if pe > 1 else 1
+    return _clog2(nf) + 2 + slot_w + _clog2(nf + 33) + (_clog2(words) if words > 1 else 1) + 5
 
 
 def _check(pe: int, bits: int, neurons: int) -> None:
@@ -70,39 +100,36 @@ def _check(pe: int, bits: int, neurons: int) -> None:
         raise ValueError(f"pe={pe} must divide the layer width {neurons}")
 
 
-def _mux_luts(n: int) -> int:
-    """LUT6 of an n:1 mux: one LUT6 per 4 inputs, MUXF7/MUXF8 (free) join four of them into a
-    16:1, and the 16:1 outputs are muxed again the same way."""
-    if n <= 1:
-        return 0
-    first = math.ceil(n / 4)
-    return first if first <= 4 else first + _mux_luts(math.ceil(n / 16))
-
-
 def cost_breakdown(
     pe: int, bits: int, neurons: int, with_counters: bool = True, with_axilite: bool = False
 ) -> dict[str, dict[str, int]]:
     """Every term of the estimate: {part: {"LUT": n, "FF": n}}. With the AXI-Lite file and the
-    counters, the terms add up to the measured line for NEURONS = PE, BITS = 1."""
+    counters, the terms add up to the measured line for NEURONS = PE, BITS = 1, and to the
+    measured rows of MEASURED_NF."""
     _check(pe, bits, neurons)
     lanes = pe * bits
     nf = neurons // pe
-    lane_lut = AXIL_LUT_PER_LANE - COUNTER_LUT_PER_LANE - NEURON_LUT
-    lane_ff = AXIL_FF_PER_LANE - COUNTER_FF_PER_LANE - NEURON_FF
-    fold_w = math.ceil(math.log2(nf)) if nf > 1 else 0
+    # the counters-off line per 1-bit lane: lane (22 LUT, 17 FF) plus the NF = 1 mask bit
+    lane_ff = COUNTERS_OFF_FF_PER_LANE - 1
+    core_lut = CORE_LUT_PE1 - COUNTERS_OFF_LUT_PER_LANE
+    core_ff = CORE_FF_PE1 - COUNTERS_OFF_FF_PER_LANE
     parts = {
-        "lanes": {"LUT": round(lane_lut * lanes), "FF": lane_ff * lanes},
-        "generator_and_control": {"LUT": round(CORE_LUT_FIXED) + fold_w,
-                                  "FF": CORE_FF_FIXED + fold_w},
-        "fault_mask_mux": {"LUT": _mux_luts(nf) * pe + (round(FOLD_LUT_PER_FOLD * nf) if nf > 1
-                                                        else 0), "FF": 0},
+        "lanes": {"LUT": round(COUNTERS_OFF_LUT_PER_LANE * lanes), "FF": lane_ff * lanes},
+        "generator_and_control": {"LUT": round(core_lut), "FF": core_ff},
     }
+    if nf == 1:
+        parts["fault_mask"] = {"LUT": 0, "FF": neurons}
+    else:
+        parts["fault_mask"] = {
+            "LUT": round(WALKER_LUT + WALKER_LUT_PER_ADDR_BIT * _clog2(nf)
+                         + pe * (_ram_sites(nf) + MASK_SLOT_LUT)),
+            "FF": walker_ff(pe, neurons)}
     if with_counters:
         parts["counters"] = {"LUT": round(COUNTER_LUT_FIXED + COUNTER_LUT_PER_LANE * lanes),
                              "FF": COUNTER_FF_FIXED + COUNTER_FF_PER_LANE * lanes}
     if with_axilite:
-        parts["axilite"] = {"LUT": round(AXILITE_LUT + NEURON_LUT * neurons),
-                            "FF": AXILITE_FF + NEURON_FF * neurons}
+        parts["axilite"] = {"LUT": round(COUNTERS_OFF_LUT_FIXED - core_lut),
+                            "FF": COUNTERS_OFF_FF_FIXED - core_ff}
     return parts
 
 
