@@ -7,6 +7,9 @@ beat differs from the consumer's, and in front of every MVAU a FIFO that holds o
     pixels (PE_in x 8 bit) -> binarize -> DWC -> MVAU_0 -> injector_0 -> DWC -> MVAU_1 -> ...
         -> MVAU_last (accumulators) -> scale/bias (32-bit logits) -> out
 
+and for a CNN, in FINN's order: binarize -> [sliding window (SIMD_swg) -> DWC -> MVAU ->
+injector] per conv, max-pool (PE_pool) after the injector where the build pools, ... -> fc MVAUs.
+
 Injectors are `noise_injector_axil` as they are (byte-padded streams, one AXI-Lite port each:
 `s_axil<k>_*`).
 """
@@ -20,12 +23,12 @@ from pathlib import Path
 import numpy as np
 
 from noisybnn.resources import rtl_dir
-from noisybnn.rtl.design import Design, Injector, Mvau
+from noisybnn.rtl.design import Design, Injector, MaxPool, Mvau, Swg
 
 RTL_DIR = rtl_dir()
 TOP = "nbnn_accel"
 OUR_SOURCES = ("nbnn_mvau_bin.v", "nbnn_binarize.v", "nbnn_stream_fifo.v", "nbnn_stream_dwc.v",
-               "nbnn_scale_bias.v")
+               "nbnn_scale_bias.v", "nbnn_swg_bin.v", "nbnn_maxpool_bin.v")
 INJECTOR_SOURCES = ("noise_injector_core.v", "noise_injector_axil.v")
 AXIL_ADDR_W = 12
 AXIL_PORTS = [  # (name, direction as seen by the top, width)
@@ -68,6 +71,15 @@ def threshold_words(m: Mvau) -> list[str]:
             v |= int(m.thresholds[f * m.pe + p]) << (p * tw)
         out.append(f"{v:0{digits}x}")
     return out
+
+
+def swg_params(s: Swg) -> dict:
+    return {"IFM_H": s.ifm[0], "IFM_W": s.ifm[1], "C": s.channels, "SIMD": s.simd,
+            "K": s.kernel, "S": s.stride}
+
+
+def pool_params(p: MaxPool) -> dict:
+    return {"IFM_H": p.ifm[0], "IFM_W": p.ifm[1], "C": p.channels, "PE": p.pe, "K": p.kernel}
 
 
 @dataclass
@@ -152,6 +164,15 @@ def top_source(design: Design, rom_dir: Path, fifo_depth: int = 8) -> str:
                       "TFILE": f'"{rom_dir / (f"t{idx}.mem" if thresh else "none.mem")}"'}
             cur = ch.instance("nbnn_mvau_bin", params, cur, layer.out_w, f"u_mvau{idx}")
             cur = ch.fifo(cur)
+        elif isinstance(layer, Swg):
+            cur = ch.dwc(cur, layer.simd)
+            cur = ch.instance("nbnn_swg_bin", swg_params(layer), cur, layer.simd, f"u_swg{idx}")
+            cur = ch.fifo(cur)
+        elif isinstance(layer, MaxPool):
+            cur = ch.dwc(cur, layer.pe)
+            cur = ch.instance("nbnn_maxpool_bin", pool_params(layer), cur, layer.pe,
+                              f"u_pool{idx}")
+            cur = ch.fifo(cur)
         else:
             axis_w = (layer.pe + 7) // 8 * 8
             axil = "".join(f"\n        .s_axil_{n}(s_axil{k}_{n})," for n, _, _ in AXIL_PORTS)
@@ -202,6 +223,7 @@ def design_key(design: Design) -> str:
             h.update(repr((layer.mw, layer.mh, layer.simd, layer.pe)).encode())
             h.update(np.packbits(layer.weights).tobytes())
             h.update(b"none" if layer.thresholds is None else layer.thresholds.tobytes())
-        elif isinstance(layer, Injector):
-            h.update(repr((layer.layer, layer.neurons, layer.pe)).encode())
+            h.update(repr(layer.vectors).encode())
+        elif isinstance(layer, (Injector, Swg, MaxPool)):  # small dataclasses
+            h.update(repr(layer).encode())
     return h.hexdigest()[:16]

@@ -73,7 +73,7 @@ class Harness:
                          "backpressure": backpressure, "first_image_cycles": first - start,
                          "steady_cycles_per_image": (last - first) / (n - 1) if n > 1
                          else float(first - start)}
-        classes = self.design.num_classes
+        classes = self.design.outputs_per_image
         return np.fromfile(dst, dtype=np.int32).reshape(n, classes).astype(np.int64)
 
     def close(self) -> None:

@@ -66,7 +66,7 @@ def _harness(design: Design) -> str:
     n = len(design.injectors)
     text = Path(emit.__file__).with_name("harness.cpp.in").read_text()
     subs = {"@TOP@": emit.TOP, "@PIXELS@": str(design.pixels), "@PE_IN@": str(pe_in),
-            "@OUT_PE@": str(last.pe), "@NF_OUT@": str(last.mh // last.pe),
+            "@OUT_PE@": str(last.pe), "@NF_OUT@": str(last.vectors * last.mh // last.pe),
             "@SET_INPUT@": set_in, "@OUT_LANE@": out,
             "@WRITE_CASES@": "\n".join(f"    AXIL_WRITE({k})" for k in range(n)),
             "@READ_CASES@": "\n".join(f"    AXIL_READ({k})" for k in range(n))}
