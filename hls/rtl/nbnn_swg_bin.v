@@ -7,14 +7,16 @@
 // carrying channels cf*SIMD .. cf*SIMD + SIMD - 1 of input pixel (oy*S + ky, ox*S + kx). So the
 // window vector, read LSB first, is FINN's im2col row: index (ky*K + kx)*C + c.
 //
-// Line buffer: R = K + S rows of IFM_W x CF words (SIMD bits), addressed {row slot, column,
-// fold} (powers of two per field; one memory, registered read: LUTRAM/BRAM-friendly). The writer
-// stores each input row into the next slot while the reader emits the windows of the current
-// output row from its K rows, so the S rows the next output row needs arrive while this one is
-// read (no stall when K*K*OW >= S*IFM_W beats per row, as for every stride-1 conv and a K = S
-// pool). `avail` = complete rows in the buffer from the reader's first row on; the writer may
-// fill a slot while avail < R, the reader starts a row when avail >= K, and drops S rows at the
-// end of each output row (at the image's last one: the image's remaining rows).
+// Line buffer: R = K + S + SLACK rows of IFM_W x CF words (SIMD bits), addressed {row slot,
+// column, fold} (powers of two per field; one memory, registered read: LUTRAM/BRAM-friendly).
+// The writer stores each input row into the next free slot while the reader emits the windows
+// of the current output row from its K rows, so the S rows the next output row needs arrive
+// while this one is read. SLACK more rows let the writer run ahead where a row's windows take
+// longer to send than the row takes to arrive (the reader then catches up at the next image's
+// start, where it waits for K rows). `avail` = complete rows in the buffer from the reader's
+// first row on; the writer may fill a slot while avail < R, the reader starts a row when
+// avail >= K, and drops S rows at the end of each output row (at the image's last one: the
+// image's remaining rows).
 `default_nettype none
 
 module nbnn_swg_bin #(
@@ -23,7 +25,8 @@ module nbnn_swg_bin #(
     parameter integer C      = 4,
     parameter integer SIMD   = 4,
     parameter integer K      = 3,
-    parameter integer S      = 1
+    parameter integer S      = 1,
+    parameter integer SLACK  = 1     // rows beyond K + S: the writer's lead within an image
 ) (
     input  wire            ap_clk,
     input  wire            ap_rst_n,
@@ -51,7 +54,7 @@ module nbnn_swg_bin #(
     localparam integer CF    = C / SIMD;
     localparam integer OH    = (IFM_H - K) / S + 1;
     localparam integer OW    = (IFM_W - K) / S + 1;
-    localparam integer R     = K + S;
+    localparam integer R     = K + S + SLACK;
     localparam integer RW    = clog2(R);
     localparam integer XW    = clog2(IFM_W);
     localparam integer FW    = clog2(CF);
