@@ -105,6 +105,7 @@ class MaxPool:
     kernel: int
     pe: int
     name: str = "Pool"
+    window: str = ""  # FINN's sliding-window node this unit also replaces
 
     @property
     def cycles(self) -> int:
@@ -262,7 +263,7 @@ def load_design(build_dir: str | Path) -> Design:
                 raise UnsupportedLayerError(f"{node.name}: PE {pe} does not divide "
                                             f"{win.channels} channels")
             layers.append(MaxPool(ifm=win.ifm, channels=win.channels, kernel=win.kernel, pe=pe,
-                                  name=f"Pool_{n_pool - 1}"))
+                                  name=f"Pool_{n_pool - 1}", window=win.name))
             continue
         if op in ("Thresholding", "MultiThreshold"):
             t = inits[node.input[1]].astype(np.float64)

@@ -108,6 +108,7 @@ class _Chain:
                  extra: str = "", pad_in: int = 0, pad_out: int = 0) -> Stream:
         dst = self.stream(out_w)
         ps = ", ".join(f".{k}({v})" for k, v in params.items())
+        ps = f"#({ps}) " if ps else ""
         sd = f"{{{pad_in}'d0, {src.name}_tdata}}" if pad_in else f"{src.name}_tdata"
         if pad_out:
             pad_wire = f"{inst}_mdata"
@@ -118,7 +119,7 @@ class _Chain:
         else:
             md = f"{dst.name}_tdata"
         self.body.append(
-            f"    {module} #({ps}) {inst} (\n"
+            f"    {module} {ps}{inst} (\n"
             f"        .ap_clk(ap_clk), .ap_rst_n(ap_rst_n),{extra}\n"
             f"        .s_axis_tdata({sd}), .s_axis_tvalid({src.name}_tvalid), "
             f".s_axis_tready({src.name}_tready),\n"
@@ -137,8 +138,12 @@ class _Chain:
                              f"u_dwc{self.n}")
 
 
-def top_source(design: Design, rom_dir: Path, fifo_depth: int = 8) -> str:
-    """Verilog of the stitched accelerator for `design`, its ROMs in `rom_dir`."""
+def top_source(design: Design, rom_dir: Path, fifo_depth: int = 8,
+               swg_modules: dict[int, str] | None = None) -> str:
+    """Verilog of the stitched accelerator for `design`, its ROMs in `rom_dir`.
+
+    `swg_modules` (layer index -> module with our stream ports) replaces our sliding window
+    there (FINN's generated one, `finn_swg`, for simulation)."""
     ch = _Chain(fifo_depth)
     b = design.binarize
     ports = ["    input  wire ap_clk,", "    input  wire ap_rst_n,",
@@ -166,7 +171,11 @@ def top_source(design: Design, rom_dir: Path, fifo_depth: int = 8) -> str:
             cur = ch.fifo(cur)
         elif isinstance(layer, Swg):
             cur = ch.dwc(cur, layer.simd)
-            cur = ch.instance("nbnn_swg_bin", swg_params(layer), cur, layer.simd, f"u_swg{idx}")
+            if swg_modules and idx in swg_modules:
+                cur = ch.instance(swg_modules[idx], {}, cur, layer.simd, f"u_swg{idx}")
+            else:
+                cur = ch.instance("nbnn_swg_bin", swg_params(layer), cur, layer.simd,
+                                  f"u_swg{idx}")
             cur = ch.fifo(cur)
         elif isinstance(layer, MaxPool):
             cur = ch.dwc(cur, layer.pe)
