@@ -89,6 +89,13 @@ class Swg:
         return tuple((d - self.kernel) // self.stride + 1 for d in self.ifm)
 
     @property
+    def slack_rows(self) -> int:
+        """Line-buffer rows beyond K + S (`nbnn_swg_bin`'s SLACK): 2K rows in all, so the next
+        image's first K rows fit beside the current image's last window and a slower consumer
+        does not wait at image starts; at least one, so the writer can run ahead in an image."""
+        return max(1, self.kernel - self.stride)
+
+    @property
     def cycles(self) -> int:
         """Beats out (every window) or in (every pixel), whichever is more, per image."""
         cf = self.channels // self.simd

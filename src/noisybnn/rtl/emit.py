@@ -75,7 +75,7 @@ def threshold_words(m: Mvau) -> list[str]:
 
 def swg_params(s: Swg) -> dict:
     return {"IFM_H": s.ifm[0], "IFM_W": s.ifm[1], "C": s.channels, "SIMD": s.simd,
-            "K": s.kernel, "S": s.stride}
+            "K": s.kernel, "S": s.stride, "SLACK": s.slack_rows}
 
 
 def pool_params(p: MaxPool) -> dict:
