@@ -64,11 +64,12 @@ def table(rec: dict) -> str:
         lines.append(f"  cycles/image RTL {tp['cycles_per_image']:.1f} vs FINN estimate "
                      f"{rec['finn_max_cycles']}; FPS at {1e3 / clk:.0f} MHz: RTL "
                      f"{1e9 / (clk * tp['cycles_per_image']):.0f}, FINN estimate "
-                     f"{1e9 / (clk * rec['finn_max_cycles']):.0f}; simulation {tp['images_per_s']:.0f} images/s "
+                     f"{1e9 / (clk * rec['finn_max_cycles']):.0f}; simulation "
+                     f"{tp['images_per_s']:.0f} images/s "
                      f"({tp['sim_cycles_per_s'] / 1e6:.2f} Mcycle/s), Verilator build "
                      f"{rec['verilator_build_s']} s")
     if "yosys" in rec:
-        from noisybnn.rtl.resources import plain_name, finn_by_layer
+        from noisybnn.rtl.resources import finn_by_layer, plain_name
 
         lines.append(f"  {'layer':28s} {'yosys LUT':>9s} {'FF':>7s} {'LUTRAM':>6s} {'BRAM18':>6s} "
                      f"{'DSP':>4s} {'FINN LUT':>9s} {'BRAM18':>6s}  (yosys 0.23 synth_xilinx; "

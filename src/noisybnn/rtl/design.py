@@ -7,7 +7,8 @@ What the RTL covers: Thresholding on uint8 pixels with one threshold, binary (XN
 threshold per neuron or none (the last layer), binary injectors, and scalar integer Mul/Add at
 the end; for CNNs also 'VALID' square sliding windows into an MVAU (convolutions, MVAU and
 injector then run once per output pixel) and K x K / stride K max-pools on binary maps (FINN's
-depthwise sliding window + Pool(MaxPool)). Anything else raises `UnsupportedLayerError`; such builds stay on the HLS/FINN path.
+depthwise sliding window + Pool(MaxPool)). Anything else raises `UnsupportedLayerError`; such
+builds stay on the HLS/FINN path.
 """
 
 from __future__ import annotations
