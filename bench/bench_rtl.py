@@ -19,14 +19,19 @@ def bench_build(build: Path, images: int, yosys: bool, sim: bool = True,
                 glue: bool = True) -> dict:
     from noisybnn.backends.rtl import RtlAccelerator
     from noisybnn.rtl import load_design
+    from noisybnn.rtl.design import MaxPool, Swg
 
     est = json.loads((build / "estimates.json").read_text())
     rec: dict = {"build": str(build), "finn_max_cycles": est["max_cycles"],
+                 "clock_ns": est.get("clock_ns", 10.0),
                  "finn_layers": est["layers"], "finn_total": est["total"],
                  "finn_layer_cycles": est["layer_cycles"], "available": est["available"]}
     design = load_design(build)
     rec["folding"] = [{"name": m.name, "MW": m.mw, "MH": m.mh, "SIMD": m.simd, "PE": m.pe}
                       for m in design.mvaus]
+    rec["windows"] = [{"name": x.name, "kind": type(x).__name__,
+                       "SIMD": getattr(x, "simd", getattr(x, "pe", 1))}
+                      for x in design.layers if isinstance(x, (Swg, MaxPool))]
     if sim:
         t0 = time.time()
         acc = RtlAccelerator(build, jobs=1)
@@ -55,20 +60,29 @@ def table(rec: dict) -> str:
     lines = [f"{rec['build']} ({fold})"]
     if "throughput" in rec:
         tp = rec["throughput"]
-        lines.append(f"  cycles/image RTL {tp['cycles_per_image']:.1f} vs FINN "
-                     f"{rec['finn_max_cycles']}; simulation {tp['images_per_s']:.0f} images/s "
+        clk = rec.get("clock_ns", 10.0)
+        lines.append(f"  cycles/image RTL {tp['cycles_per_image']:.1f} vs FINN estimate "
+                     f"{rec['finn_max_cycles']}; FPS at {1e3 / clk:.0f} MHz: RTL "
+                     f"{1e9 / (clk * tp['cycles_per_image']):.0f}, FINN estimate "
+                     f"{1e9 / (clk * rec['finn_max_cycles']):.0f}; simulation "
+                     f"{tp['images_per_s']:.0f} images/s "
                      f"({tp['sim_cycles_per_s'] / 1e6:.2f} Mcycle/s), Verilator build "
                      f"{rec['verilator_build_s']} s")
     if "yosys" in rec:
-        lines.append(f"  {'layer':22s} {'yosys LUT':>9s} {'FF':>7s} {'BRAM18':>6s} {'DSP':>4s} "
-                     f"{'FINN LUT':>9s} {'BRAM18':>6s}")
-        finn = {k.replace("_hls", "").replace("_rtl", ""): v for k, v in rec["finn_layers"].items()}
+        from noisybnn.rtl.resources import finn_by_layer, plain_name
+
+        lines.append(f"  {'layer':28s} {'yosys LUT':>9s} {'FF':>7s} {'LUTRAM':>6s} {'BRAM18':>6s} "
+                     f"{'DSP':>4s} {'FINN LUT':>9s} {'BRAM18':>6s}  (yosys 0.23 synth_xilinx; "
+                     "FINN: estimates)")
+        finn = finn_by_layer(rec["finn_layers"], rec["yosys"].get("pool_windows"))
         for name, u in rec["yosys"]["layers"].items():
-            f = finn.get(name, {})
-            lines.append(f"  {name:22s} {u['LUT']:9d} {u['FF']:7d} {u['BRAM_18K']:6d} {u['DSP']:4d} "
+            f = finn.get(plain_name(name), {})
+            lines.append(f"  {name:28s} {u['LUT']:9d} {u['FF']:7d} {u['LUTRAM']:6d} "
+                         f"{u['BRAM_18K']:6d} {u['DSP']:4d} "
                          f"{f.get('LUT', float('nan')):9.0f} {f.get('BRAM_18K', float('nan')):6.1f}")
         t, ft = rec["yosys"]["total"], rec["finn_total"]
-        lines.append(f"  {'total':22s} {t['LUT']:9d} {t['FF']:7d} {t['BRAM_18K']:6d} {t['DSP']:4d} "
+        lines.append(f"  {'total':28s} {t['LUT']:9d} {t['FF']:7d} {t['LUTRAM']:6d} "
+                     f"{t['BRAM_18K']:6d} {t['DSP']:4d} "
                      f"{ft['LUT']:9.0f} {ft['BRAM_18K']:6.1f}   fits: {rec['yosys_fits']}")
     return "\n".join(lines)
 

@@ -1,7 +1,8 @@
 // nbnn_stream_dwc: AXI-Stream data-width converter, IW-bit beats in, OW-bit beats out, any
 // ratio (FINN's StreamingDataWidthConverter role). Bits leave in the order they arrived, LSB
-// first: a buffer of IW + OW bits takes a beat while it holds at most OW bits and gives one
-// while it holds at least OW, so both sides can move every cycle (full rate either way).
+// first: a buffer of IW + OW bits takes a beat while it holds at most OW bits once this cycle's
+// output beat is out, and gives one while it holds at least OW, so both sides can move every
+// cycle (full rate either way).
 `default_nettype none
 
 module nbnn_stream_dwc #(
@@ -45,13 +46,18 @@ module nbnn_stream_dwc #(
 
     wire take = s_axis_tvalid & s_axis_tready;
     wire give = m_axis_tvalid & m_axis_tready;
-    assign s_axis_tready = (count <= OWC);
+    // room for a beat once this cycle's output beat has left (a path from m_axis_tready, as
+    // AXI-Stream allows): without it a beat that fills the buffer past OW bits costs a bubble
+    assign s_axis_tready = (c1 <= OWC);
     assign m_axis_tvalid = (count >= OWC);
     assign m_axis_tdata  = bits_q[OW-1:0];
 
     always @(*) begin
-        shifted = give ? (bits_q >> OW) : bits_q;
         c1 = give ? count - OWC : count;
+    end
+
+    always @(*) begin
+        shifted = give ? (bits_q >> OW) : bits_q;
         merged = shifted;
         if (take) merged = shifted | ({{OW{1'b0}}, s_axis_tdata} << c1);
     end

@@ -108,9 +108,11 @@ def test_cnn_finn_equals_brevitas_1000_images(cnv, setting):
     assert np.array_equal(finn_logits(twin, x, setting), brevitas_logits(net, x, setting, pes))
 
 
-def test_rtl_accelerator_says_the_sliding_window_is_missing(cnv):
-    """docs/rtl.md: the RTL design does not cover convolutions, and says where it stops."""
-    from noisybnn.rtl.design import UnsupportedLayerError, load_design
+def test_rtl_accelerator_covers_the_cnn(cnv):
+    """docs/rtl.md: the RTL design reads the conv build (sliding windows, max-pools); its
+    parity with the sim is tests/rtl/test_cnv_parity.py."""
+    from noisybnn.rtl.design import MaxPool, Swg, load_design
 
-    with pytest.raises(UnsupportedLayerError, match="ConvolutionInputGenerator"):
-        load_design(cnv[3])
+    layers = load_design(cnv[3]).layers
+    assert sum(isinstance(x, Swg) for x in layers) == 4
+    assert sum(isinstance(x, MaxPool) for x in layers) == 2

@@ -28,10 +28,13 @@ class RtlAccelerator:
             back-pressure, a slow consumer); 0 = always ready.
         bp_seed: seed of the back-pressure pattern.
         jobs: parallel C++ compile jobs for the first build.
+        swg: "ours" (plain Verilog, what yosys measures) or "finn" (FINN's generated
+            ConvolutionInputGenerator_rtl, SystemVerilog, for simulation only) for the
+            convolutions' sliding windows.
     """
 
     def __init__(self, build_dir: str | Path, backpressure: float = 0.0, bp_seed: int = 1,
-                 jobs: int = 1):
+                 jobs: int = 1, swg: str = "ours"):
         from noisybnn.rtl import load_design
         from noisybnn.rtl.harness import Harness
 
@@ -40,7 +43,7 @@ class RtlAccelerator:
         self.design = load_design(build_dir)
         self.backpressure = backpressure
         t0 = time.time()
-        self.harness = Harness(self.design, jobs=jobs, bp_seed=bp_seed)
+        self.harness = Harness(self.design, jobs=jobs, bp_seed=bp_seed, swg=swg)
         self.build_seconds = time.time() - t0
         self.injector_widths = [i.neurons for i in self.design.injectors]
         self.num_classes = self.design.num_classes

@@ -7,6 +7,9 @@ beat differs from the consumer's, and in front of every MVAU a FIFO that holds o
     pixels (PE_in x 8 bit) -> binarize -> DWC -> MVAU_0 -> injector_0 -> DWC -> MVAU_1 -> ...
         -> MVAU_last (accumulators) -> scale/bias (32-bit logits) -> out
 
+and for a CNN, in FINN's order: binarize -> [sliding window (SIMD_swg) -> DWC -> MVAU ->
+injector] per conv, max-pool (PE_pool) after the injector where the build pools, ... -> fc MVAUs.
+
 Injectors are `noise_injector_axil` as they are (byte-padded streams, one AXI-Lite port each:
 `s_axil<k>_*`).
 """
@@ -20,12 +23,12 @@ from pathlib import Path
 import numpy as np
 
 from noisybnn.resources import rtl_dir
-from noisybnn.rtl.design import Design, Injector, Mvau
+from noisybnn.rtl.design import Design, Injector, MaxPool, Mvau, Swg
 
 RTL_DIR = rtl_dir()
 TOP = "nbnn_accel"
 OUR_SOURCES = ("nbnn_mvau_bin.v", "nbnn_binarize.v", "nbnn_stream_fifo.v", "nbnn_stream_dwc.v",
-               "nbnn_scale_bias.v")
+               "nbnn_scale_bias.v", "nbnn_swg_bin.v", "nbnn_maxpool_bin.v")
 INJECTOR_SOURCES = ("noise_injector_core.v", "noise_injector_axil.v")
 AXIL_ADDR_W = 12
 AXIL_PORTS = [  # (name, direction as seen by the top, width)
@@ -70,6 +73,15 @@ def threshold_words(m: Mvau) -> list[str]:
     return out
 
 
+def swg_params(s: Swg) -> dict:
+    return {"IFM_H": s.ifm[0], "IFM_W": s.ifm[1], "C": s.channels, "SIMD": s.simd,
+            "K": s.kernel, "S": s.stride, "SLACK": s.slack_rows}
+
+
+def pool_params(p: MaxPool) -> dict:
+    return {"IFM_H": p.ifm[0], "IFM_W": p.ifm[1], "C": p.channels, "PE": p.pe, "K": p.kernel}
+
+
 @dataclass
 class Stream:
     name: str
@@ -96,6 +108,7 @@ class _Chain:
                  extra: str = "", pad_in: int = 0, pad_out: int = 0) -> Stream:
         dst = self.stream(out_w)
         ps = ", ".join(f".{k}({v})" for k, v in params.items())
+        ps = f"#({ps}) " if ps else ""
         sd = f"{{{pad_in}'d0, {src.name}_tdata}}" if pad_in else f"{src.name}_tdata"
         if pad_out:
             pad_wire = f"{inst}_mdata"
@@ -106,7 +119,7 @@ class _Chain:
         else:
             md = f"{dst.name}_tdata"
         self.body.append(
-            f"    {module} #({ps}) {inst} (\n"
+            f"    {module} {ps}{inst} (\n"
             f"        .ap_clk(ap_clk), .ap_rst_n(ap_rst_n),{extra}\n"
             f"        .s_axis_tdata({sd}), .s_axis_tvalid({src.name}_tvalid), "
             f".s_axis_tready({src.name}_tready),\n"
@@ -125,8 +138,12 @@ class _Chain:
                              f"u_dwc{self.n}")
 
 
-def top_source(design: Design, rom_dir: Path, fifo_depth: int = 8) -> str:
-    """Verilog of the stitched accelerator for `design`, its ROMs in `rom_dir`."""
+def top_source(design: Design, rom_dir: Path, fifo_depth: int = 8,
+               swg_modules: dict[int, str] | None = None) -> str:
+    """Verilog of the stitched accelerator for `design`, its ROMs in `rom_dir`.
+
+    `swg_modules` (layer index -> module with our stream ports) replaces our sliding window
+    there (FINN's generated one, `finn_swg`, for simulation)."""
     ch = _Chain(fifo_depth)
     b = design.binarize
     ports = ["    input  wire ap_clk,", "    input  wire ap_rst_n,",
@@ -151,6 +168,19 @@ def top_source(design: Design, rom_dir: Path, fifo_depth: int = 8) -> str:
                       "WFILE": f'"{rom_dir / f"w{idx}.mem"}"',
                       "TFILE": f'"{rom_dir / (f"t{idx}.mem" if thresh else "none.mem")}"'}
             cur = ch.instance("nbnn_mvau_bin", params, cur, layer.out_w, f"u_mvau{idx}")
+            cur = ch.fifo(cur)
+        elif isinstance(layer, Swg):
+            cur = ch.dwc(cur, layer.simd)
+            if swg_modules and idx in swg_modules:
+                cur = ch.instance(swg_modules[idx], {}, cur, layer.simd, f"u_swg{idx}")
+            else:
+                cur = ch.instance("nbnn_swg_bin", swg_params(layer), cur, layer.simd,
+                                  f"u_swg{idx}")
+            cur = ch.fifo(cur)
+        elif isinstance(layer, MaxPool):
+            cur = ch.dwc(cur, layer.pe)
+            cur = ch.instance("nbnn_maxpool_bin", pool_params(layer), cur, layer.pe,
+                              f"u_pool{idx}")
             cur = ch.fifo(cur)
         else:
             axis_w = (layer.pe + 7) // 8 * 8
@@ -202,6 +232,7 @@ def design_key(design: Design) -> str:
             h.update(repr((layer.mw, layer.mh, layer.simd, layer.pe)).encode())
             h.update(np.packbits(layer.weights).tobytes())
             h.update(b"none" if layer.thresholds is None else layer.thresholds.tobytes())
-        elif isinstance(layer, Injector):
-            h.update(repr((layer.layer, layer.neurons, layer.pe)).encode())
+            h.update(repr(layer.vectors).encode())
+        elif isinstance(layer, (Injector, Swg, MaxPool)):  # small dataclasses
+            h.update(repr(layer).encode())
     return h.hexdigest()[:16]

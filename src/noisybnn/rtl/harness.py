@@ -24,11 +24,11 @@ class RtlSimError(RuntimeError):
 class Harness:
     """A started simulation of `design` (compiled on first use)."""
 
-    def __init__(self, design: Design, jobs: int = 1, bp_seed: int = 1):
+    def __init__(self, design: Design, jobs: int = 1, bp_seed: int = 1, swg: str = "ours"):
         from noisybnn.rtl.verilate import build_simulator
 
         self.design = design
-        self.executable = build_simulator(design, jobs=jobs).resolve()
+        self.executable = build_simulator(design, jobs=jobs, swg=swg).resolve()
         self.bp_seed = int(bp_seed)
         self.last_run: dict = {}
         self._tmp = tempfile.TemporaryDirectory(prefix="noisybnn-rtl-")
@@ -73,7 +73,7 @@ class Harness:
                          "backpressure": backpressure, "first_image_cycles": first - start,
                          "steady_cycles_per_image": (last - first) / (n - 1) if n > 1
                          else float(first - start)}
-        classes = self.design.num_classes
+        classes = self.design.outputs_per_image
         return np.fromfile(dst, dtype=np.int32).reshape(n, classes).astype(np.int64)
 
     def close(self) -> None:

@@ -19,7 +19,7 @@ from pathlib import Path
 from noisybnn.hw.synth import synthesize
 from noisybnn.resources import work_dir
 from noisybnn.rtl import emit
-from noisybnn.rtl.design import Design, Mvau
+from noisybnn.rtl.design import Design, MaxPool, Mvau, Swg
 
 _SOURCES_OF = {"noise_injector_axil": emit.INJECTOR_SOURCES}
 DEFAULT_CACHE = work_dir("build", "rtl", "yosys-cache")
@@ -39,6 +39,12 @@ def layer_units(design: Design, rom_dir: Path) -> list[tuple[str, str, dict, int
                 "WFILE": f'"{rom_dir / f"w{idx}.mem"}"',
                 "TFILE": f'"{rom_dir / (f"t{idx}.mem" if thr else "none.mem")}"'},
                 layer.simd, layer.out_w, False))
+        elif isinstance(layer, Swg):
+            units.append((layer.name, "nbnn_swg_bin", emit.swg_params(layer), layer.simd,
+                          layer.simd, False))
+        elif isinstance(layer, MaxPool):
+            units.append((layer.name, "nbnn_maxpool_bin", emit.pool_params(layer), layer.pe,
+                          layer.pe, False))
         else:
             w = (layer.pe + 7) // 8 * 8
             units.append((layer.name, "noise_injector_axil", {
@@ -141,7 +147,8 @@ def measure(design: Design, timeout: float | None = 3600, glue: bool = True,
         if glue:
             layers["FIFOs+DWCs"] = glue_total
     total = {k: sum(v[k] for v in layers.values()) for k in KEYS}
-    return {"layers": layers, "total": total}
+    pool_windows = {x.name: x.window for x in design.layers if isinstance(x, MaxPool)}
+    return {"layers": layers, "total": total, "pool_windows": pool_windows}
 
 
 RESULT_FILE = Path("rtl") / "yosys.json"
@@ -182,13 +189,31 @@ def measured_totals(build_dir: str | Path, key: str | None = None, full: bool = 
     return result if full else result["total"]
 
 
+def finn_by_layer(finn_layers: dict, pool_windows: dict | None = None) -> dict:
+    """FINN's estimate per layer under our layer names (FINN's without _hls/_rtl); a max-pool's
+    row is FINN's Pool plus its sliding window (`pool_windows`: pool -> window name; one unit
+    here)."""
+    finn = {plain_name(k): dict(v) for k, v in finn_layers.items()}
+    for pool_name, window in (pool_windows or {}).items():
+        if window and plain_name(window) in finn:
+            win = finn.pop(plain_name(window))
+            pool = finn.setdefault(plain_name(pool_name), {})
+            for k in ("LUT", "BRAM_18K", "DSP"):
+                pool[k] = pool.get(k, 0) + win.get(k, 0)
+    return finn
+
+
+def plain_name(name: str) -> str:
+    return name.replace("_hls", "").replace("_rtl", "")
+
+
 def format_side_by_side(summary: dict, measured: dict) -> str:
     """FINN's estimate and yosys' measurement per layer, and whether the design fits."""
-    finn = {k.replace("_hls", "").replace("_rtl", ""): v for k, v in summary["layers"].items()}
+    finn = finn_by_layer(summary["layers"], measured.get("pool_windows"))
     lines = [f"{'layer':22s} {'FINN LUT':>9s} {'yosys LUT':>9s} {'FF':>7s} {'LUTRAM':>6s} "
              f"{'FINN BRAM':>9s} {'BRAM18':>6s} {'DSP':>4s}"]
     for name, u in measured["layers"].items():
-        f = finn.get(name, {})
+        f = finn.get(plain_name(name), {})
         lines.append(f"{name:22s} {f.get('LUT', float('nan')):9.0f} {u['LUT']:9d} {u['FF']:7d} "
                      f"{u['LUTRAM']:6d} {f.get('BRAM_18K', float('nan')):9.1f} "
                      f"{u['BRAM_18K']:6d} {u['DSP']:4d}")

@@ -66,7 +66,7 @@ def _harness(design: Design) -> str:
     n = len(design.injectors)
     text = Path(emit.__file__).with_name("harness.cpp.in").read_text()
     subs = {"@TOP@": emit.TOP, "@PIXELS@": str(design.pixels), "@PE_IN@": str(pe_in),
-            "@OUT_PE@": str(last.pe), "@NF_OUT@": str(last.mh // last.pe),
+            "@OUT_PE@": str(last.pe), "@NF_OUT@": str(last.vectors * last.mh // last.pe),
             "@SET_INPUT@": set_in, "@OUT_LANE@": out,
             "@WRITE_CASES@": "\n".join(f"    AXIL_WRITE({k})" for k in range(n)),
             "@READ_CASES@": "\n".join(f"    AXIL_READ({k})" for k in range(n))}
@@ -75,9 +75,14 @@ def _harness(design: Design) -> str:
     return text
 
 
-def build_simulator(design: Design, jobs: int = 1, log=None) -> Path:
-    """Path of the harness executable for `design`, compiling it if needed (minutes for LFC)."""
-    key = emit.design_key(design)
+def build_simulator(design: Design, jobs: int = 1, log=None, swg: str = "ours") -> Path:
+    """Path of the harness executable for `design`, compiling it if needed (minutes for LFC).
+
+    swg="finn" simulates FINN's generated ConvolutionInputGenerator_rtl (`finn_swg`) in place of
+    our sliding windows."""
+    if swg not in ("ours", "finn"):
+        raise ValueError(f"swg must be 'ours' or 'finn', got {swg!r}")
+    key = emit.design_key(design) + ("-finnswg" if swg == "finn" else "")
     work = design.build_dir / "rtl" / key
     exe = work / "obj" / "nbnn_sim"
     if exe.is_file() and (work / ".built").is_file():
@@ -86,7 +91,12 @@ def build_simulator(design: Design, jobs: int = 1, log=None) -> Path:
     rom = work / "rom"
     emit.write_roms(design, rom)
     top = work / f"{emit.TOP}.v"
-    top.write_text(emit.top_source(design, rom.resolve()))
+    modules, extra, adapters = {}, [], ""
+    if swg == "finn":
+        from noisybnn.rtl import finn_swg
+
+        modules, extra, adapters = finn_swg.generate(design, work / "finn_swg")
+    top.write_text(emit.top_source(design, rom.resolve(), swg_modules=modules) + adapters)
     cpp = work / "harness.cpp"
     cpp.write_text(_harness(design))
     verilator, env = verilator_env()
@@ -95,7 +105,7 @@ def build_simulator(design: Design, jobs: int = 1, log=None) -> Path:
                         "OPT_SLOW=-O1 OPT_GLOBAL=-O1")
     cmd = [verilator, "--cc", "--exe", "--build", "-j", str(jobs), "-Wno-fatal", "-Wno-lint",
            "-Wno-style", "--top-module", emit.TOP, "--Mdir", str(work / "obj"), "-o", "nbnn_sim",
-           str(top), *map(str, emit.sources()), str(cpp)]
+           *map(str, extra), str(top), *map(str, emit.sources()), str(cpp)]
     t0 = time.time()
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
     (work / "build.log").write_text(proc.stdout + proc.stderr)
