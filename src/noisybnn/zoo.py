@@ -61,6 +61,8 @@ RECIPES: dict[str, Recipe] = dict(
            bn_recal_images=5000),
         _r("cnv-w1a1-fashion-in8-eps0.05", "cnv-w1a1", 4, in_bits=8, eps_train=0.05,
            dataset="fashion-mnist", threads=1, bn_recal_images=5000),
+        _r("cnv-w1a1-in8-eps0.05", "cnv-w1a1", 4, in_bits=8, eps_train=0.05, shift=1, threads=1,
+           bn_recal_images=5000),
     ]
 )
 
