@@ -43,6 +43,25 @@ def step_add_preprocessing(model, cfg):
     return model
 
 
+def step_split_input_scale(model, cfg):
+    """Before FINN's streamlining: a binarized input feeding a multi-bit conv layer (cnv-w2a2)
+    becomes {0, 1} thresholds + Mul 2 + Add -1, which FINN's `MoveScalarMulPastConv` /
+    `MoveAddPastConv` move past the convolution into the next thresholds while it is still a Conv
+    (after the lowering nothing but a scale passes an Im2Col: "Input is not int")."""
+    from noisybnn.compile.streamline import SplitScaledThresholdsBeforeConv
+
+    return model.transform(SplitScaledThresholdsBeforeConv())
+
+
+def step_remove_identity_input(model, cfg):
+    """After FINN's streamlining: an 8-bit pixel input's quantizer (255 thresholds at the half-
+    integers on the UINT8 pixel, the x / 255 absorbed) is the identity and goes, so the first
+    MVAU takes the UINT8 pixel (as in FINN's CNV)."""
+    from noisybnn.compile.streamline import RemoveIdentityInputThresholds
+
+    return model.transform(RemoveIdentityInputThresholds())
+
+
 def step_extract_threshold_scales(model, cfg):
     """Split MultiThreshold out_scale/out_bias into Mul/Add nodes that streamlining can absorb.
 
@@ -186,10 +205,11 @@ def noise_steps(noise_layers: Sequence[int] | None) -> tuple[dict, dict]:
     insert = _bind(step_insert_noise, noise_layers=None if noise_layers is None else list(noise_layers))
     before = {
         "step_qonnx_to_finn": [step_add_preprocessing],
+        "step_streamline": [step_split_input_scale],
         "step_specialize_layers": [step_specialize_noise_injectors],
     }
     after = {
-        "step_streamline": [step_extract_threshold_scales],
+        "step_streamline": [step_remove_identity_input, step_extract_threshold_scales],
         "step_convert_to_hw": [step_input_layout, insert],
         "step_apply_folding_config": [step_match_injector_folding],
         "step_generate_estimate_reports": [step_save_python_model],
