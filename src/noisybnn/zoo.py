@@ -28,8 +28,8 @@ class Recipe:
 
 
 def _r(name: str, base: str, epochs: int, eps_train: float = 0.0, dataset: str = "mnist",
-       dropout: float = 0.0, **cfg) -> tuple[str, Recipe]:
-    spec = from_name(base, eps_train=eps_train, dropout=dropout)
+       dropout: float = 0.0, in_bits: int = 1, **cfg) -> tuple[str, Recipe]:
+    spec = from_name(base, eps_train=eps_train, dropout=dropout, in_bits=in_bits)
     spec = replace(spec, name=name)
     return name, Recipe(spec, TrainConfig(dataset=dataset, epochs=epochs, **cfg))
 
@@ -54,6 +54,15 @@ RECIPES: dict[str, Recipe] = dict(
         _r("cnv-w1a1-eps0.05", "cnv-w1a1", 6, eps_train=0.05, shift=1, threads=1,
            bn_recal_images=5000),
         _r("cnv-w2a2", "cnv-w2a2", 8, shift=1, threads=1, bn_recal_images=5000),
+        # 8-bit input (raw uint8 pixels, as FINN's CNV): epochs are what the shared 2-core machine
+        # allowed beside the other jobs in the time left (one torch thread each, 4 runs at once)
+        _r("cnv-w1a1-in8", "cnv-w1a1", 10, in_bits=8, shift=1, threads=1, bn_recal_images=5000),
+        _r("cnv-w1a1-fashion-in8", "cnv-w1a1", 10, in_bits=8, dataset="fashion-mnist", threads=1,
+           bn_recal_images=5000),
+        _r("cnv-w1a1-fashion-in8-eps0.05", "cnv-w1a1", 6, in_bits=8, eps_train=0.05,
+           dataset="fashion-mnist", threads=1, bn_recal_images=5000),
+        _r("cnv-w1a1-in8-eps0.05", "cnv-w1a1", 6, in_bits=8, eps_train=0.05, shift=1, threads=1,
+           bn_recal_images=5000),
     ]
 )
 

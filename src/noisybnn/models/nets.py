@@ -16,7 +16,7 @@ from torch import nn
 from noisybnn.errors import ConfigError
 from noisybnn.hw.injector import derive_layer_seed
 from noisybnn.models.noise import NeuronNoise
-from noisybnn.models.quant import ActQuant, WeightQuant
+from noisybnn.models.quant import PIXEL_SCALE, ActQuant, PixelQuant, WeightQuant
 from noisybnn.models.spec import ModelSpec
 
 IMAGE_SHAPE = (1, 28, 28)
@@ -39,7 +39,10 @@ class BinaryNet(nn.Module):
     def __init__(self, spec: ModelSpec):
         super().__init__()
         self.spec = spec
-        self.input_quant = QuantIdentity(act_quant=ActQuant, bit_width=spec.in_bits)
+        if spec.in_bits == 8:
+            self.input_quant = QuantIdentity(act_quant=PixelQuant, bit_width=8)
+        else:
+            self.input_quant = QuantIdentity(act_quant=ActQuant, bit_width=spec.in_bits)
         self.features = nn.ModuleList()
         self.noise_layers: list[NeuronNoise] = []
         if spec.arch == "cnn":
@@ -98,13 +101,26 @@ class BinaryNet(nn.Module):
         self._fc_in = self._add_fc_layers(channels_in * size * size, spec.fc_hidden)
 
     # --- forward -----------------------------------------------------------------------------
-    def integer_logits(self, x: torch.Tensor) -> torch.Tensor:
-        """Images in [0, 1] -> integer accumulator of the readout (what the accelerator outputs)."""
+    @property
+    def input_scale(self) -> float:
+        """Value of one step of the input code: 1 for binarized pixels (codes -1/+1), 1/255 for
+        8-bit pixels (code = pixel). The first layer's accumulator counts in these steps."""
+        return PIXEL_SCALE if self.spec.in_bits == 8 else 1.0
+
+    def quantize_input(self, x: torch.Tensor) -> torch.Tensor:
+        """Images in [0, 1] -> the quantized input: +-1 (in_bits 1: pixel >= 128 -> +1) or the
+        pixel code times 1/255 (in_bits 8: the uint8 image itself, scaled)."""
         if self.spec.arch == "mlp":
             x = x.reshape(x.shape[0], -1)
         else:
             x = x.reshape(x.shape[0], *IMAGE_SHAPE)
-        x = self.input_quant(2.0 * x - 1.0)
+        if self.spec.in_bits == 8:
+            return self.input_quant(x)
+        return self.input_quant(2.0 * x - 1.0)
+
+    def integer_logits(self, x: torch.Tensor) -> torch.Tensor:
+        """Images in [0, 1] -> integer accumulator of the readout (what the accelerator outputs)."""
+        x = self.quantize_input(x)
         for block in self.features:
             x = block(x)
         return self.readout(x)
@@ -122,31 +138,33 @@ class BinaryNet(nn.Module):
     def harden_thresholds(self) -> int:
         """Put every binary neuron's decision boundary half-way between two integers.
 
-        A binary neuron fires when BatchNorm(acc) >= 0, acc an integer: acc >= T for a positive
+        A binary neuron fires when BatchNorm(acc) >= 0, acc an integer (in steps of
+        `input_scale` for the first layer of an 8-bit-input CNN): acc >= T for a positive
         BN slope. Evaluated in float32, an acc next to T can fall on either side depending on the
         order of operations, so Brevitas and FINN's thresholds (same maths, other order) may
         disagree on rare inputs. Replacing BN by +-(acc - t) with t = ceil(T) - 1/2 (or
         floor(T) + 1/2 for a negative slope) keeps every decision the exact maths makes and moves
         the boundary 1/2 away from any acc, so every level computes the same bits. Returns the
-        number of neurons changed. Multi-bit activations are left as they are.
+        number of neurons changed. Multi-bit activations are left as they are. With 8-bit input
+        the first layer's boundary is t * (1/255), t a half-integer in pixel-code units.
         """
         if self.spec.act_bits != 1:
             return 0
         changed = 0
-        for fan_in, bn in self._fan_in_and_norms():
+        for fan_in, bn, step in self._fan_in_and_norms():
             gamma = bn.weight.double()
             beta = bn.bias.double()
             std = torch.sqrt(bn.running_var.double() + bn.eps)
             mu = bn.running_mean.double()
             live = gamma != 0
-            t = torch.where(live, mu - beta * std / torch.where(live, gamma, 1.0), mu)
+            t = torch.where(live, mu - beta * std / torch.where(live, gamma, 1.0), mu) / step
             half = torch.where(gamma > 0, torch.ceil(t) - 0.5, torch.floor(t) + 0.5)
             # acc lies in [-fan_in, fan_in]: a neuron that always fires gets its boundary at the
             # end of that range (an exact tie that fires), as FINN's XNOR layers need
             # non-negative popcount thresholds
             half = torch.where(gamma > 0, half.clamp(-fan_in, fan_in + 0.5),
                                half.clamp(-fan_in - 0.5, fan_in))
-            bn.running_mean.copy_(torch.where(live, half, bn.running_mean.double()).float())
+            bn.running_mean.copy_(torch.where(live, half * step, bn.running_mean.double()).float())
             bn.running_var.copy_(torch.where(live, 1.0 - bn.eps, bn.running_var.double()).float())
             bn.weight.copy_(torch.where(live, torch.sign(gamma), gamma).float())
             bn.bias.copy_(torch.where(live, 0.0, beta).float())
@@ -154,14 +172,22 @@ class BinaryNet(nn.Module):
         return changed
 
     def _fan_in_and_norms(self):
-        """(fan-in of the weight layer, its BatchNorm) for every hidden block."""
+        """(accumulator range in steps, its BatchNorm, the step's value) for every hidden block.
+
+        The step is 1 except in the first layer of an 8-bit-input CNN (1/255, inputs 0..255)."""
+        first = True
         for block in self.features:
             if not isinstance(block, nn.Sequential):
                 continue
             layers = [m for m in block if isinstance(m, (QuantLinear, QuantConv2d))]
             norms = [m for m in block if isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d))]
             if layers and norms:
-                yield float(layers[0].weight[0].numel()), norms[0]
+                fan_in = float(layers[0].weight[0].numel())
+                if first and self.spec.in_bits == 8:
+                    yield fan_in * 255.0, norms[0], float(self.input_scale)
+                else:
+                    yield fan_in, norms[0], 1.0
+                first = False
 
     # --- noise control -----------------------------------------------------------------------
     def set_eval_noise(

@@ -5,7 +5,11 @@ quantizers of Brevitas' TFC/SFC/LFC/CNV examples that FINN's BNN-PYNQ flow is te
 
 * `WeightQuant` is `CommonWeightQuant`: signed, narrow range, per tensor, constant scale 1.0,
   binary at 1 bit, integer above;
-* `ActQuant` is `CommonActQuant`: the same with min_val -1, max_val 1.
+* `ActQuant` is `CommonActQuant`: the same with min_val -1, max_val 1;
+* `PixelQuant` (8-bit input of a CNN) is `CommonActQuant` made unsigned over [0, 1] with the full
+  range and constant scale 1 / 255: an image fed as pixel / 255 is quantized to the integer code
+  pixel, exactly (round(pixel / 255 * 255) = pixel), so the exported graph, FINN and the sim see
+  the unchanged uint8 image.
 
 Scales are constant and equal to 1.0 for weights and activations: the exported graph then carries
 exact integers, and Brevitas, QONNX, FINN and the software accelerator agree bit for bit (a 0.1
@@ -18,7 +22,10 @@ from __future__ import annotations
 
 from brevitas_examples.bnn_pynq.models.common import CommonActQuant, CommonWeightQuant
 
-__all__ = ["ActQuant", "WeightQuant", "act_levels"]
+__all__ = ["PIXEL_SCALE", "ActQuant", "PixelQuant", "WeightQuant", "act_levels"]
+
+#: Value of one step of the 8-bit input code: x = pixel / 255, so the integer code is the pixel.
+PIXEL_SCALE = 1.0 / 255.0
 
 
 class WeightQuant(CommonWeightQuant):
@@ -32,3 +39,12 @@ class ActQuant(CommonActQuant):
 def act_levels(bit_width: int) -> int:
     """Largest integer code of a narrow signed activation of this width (1 for binary)."""
     return 1 if bit_width == 1 else 2 ** (bit_width - 1) - 1
+
+
+class PixelQuant(CommonActQuant):
+    """Raw 8-bit pixels: unsigned, codes 0..255, constant scale 1/255 (never learned)."""
+
+    signed = False
+    narrow_range = False
+    min_val = 0.0
+    max_val = 1.0

@@ -11,6 +11,8 @@ from noisybnn.errors import ConfigError
 FC_WIDTHS = {"tfc": 64, "sfc": 256, "lfc": 1024}
 PRECISIONS = {"w1a1": (1, 1), "w1a2": (1, 2), "w2a2": (2, 2)}
 DATASETS = ("mnist", "fashion-mnist")
+#: Input precisions: binarized pixels (1) or raw uint8 pixels (8, CNNs only).
+IN_BITS = (1, 8)
 
 
 @dataclass(frozen=True)
@@ -21,7 +23,9 @@ class ModelSpec:
         arch: "mlp" or "cnn".
         hidden: hidden layer widths (mlp) or conv channels per stage (cnn).
         weight_bits, act_bits: quantization of weights and hidden activations.
-        in_bits: input quantization (1: pixels thresholded at 0.5 to -1/+1).
+        in_bits: input quantization: 1 (pixels thresholded at 0.5 to -1/+1) or, for CNNs, 8 (the
+            raw uint8 pixel: x = pixel / 255 in training, exported integer = pixel, as the 8-bit
+            input of FINN's CNV).
         fc_hidden: (cnn only) widths of the fully connected hidden layers after the convs.
         num_classes: output classes.
         dropout: dropout probability during training.
@@ -48,8 +52,15 @@ class ModelSpec:
         for label, bits in (("weight", self.weight_bits), ("activation", self.act_bits)):
             if bits not in (1, 2, 3, 4):
                 raise ConfigError(f"{label} bits must be 1..4, got {bits}")
-        if self.in_bits != 1:
-            raise ConfigError("only binarized inputs (in_bits=1) are supported")
+        if self.in_bits not in IN_BITS:
+            raise ConfigError(
+                f"in_bits must be 1 (binarized pixels) or 8 (raw uint8 pixels), got {self.in_bits!r}"
+            )
+        if self.in_bits == 8 and self.arch != "cnn":
+            raise ConfigError(
+                "in_bits=8 (raw uint8 pixels) is supported for arch 'cnn' only; "
+                "MLPs take binarized pixels (in_bits=1)"
+            )
         object.__setattr__(self, "hidden", tuple(int(w) for w in self.hidden))
         object.__setattr__(self, "fc_hidden", tuple(int(w) for w in self.fc_hidden))
         if not self.name:
@@ -59,7 +70,8 @@ class ModelSpec:
         body = "x".join(str(w) for w in self.hidden)
         if self.arch == "cnn":
             body += "-fc" + "x".join(str(w) for w in self.fc_hidden)
-        return f"{self.arch}-{body}-w{self.weight_bits}a{self.act_bits}"
+        suffix = "-in8" if self.in_bits == 8 else ""
+        return f"{self.arch}-{body}-w{self.weight_bits}a{self.act_bits}{suffix}"
 
     @property
     def depth(self) -> int:
