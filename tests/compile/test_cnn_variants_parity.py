@@ -152,3 +152,25 @@ def test_finn_sim_brevitas_agree_on_1000_images(built, name, setting):
     assert np.array_equal(finn_img, sim_img) and np.array_equal(finn_flips, sim_flips)
     if s.mode != "off":
         assert finn_flips.sum() > 0
+
+
+def test_unlowered_scale_is_one_line(tmp_path, monkeypatch):
+    """Without the input-scale split a w2a2 CNN keeps a float in front of its first sliding
+    window (FINN: "Im2Col_0: Input is not int"): the build stops with one line naming it."""
+    from noisybnn.compile import steps
+    from noisybnn.compile.flow import BuildFailedError
+    from noisybnn.pipeline import compile_model
+
+    ckpt = _checkpoint("cnv-w2a2")
+    if ckpt is None:
+        pytest.skip("no cnv-w2a2 checkpoint")
+
+    def step_split_input_scale(model, cfg):  # FINN names the step by the function's name
+        return model
+
+    monkeypatch.setattr(steps, "step_split_input_scale", step_split_input_scale)
+    # FINN re-raises a step's error inside pytest, and logs it (rc -1) everywhere else
+    monkeypatch.delenv("PYTEST_CURRENT_TEST", raising=False)
+    with pytest.raises(BuildFailedError, match="Im2Col node Im2Col_0 .*sliding window") as err:
+        compile_model(str(ckpt), out_dir=tmp_path / "build", target_fps=2000, golden_images=0)
+    assert "\n" not in str(err.value) and "--folding" not in str(err.value)

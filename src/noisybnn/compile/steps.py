@@ -128,6 +128,16 @@ def step_input_layout(model, cfg):
     return model
 
 
+def step_check_hw_layers(model, cfg):
+    """After the conversion: every node between the host-side layout nodes at the ends of the
+    graph must be a FINN hardware layer; otherwise stop with one line naming the first node that
+    is not, what it reads, and why FINN left it (instead of FINN's later partitioning error)."""
+    from noisybnn.compile.streamline import check_hw_layers
+
+    check_hw_layers(model)
+    return model
+
+
 def step_insert_noise(model, cfg, noise_layers: Sequence[int] | None = None):
     """Insert injectors after the chosen hidden layers (None: all; []: none)."""
     from noisybnn.compile.transforms import InsertNoiseInjectors
@@ -210,7 +220,7 @@ def noise_steps(noise_layers: Sequence[int] | None) -> tuple[dict, dict]:
     }
     after = {
         "step_streamline": [step_remove_identity_input, step_extract_threshold_scales],
-        "step_convert_to_hw": [step_input_layout, insert],
+        "step_convert_to_hw": [step_input_layout, step_check_hw_layers, insert],
         "step_apply_folding_config": [step_match_injector_folding],
         "step_generate_estimate_reports": [step_save_python_model],
     }

@@ -30,6 +30,8 @@ from qonnx.transformation.base import Transformation
 from qonnx.transformation.infer_datatypes import InferDataTypes
 from qonnx.transformation.infer_shapes import InferShapes
 
+from noisybnn.errors import NoisyBNNError
+
 #: layout-only nodes a scale may pass on its way to the weight layer
 _LAYOUT_OPS = ("Transpose", "Reshape", "Flatten")
 _WEIGHT_OPS = ("Conv",)
@@ -140,3 +142,39 @@ class RemoveIdentityInputThresholds(Transformation):
             model = model.transform(InferShapes()).transform(InferDataTypes())
             return model, True
         return model, False
+
+
+class UnsupportedLayerError(NoisyBNNError, ValueError):
+    """A layer of the exported network that FINN's conversion left as a plain ONNX node."""
+
+
+#: host-side nodes allowed at the ends of the graph (FINN leaves the input/output layout there)
+_HOST_OPS = ("Reshape", "Transpose", "Flatten")
+
+_WHY = {
+    "Im2Col": "a scale or shift that streamlining did not move past the convolution sits in front "
+              "of the sliding window (FINN builds sliding windows on integer inputs only; a padded "
+              "conv or a per-channel input scale stops the move)",
+    "MatMul": "its input or weights are not integers (a float scale streamlining did not absorb)",
+    "Conv": "the convolution was not lowered (FINN lowers 2D convs without groups)",
+    "MultiThreshold": "FINN's thresholding needs out_scale 1 and an integer out_bias",
+    "MaxPoolNHWC": "FINN converts max-pools on integer inputs only",
+}
+
+
+def check_hw_layers(model: ModelWrapper) -> None:
+    """Raise `UnsupportedLayerError` (one line) for the first plain node between FINN layers."""
+    nodes = list(model.graph.node)
+    hw = [n.domain.startswith("finn.custom_op.fpgadataflow") for n in nodes]
+    if not any(hw):
+        raise UnsupportedLayerError("FINN converted no layer of the network to hardware; the "
+                                    "FINN flow supports streamlined integer MLPs and CNNs")
+    first, last = hw.index(True), len(hw) - 1 - hw[::-1].index(True)
+    for i, node in enumerate(nodes):
+        if hw[i] or ((i < first or i > last) and node.op_type in _HOST_OPS):
+            continue
+        dt = model.get_tensor_datatype(node.input[0]) if node.input else None
+        why = _WHY.get(node.op_type, "FINN has no hardware layer for it")
+        raise UnsupportedLayerError(
+            f"not supported by the FINN flow: {node.op_type} node {node.name} (input "
+            f"{dt.name if dt is not None else '?'}) is left between hardware layers: {why}")
