@@ -1,10 +1,10 @@
 """The build: FINN's own step list for the target, with our steps injected, one config per board.
 
     FINN's default steps (estimate-only list, or the full list up to the deployment package)
-    + ours: add_preprocessing before qonnx_to_finn, extract_threshold_scales after streamline,
-    input_layout and insert_noise after convert_to_hw, specialize_noise_injectors before
-    specialize_layers, match_injector_folding after apply_folding_config, save_python_model
-    after the estimates.
+    + ours: add_preprocessing before qonnx_to_finn, split_input_scale before streamline,
+    remove_identity_input and extract_threshold_scales after it, input_layout, check_hw_layers
+    and insert_noise after convert_to_hw, specialize_noise_injectors before specialize_layers,
+    match_injector_folding after apply_folding_config, save_python_model after the estimates.
 
 Estimates run anywhere; a hardware build first prepares FINN's environment as FINN's entry point
 does (finn_env) and stops at once, with one line, where Vivado/Vitis or FINN's dependencies are
