@@ -40,6 +40,8 @@ def test_card_matches_recipe_and_checkpoint(name):
     assert payload["latent_weights"] is not None and "features.0.0" in payload["latent_weights"]
     w = payload["state_dict"]["features.0.0.weight"]
     assert w.dtype == torch.int8
+    # the -in8 models take the raw uint8 image (8-bit input), the others binarized pixels
+    assert card["spec"]["in_bits"] == (8 if "-in8" in name else 1)
 
 
 @pytest.mark.slow
