@@ -92,7 +92,7 @@ def test_first_layer_is_a_plain_mvau(built, name):
         assert _attr(first, "inputDataType") == "UINT8"
         assert _attr(first, "weightDataType") == "BIPOLAR"
     else:
-        assert _attr(first, "inputDataType") == "BINARY"
+        assert _attr(first, "inputDataType") == "BIPOLAR"  # FINN HLS: Recast<Binary> input
         assert _attr(first, "weightDataType") == f"INT{net.spec.weight_bits}"
     widths = [_attr(n, "NumChannels") for n in injectors(twin)]
     assert widths == [layer.neurons for layer in net.noise_layers]
@@ -165,10 +165,10 @@ def test_unlowered_scale_is_one_line(tmp_path, monkeypatch):
     if ckpt is None:
         pytest.skip("no cnv-w2a2 checkpoint")
 
-    def step_split_input_scale(model, cfg):  # FINN names the step by the function's name
+    def step_bipolar_input(model, cfg):  # FINN names the step by the function's name
         return model
 
-    monkeypatch.setattr(steps, "step_split_input_scale", step_split_input_scale)
+    monkeypatch.setattr(steps, "step_bipolar_input", step_bipolar_input)
     # FINN re-raises a step's error inside pytest, and logs it (rc -1) everywhere else
     monkeypatch.delenv("PYTEST_CURRENT_TEST", raising=False)
     with pytest.raises(BuildFailedError, match="Im2Col node Im2Col_0 .*sliding window") as err:

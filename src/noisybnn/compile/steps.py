@@ -43,14 +43,15 @@ def step_add_preprocessing(model, cfg):
     return model
 
 
-def step_split_input_scale(model, cfg):
-    """Before FINN's streamlining: a binarized input feeding a multi-bit conv layer (cnv-w2a2)
-    becomes {0, 1} thresholds + Mul 2 + Add -1, which FINN's `MoveScalarMulPastConv` /
-    `MoveAddPastConv` move past the convolution into the next thresholds while it is still a Conv
-    (after the lowering nothing but a scale passes an Im2Col: "Input is not int")."""
-    from noisybnn.compile.streamline import SplitScaledThresholdsBeforeConv
+def step_bipolar_input(model, cfg):
+    """After FINN's streamlining, before the conversion: a binarized input feeding a multi-bit
+    conv layer (cnv-w2a2) keeps its -1/+1 in FINN's hardware encoding (BIPOLAR thresholds with
+    out_scale 1), so it converts to a Thresholding layer and the first MVAU reads BIPOLAR x INT2
+    (see `streamline.BipolarInputThresholds`). Before it, `step_extract_threshold_scales` would
+    turn the -1/+1 into a float Mul/Add in front of the sliding window ("Input is not int")."""
+    from noisybnn.compile.streamline import BipolarInputThresholds
 
-    return model.transform(SplitScaledThresholdsBeforeConv())
+    return model.transform(BipolarInputThresholds())
 
 
 def step_remove_identity_input(model, cfg):
@@ -215,11 +216,11 @@ def noise_steps(noise_layers: Sequence[int] | None) -> tuple[dict, dict]:
     insert = _bind(step_insert_noise, noise_layers=None if noise_layers is None else list(noise_layers))
     before = {
         "step_qonnx_to_finn": [step_add_preprocessing],
-        "step_streamline": [step_split_input_scale],
         "step_specialize_layers": [step_specialize_noise_injectors],
     }
     after = {
-        "step_streamline": [step_remove_identity_input, step_extract_threshold_scales],
+        "step_streamline": [step_remove_identity_input, step_bipolar_input,
+                            step_extract_threshold_scales],
         "step_convert_to_hw": [step_input_layout, step_check_hw_layers, insert],
         "step_apply_folding_config": [step_match_injector_folding],
         "step_generate_estimate_reports": [step_save_python_model],

@@ -7,11 +7,10 @@ convolutions to Im2Col + MatMul; after the lowering nothing moves past an Im2Col
 that FINN's own passes do not take apart:
 
 * a binarized input feeding a multi-bit (e.g. w2a2) first layer: the input MultiThreshold emits
-  {-1, +1} as out_scale 2, out_bias -1 (FINN's XNOR conversion takes that apart only for binary
-  weights). `SplitScaledThresholdsBeforeConv` writes them as Mul + Add after a {0, 1}
-  MultiThreshold, as FINN's `ExtractMultiThresholdScaleBias` does, but only where a non-binary
-  weight layer consumes the levels, and before FINN's streamlining so its Conv reorderings take
-  them (x = 2b - 1: W x = 2 W b - W 1).
+  {-1, +1} as out_scale 2, out_bias -1, which FINN's thresholding conversion refuses (FINN's XNOR
+  conversion takes it apart only for binary weights; extracting the scale as a Mul leaves a float
+  in front of the sliding window, and a {0, 1} input to an INT2 MVAU FINN's HLS refuses).
+  `BipolarInputThresholds` gives it FINN's own hardware encoding of BIPOLAR instead.
 * an 8-bit pixel input (in_bits 8): the input quantizer is a 255-step MultiThreshold on pixel / 255
   with out_scale 1/255. With the x / 255 preprocessing absorbed its thresholds are the half-
   integers 0.5 .. 254.5 on the raw pixel, i.e. the identity on UINT8: `RemoveIdentityInputThresholds`
@@ -22,7 +21,6 @@ that FINN's own passes do not take apart:
 from __future__ import annotations
 
 import numpy as np
-from onnx import TensorProto, helper
 from qonnx.core.datatype import DataType
 from qonnx.core.modelwrapper import ModelWrapper
 from qonnx.custom_op.registry import getCustomOp
@@ -32,23 +30,22 @@ from qonnx.transformation.infer_shapes import InferShapes
 
 from noisybnn.errors import NoisyBNNError
 
-#: layout-only nodes a scale may pass on its way to the weight layer
-_LAYOUT_OPS = ("Transpose", "Reshape", "Flatten")
-_WEIGHT_OPS = ("Conv",)
+#: nodes the bipolar levels pass unchanged on their way to a conv's MatMul (after the lowering)
+_PASS_OPS = ("Transpose", "Reshape", "Flatten", "Im2Col")
 
 
-def _weight_consumers(model: ModelWrapper, tensor: str) -> list:
-    """The Conv nodes that read `tensor`, through layout-only nodes; [] if anything else
-    (or nothing) reads it."""
+def _conv_matmuls(model: ModelWrapper, tensor: str, through_im2col: bool = False) -> list:
+    """The MatMul nodes of lowered convolutions (reached through an Im2Col) that read `tensor`,
+    through layout-only nodes; [] if anything else (or nothing) reads it."""
     found = []
     consumers = model.find_consumers(tensor) or []
     if not consumers:
         return []
     for node in consumers:
-        if node.op_type in _WEIGHT_OPS and node.input[0] == tensor:
+        if node.op_type == "MatMul" and node.input[0] == tensor and through_im2col:
             found.append(node)
-        elif node.op_type in _LAYOUT_OPS:
-            deeper = _weight_consumers(model, node.output[0])
+        elif node.op_type in _PASS_OPS:
+            deeper = _conv_matmuls(model, node.output[0], through_im2col or node.op_type == "Im2Col")
             if not deeper:
                 return []
             found += deeper
@@ -61,46 +58,35 @@ def _binary_weights(model: ModelWrapper, node) -> bool:
     return model.get_tensor_datatype(node.input[1]) in (DataType["BIPOLAR"], DataType["BINARY"])
 
 
-class SplitScaledThresholdsBeforeConv(Transformation):
-    """MultiThreshold(out_scale s, out_bias b) -> MultiThreshold (counts) -> Mul(s) -> Add(b),
-    where only Conv layers with non-binary weights read it (a binary-weight consumer keeps the
-    bipolar form for FINN's XNOR conversion). Run before FINN's `Streamline`. (An MLP's first
-    MatMul takes the same Mul and Add from `steps.step_extract_threshold_scales`, after
-    streamlining: nothing is lowered there.)"""
+class BipolarInputThresholds(Transformation):
+    """A MultiThreshold emitting BIPOLAR levels as out_scale 2, out_bias -1 into lowered
+    convolutions with non-binary weights: out_scale 1, out_bias 0, type BIPOLAR kept.
+
+    That is FINN's hardware encoding of a BIPOLAR activation: its `Thresholding` layer sends the
+    count (one bit) and maps it to -1/+1 itself (`2y - 1` in its execution, `ActVal` 0), and
+    FINN's `InferThresholdingLayer` converts only a MultiThreshold with out_scale 1. The MVAU
+    behind it then reads BIPOLAR x INT weights (`binaryXnorMode` 0), which FINN's HLS MVAU builds
+    (`Recast<Binary>` on the input); a {0, 1} input with integer weights it refuses ("True binary
+    (non-bipolar) inputs not yet supported"). Run immediately before `step_convert_to_hw`: a
+    qonnx MultiThreshold itself does not read its out_dtype, so between the two the node counts
+    0/1 while typed -1/+1.
+    """
 
     def apply(self, model: ModelWrapper):
-        graph = model.graph
-        for node in graph.node:
+        for node in model.graph.node:
             if node.op_type != "MultiThreshold":
                 continue
             op = getCustomOp(node)
-            scale, bias = float(op.get_nodeattr("out_scale")), float(op.get_nodeattr("out_bias"))
-            if scale == 1.0 and bias == 0.0:
+            if op.get_nodeattr("out_dtype") != "BIPOLAR" or \
+                    (float(op.get_nodeattr("out_scale")), float(op.get_nodeattr("out_bias"))) != (2.0, -1.0):
                 continue
-            layers = _weight_consumers(model, node.output[0])
+            if model.get_initializer(node.input[1]).shape[-1] != 1:
+                continue
+            layers = _conv_matmuls(model, node.output[0])
             if not layers or any(_binary_weights(model, n) for n in layers):
                 continue
-            out = node.output[0]
-            shape = model.get_tensor_shape(out)
-            steps = model.get_initializer(node.input[1]).shape[-1]
-            counts = DataType["BINARY"] if steps == 1 else DataType[f"UINT{int(steps).bit_length()}"]
-            mid, mid2 = model.make_new_valueinfo_name(), model.make_new_valueinfo_name()
-            s_name, b_name = model.make_new_valueinfo_name(), model.make_new_valueinfo_name()
-            model.set_initializer(s_name, np.asarray(scale, dtype=np.float32))
-            model.set_initializer(b_name, np.asarray(bias, dtype=np.float32))
-            node.output[0] = mid
             op.set_nodeattr("out_scale", 1.0)
             op.set_nodeattr("out_bias", 0.0)
-            op.set_nodeattr("out_dtype", counts.name)
-            pos = list(graph.node).index(node)
-            graph.node.insert(pos + 1, helper.make_node("Mul", [mid, s_name], [mid2],
-                                                        name=f"{node.name}_scale"))
-            graph.node.insert(pos + 2, helper.make_node("Add", [mid2, b_name], [out],
-                                                        name=f"{node.name}_bias"))
-            for t in (mid, mid2):
-                model.set_tensor_shape(t, shape, TensorProto.FLOAT)
-            model.set_tensor_datatype(mid, counts)
-            model = model.transform(InferShapes()).transform(InferDataTypes())
             return model, True
         return model, False
 
