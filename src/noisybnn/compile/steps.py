@@ -45,10 +45,11 @@ def step_add_preprocessing(model, cfg):
 
 def step_bipolar_input(model, cfg):
     """After FINN's streamlining, before the conversion: a binarized input feeding a multi-bit
-    conv layer (cnv-w2a2) keeps its -1/+1 in FINN's hardware encoding (BIPOLAR thresholds with
+    layer (cnv-w2a2, tfc-w2a2) keeps its -1/+1 in FINN's hardware encoding (BIPOLAR thresholds with
     out_scale 1), so it converts to a Thresholding layer and the first MVAU reads BIPOLAR x INT2
-    (see `streamline.BipolarInputThresholds`). Before it, `step_extract_threshold_scales` would
-    turn the -1/+1 into a float Mul/Add in front of the sliding window ("Input is not int")."""
+    (see `streamline.BipolarInputThresholds`). Without it, `step_extract_threshold_scales` turns
+    the -1/+1 into a float Mul/Add: in front of a sliding window FINN stops ("Input is not int"),
+    in an MLP it builds a BINARY x INT2 MVAU that FINN's HLS code generation refuses."""
     from noisybnn.compile.streamline import BipolarInputThresholds
 
     return model.transform(BipolarInputThresholds())

@@ -30,22 +30,22 @@ from qonnx.transformation.infer_shapes import InferShapes
 
 from noisybnn.errors import NoisyBNNError
 
-#: nodes the bipolar levels pass unchanged on their way to a conv's MatMul (after the lowering)
+#: nodes the bipolar levels pass unchanged on their way to a MatMul (a conv's, after the lowering)
 _PASS_OPS = ("Transpose", "Reshape", "Flatten", "Im2Col")
 
 
-def _conv_matmuls(model: ModelWrapper, tensor: str, through_im2col: bool = False) -> list:
-    """The MatMul nodes of lowered convolutions (reached through an Im2Col) that read `tensor`,
+def _weight_matmuls(model: ModelWrapper, tensor: str) -> list:
+    """The MatMul nodes (fc layers, or lowered convolutions behind an Im2Col) that read `tensor`,
     through layout-only nodes; [] if anything else (or nothing) reads it."""
     found = []
     consumers = model.find_consumers(tensor) or []
     if not consumers:
         return []
     for node in consumers:
-        if node.op_type == "MatMul" and node.input[0] == tensor and through_im2col:
+        if node.op_type == "MatMul" and node.input[0] == tensor:
             found.append(node)
         elif node.op_type in _PASS_OPS:
-            deeper = _conv_matmuls(model, node.output[0], through_im2col or node.op_type == "Im2Col")
+            deeper = _weight_matmuls(model, node.output[0])
             if not deeper:
                 return []
             found += deeper
@@ -59,8 +59,8 @@ def _binary_weights(model: ModelWrapper, node) -> bool:
 
 
 class BipolarInputThresholds(Transformation):
-    """A MultiThreshold emitting BIPOLAR levels as out_scale 2, out_bias -1 into lowered
-    convolutions with non-binary weights: out_scale 1, out_bias 0, type BIPOLAR kept.
+    """A MultiThreshold emitting BIPOLAR levels as out_scale 2, out_bias -1 into fc layers or
+    lowered convolutions with non-binary weights: out_scale 1, out_bias 0, type BIPOLAR kept.
 
     That is FINN's hardware encoding of a BIPOLAR activation: its `Thresholding` layer sends the
     count (one bit) and maps it to -1/+1 itself (`2y - 1` in its execution, `ActVal` 0), and
@@ -82,7 +82,7 @@ class BipolarInputThresholds(Transformation):
                 continue
             if model.get_initializer(node.input[1]).shape[-1] != 1:
                 continue
-            layers = _conv_matmuls(model, node.output[0])
+            layers = _weight_matmuls(model, node.output[0])
             if not layers or any(_binary_weights(model, n) for n in layers):
                 continue
             op.set_nodeattr("out_scale", 1.0)
