@@ -1,8 +1,8 @@
 """CNNs beyond binary-input w1a1: FINN python execution = software accelerator = Brevitas.
 
 * cnv-w2a2: binarized pixels, 2-bit weights and activations. The first layer is a non-XNOR MVAU
-  on the {0, 1} input bits (the -1/+1 scale and shift moved past the conv by FINN's streamlining,
-  `compile.streamline`), every injector carries INT2 codes (2 lanes per neuron).
+  on the BIPOLAR input (FINN's hardware encoding of -1/+1, `compile.streamline.
+  BipolarInputThresholds`), every injector carries INT2 codes (2 lanes per neuron).
 * 8-bit-input CNNs (in_bits 8, e.g. cnv-w1a1-in8): raw UINT8 pixels into the first MVAU (binary
   weights x uint8, no input thresholds), XNOR layers after it.
 
