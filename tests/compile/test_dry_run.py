@@ -121,7 +121,8 @@ def check_zynq_addresses(dry_dir: Path, n_injectors: int = 3) -> dict:
 @pytest.mark.slow
 @pytest.mark.parametrize("model, board", [("tfc-w1a1", "pynq-z2"), ("sfc-w1a1", "pynq-z2"),
                                           ("lfc-w1a1", "pynq-z2"), ("tfc-w1a1", "alveo-u250"),
-                                          ("cnv-w1a1", "pynq-z2")])
+                                          ("cnv-w1a1", "pynq-z2"), ("cnv-w2a2", "pynq-z2"),
+                                          ("cnv-w1a1-in8", "pynq-z2")])
 def test_dry_run_reports_nothing_missing(model, board, tmp_path):
     from noisybnn.compile.dry_run import dry_run
     from noisybnn.zoo import checkpoint_path

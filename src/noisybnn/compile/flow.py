@@ -1,10 +1,10 @@
 """The build: FINN's own step list for the target, with our steps injected, one config per board.
 
     FINN's default steps (estimate-only list, or the full list up to the deployment package)
-    + ours: add_preprocessing before qonnx_to_finn, extract_threshold_scales after streamline,
-    input_layout and insert_noise after convert_to_hw, specialize_noise_injectors before
-    specialize_layers, match_injector_folding after apply_folding_config, save_python_model
-    after the estimates.
+    + ours: add_preprocessing before qonnx_to_finn, split_input_scale before streamline,
+    remove_identity_input and extract_threshold_scales after it, input_layout, check_hw_layers
+    and insert_noise after convert_to_hw, specialize_noise_injectors before specialize_layers,
+    match_injector_folding after apply_folding_config, save_python_model after the estimates.
 
 Estimates run anywhere; a hardware build first prepares FINN's environment as FINN's entry point
 does (finn_env) and stops at once, with one line, where Vivado/Vitis or FINN's dependencies are
@@ -155,6 +155,10 @@ class BuildFailedError(NoisyBNNError, RuntimeError):
     """FINN's builder stopped: most often a folding or configuration FINN cannot realise."""
 
 
+#: how `streamline.check_hw_layers` starts its message (FINN logs it on one line)
+_UNSUPPORTED = "not supported by the FINN flow:"
+
+
 def _failure_line(log: Path, rc: int) -> str:
     """One line: FINN's own last error message from its log, and where the log is."""
     last = ""
@@ -162,10 +166,14 @@ def _failure_line(log: Path, rc: int) -> str:
         for line in log.read_text(errors="replace").splitlines():
             s = line.strip()
             if s and not s.startswith(("File ", "^", "~", "Traceback", "During handling")) and \
-                    ("Error" in s or "Exception" in s or "assert" in s.lower()):
+                    ("Error" in s or "ERROR" in s or "Exception" in s or "assert" in s.lower()):
+                if _UNSUPPORTED in last:
+                    continue  # FINN's one-line log of our reason, not the wrapped traceback after
                 last = s
     except OSError:
         pass
+    if _UNSUPPORTED in last:  # our own check named the layer and the reason: no folding hint
+        return f"FINN build stopped: {_UNSUPPORTED}{last.split(_UNSUPPORTED, 1)[1][:400]}; full log in {log}"
     what = f": {last[:300]}" if last else ""
     return (f"FINN build failed (code {rc}){what}; check --folding / --target-fps, full log in "
             f"{log}")

@@ -43,6 +43,27 @@ def step_add_preprocessing(model, cfg):
     return model
 
 
+def step_bipolar_input(model, cfg):
+    """After FINN's streamlining, before the conversion: a binarized input feeding a multi-bit
+    layer (cnv-w2a2, tfc-w2a2) keeps its -1/+1 in FINN's hardware encoding (BIPOLAR thresholds with
+    out_scale 1), so it converts to a Thresholding layer and the first MVAU reads BIPOLAR x INT2
+    (see `streamline.BipolarInputThresholds`). Without it, `step_extract_threshold_scales` turns
+    the -1/+1 into a float Mul/Add: in front of a sliding window FINN stops ("Input is not int"),
+    in an MLP it builds a BINARY x INT2 MVAU that FINN's HLS code generation refuses."""
+    from noisybnn.compile.streamline import BipolarInputThresholds
+
+    return model.transform(BipolarInputThresholds())
+
+
+def step_remove_identity_input(model, cfg):
+    """After FINN's streamlining: an 8-bit pixel input's quantizer (255 thresholds at the half-
+    integers on the UINT8 pixel, the x / 255 absorbed) is the identity and goes, so the first
+    MVAU takes the UINT8 pixel (as in FINN's CNV)."""
+    from noisybnn.compile.streamline import RemoveIdentityInputThresholds
+
+    return model.transform(RemoveIdentityInputThresholds())
+
+
 def step_extract_threshold_scales(model, cfg):
     """Split MultiThreshold out_scale/out_bias into Mul/Add nodes that streamlining can absorb.
 
@@ -106,6 +127,16 @@ def step_input_layout(model, cfg):
         graph.node.insert(pos, helper.make_node("Reshape", [inp, name], list(node.output),
                                                 name=node.name.replace("Transpose", "Reshape")))
         return model
+    return model
+
+
+def step_check_hw_layers(model, cfg):
+    """After the conversion: every node between the host-side layout nodes at the ends of the
+    graph must be a FINN hardware layer; otherwise stop with one line naming the first node that
+    is not, what it reads, and why FINN left it (instead of FINN's later partitioning error)."""
+    from noisybnn.compile.streamline import check_hw_layers
+
+    check_hw_layers(model)
     return model
 
 
@@ -189,8 +220,9 @@ def noise_steps(noise_layers: Sequence[int] | None) -> tuple[dict, dict]:
         "step_specialize_layers": [step_specialize_noise_injectors],
     }
     after = {
-        "step_streamline": [step_extract_threshold_scales],
-        "step_convert_to_hw": [step_input_layout, insert],
+        "step_streamline": [step_remove_identity_input, step_bipolar_input,
+                            step_extract_threshold_scales],
+        "step_convert_to_hw": [step_input_layout, step_check_hw_layers, insert],
         "step_apply_folding_config": [step_match_injector_folding],
         "step_generate_estimate_reports": [step_save_python_model],
     }
