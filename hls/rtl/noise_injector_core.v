@@ -76,13 +76,13 @@ module noise_injector_core #(
     // Storage by size, from yosys measurements (bench/synth_injector.py; docs/injector.md,
     // "Cost"): the RAM32M compare and its table writer cost as much as the LUT compare at 3 and 4
     // lanes and less above. The fault mask (NF > 1) goes to LUTRAM when its measured cost line,
-    // in 1/100 LUT (walker 41.7 + 3.58 per fold-counter bit, per slot the RAM sites + 1.72), is
-    // below that of NEURONS flip-flops with an NF:1 mux per slot (-8.07 + 0.499 per neuron +
-    // 4.4 per fold-counter bit); rtl_cost.mask_in_lutram is the same rule.
+    // in 1/100 LUT (walker 38.56 + 4.16 per fold-counter bit, per slot the RAM sites + 1.74), is
+    // below that of NEURONS flip-flops with an NF:1 mux per slot (-16.86 + 0.48 per neuron +
+    // 6.44 per fold-counter bit); rtl_cost.mask_in_lutram is the same rule.
     localparam integer USE_CMP_RAM  = (CMP_RAM >= 0) ? CMP_RAM : (LANES >= 4) ? 1 : 0;
     localparam integer MASK_SITES   = (NF <= 64) ? 1 : (NF <= 128) ? 2 : 4 * ((NF + 255) / 256);
-    localparam integer MASK_RAM_EST = 4170 + 358 * FOLD_W + PE * (100 * MASK_SITES + 172);
-    localparam integer MASK_FF_EST  = 50 * NEURONS + 440 * FOLD_W - 807;
+    localparam integer MASK_RAM_EST = 3856 + 416 * FOLD_W + PE * (100 * MASK_SITES + 174);
+    localparam integer MASK_FF_EST  = 48 * NEURONS + 644 * FOLD_W - 1686;
     localparam integer USE_MASK_RAM = (NF <= 1) ? 0 : (MASK_LUTRAM >= 0) ? MASK_LUTRAM :
                                       (MASK_RAM_EST < MASK_FF_EST) ? 1 : 0;
 
