@@ -20,16 +20,18 @@
 //   s_axis_tready is low for those 32 cycles. Seed and threshold take effect at a reseed. Any
 //   seed, 0 and all ones included, gives a nonzero e, so the generator never locks up.
 // * Latency 1 cycle, II = 1. The output is one register (no skid buffer): s_axis_tready =
-//   ~reseed & ~busy & (~m_axis_tvalid | m_axis_tready), a combinational path from
+//   ~reseed & ~busy & ~mask_busy & (~m_axis_tvalid | m_axis_tready), a combinational path from
 //   m_axis_tready, as AXI-Stream allows (the ready of a full pipeline stage follows the sink).
 // * Counters: beats accepted and bits changed (popcount(out ^ in)); CNT_W = 48 bits each, they
 //   wrap at 2^48 (32 days of beats at 100 MHz); the 64-bit ports read them zero-extended. The
 //   change counter is updated one cycle after the beat is accepted.
 // * With `NBNN_XC7_PRIMS defined (noisybnn.hw.synth defines it for yosys synth_xilinx), the
-//   compare w < threshold and the output select are instantiated as 7-series primitives
-//   (LUT6_2 + CARRY4: 8 LUTs for the 17-bit compare, one LUT6_2 for out and out ^ in); without
-//   it (Verilator, Vivado) the same functions are written behaviourally. tests/hw proves both
-//   equivalent with yosys' equiv_* passes on yosys' own cell models.
+//   accumulator, the compare w < threshold (RAM32M tables + LUT6_2 + CARRY4 from 4 lanes on, 8
+//   LUT6_2 on 2 CARRY4 below), the output select and the LUTRAM mask are 7-series primitives;
+//   without it (Verilator, Vivado) the same functions are written behaviourally. tests/hw
+//   proves both equivalent with yosys' equiv_* passes on yosys' own cell models (NF = 1) and
+//   simulates the synthesized netlist. Mask and compare storage are chosen by size (CMP_RAM,
+//   MASK_LUTRAM; docs/injector.md, "Cost").
 `default_nettype none
 
 module noise_injector_core #(
