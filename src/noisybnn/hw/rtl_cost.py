@@ -66,13 +66,14 @@ WALKER_LUT = 38.56
 WALKER_LUT_PER_ADDR_BIT = 4.16
 MASK_SLOT_LUT = 1.74
 #: (PE, NF, mask in LUTRAM, LUT, FF) of noise_injector_axil, BITS = 1, counters on, the compare
-#: the core's own choice, as synthesized (`--pe P --nf NF --mask-lutram M`).
+#: the core's own choice, as synthesized (`--pe P --nf NF --mask-lutram M`); the fits are over
+#: all rows but the last (PE 32 x NF 256, measured after them: estimate 1,155, FF exact).
 MEASURED_NF: tuple[tuple[int, int, int, int, int], ...] = (
     (1, 4, 0, 166, 384), (1, 32, 0, 187, 415), (1, 32, 1, 221, 399), (1, 64, 0, 209, 448),
     (1, 64, 1, 220, 400), (1, 128, 0, 260, 513), (1, 256, 1, 243, 406), (2, 64, 0, 268, 530),
     (2, 64, 1, 263, 419), (4, 32, 0, 323, 553), (4, 64, 0, 381, 682), (4, 64, 1, 322, 445),
     (4, 256, 1, 336, 451), (8, 16, 0, 424, 624), (16, 16, 0, 660, 896), (16, 16, 1, 624, 660),
-    (16, 256, 1, 686, 671), (32, 4, 0, 943, 1054),
+    (16, 256, 1, 686, 671), (32, 4, 0, 943, 1054), (32, 256, 1, 1175, 961),
 )
 #: How close the estimate is to every measured row (LUT; FF is exact): yosys' mapping moves
 #: single rows by up to ~15 LUT between shapes of the same structure.
