@@ -72,7 +72,8 @@ inline void gen_step(uint64_t &lo, uint64_t &hi, uint32_t w[LANES]) {
 }
 
 // Process `num_beats` beats of one layer's stream.
-//   mode: InjectorMode; threshold: p = threshold / 2^16, 0..65536; fault_mask bit n = neuron n;
+//   mode: InjectorMode; threshold: p = threshold / 2^16, 0..65536, taken at a reseed (as the RTL's
+//   compare tables); fault_mask bit n = neuron n;
 //   beats_seen / bits_changed: the counters since the last reseed, after this call.
 template <unsigned PE, unsigned BITS, unsigned NEURONS>
 void noise_injector(hls::stream<ap_uint<PE * BITS> > &in, hls::stream<ap_uint<PE * BITS> > &out,
@@ -90,6 +91,7 @@ void noise_injector(hls::stream<ap_uint<PE * BITS> > &in, hls::stream<ap_uint<PE
     static uint64_t beats = 0;
     static uint64_t changed = 0;
     static bool seeded = false;
+    static uint64_t run_threshold = 0;  // the RTL programs its compare tables at reseed: so here
 
     if (reseed || !seeded) {
         e_lo = uint64_t(seed);
@@ -102,10 +104,11 @@ void noise_injector(hls::stream<ap_uint<PE * BITS> > &in, hls::stream<ap_uint<PE
         fold = 0;
         beats = 0;
         changed = 0;
+        run_threshold = threshold;
         seeded = true;
     }
     const unsigned m = mode;
-    const uint64_t t = threshold;
+    const uint64_t t = run_threshold;
 
 beats_loop:
     for (unsigned b = 0; b < num_beats; ++b) {

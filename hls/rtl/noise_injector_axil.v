@@ -10,11 +10,13 @@
 //   0x00C CAPS        RO  [0] counters present
 //   0x020 CONTROL     WO  [0] enable, [2:1] mode (0 off, 1 flip, 2 stuck0, 3 stuck1);
 //                         enable = 0 forces pass-through (the generator still advances)
-//   0x024 THRESHOLD   WO  [16:0] flip threshold, p = threshold / 2^16 (0..65536; larger = 1)
+//   0x024 THRESHOLD   WO  [16:0] flip threshold, p = threshold / 2^16 (0..65536; larger = 1);
+//                         taken at the next reseed (like the seed)
 //   0x028 SEED_LO     WO  seed word [31:0] (reads 0)
 //   0x02C SEED_HI     WO  seed word [63:32] (reads 0)
 //   0x030 RESEED      WO  writing 1 to bit 0 pulses reseed for one cycle (reads 0): reload the
-//                         generator from the seed word (20 cycles, input stalled), clear the fold
+//                         generator from the seed word and the compare tables from THRESHOLD
+//                         (32 cycles, input stalled), clear the fold
 //                         counter and both counters
 //   0x040 BEATS_LO    RO  beats accepted since reseed [31:0]; reading it latches BEATS_HI
 //   0x044 BEATS_HI    RO  [47:32] ([31:16] read 0), as latched by the last BEATS_LO read
@@ -37,7 +39,9 @@ module noise_injector_axil #(
     parameter integer BITS     = 1,
     parameter integer NEURONS  = 1,
     parameter integer COUNTERS = 1,
-    parameter integer ADDR_W   = 12   // 4 KiB: masks up to (4096 - 256) * 8 = 30720 neurons
+    parameter integer ADDR_W   = 12,  // 4 KiB: masks up to (4096 - 256) * 8 = 30720 neurons
+    parameter integer MASK_LUTRAM = -1, // core storage choices (-1: by size, the cheaper)
+    parameter integer CMP_RAM     = -1
 ) (
     (* X_INTERFACE_PARAMETER = "ASSOCIATED_BUSIF s_axil:s_axis:m_axis, ASSOCIATED_RESET ap_rst_n" *)
     (* X_INTERFACE_INFO = "xilinx.com:signal:clock:1.0 ap_clk CLK" *)
@@ -91,7 +95,6 @@ module noise_injector_axil #(
     reg  [16:0]        threshold_q;
     reg  [63:0]        seed_q;
     reg                reseed_q;
-    reg                thr_load_q;   // THRESHOLD written: the core reprograms its compare RAMs
     reg  [HI_W-1:0]    beats_hi_q, changes_hi_q;
     wire [63:0]        beat_count, change_count;
 
@@ -121,18 +124,15 @@ module noise_injector_axil #(
             threshold_q   <= 17'd0;
             seed_q        <= 64'd0;
             reseed_q      <= 1'b0;
-            thr_load_q    <= 1'b0;
             s_axil_bvalid <= 1'b0;
         end else begin
             reseed_q   <= 1'b0;
-            thr_load_q <= 1'b0;
             if (s_axil_bvalid && s_axil_bready) s_axil_bvalid <= 1'b0;
             if (wr_fire) begin
                 s_axil_bvalid <= 1'b1;
                 case (wr_word)
                     A_CONTROL: if (wstrb[0]) control_q <= wdata[2:0];
                     A_THRESHOLD: begin
-                        thr_load_q <= 1'b1;
                         if (wstrb[0]) threshold_q[7:0]  <= wdata[7:0];
                         if (wstrb[1]) threshold_q[15:8] <= wdata[15:8];
                         if (wstrb[2]) threshold_q[16]   <= wdata[16];
@@ -201,10 +201,10 @@ module noise_injector_axil #(
 
     noise_injector_core #(
         .PE(PE), .BITS(BITS), .NEURONS(NEURONS), .COUNTERS(COUNTERS),
-        .MASK_WORD0(MASK_WORD0)
+        .MASK_WORD0(MASK_WORD0), .MASK_LUTRAM(MASK_LUTRAM), .CMP_RAM(CMP_RAM)
     ) u_core (
         .clk(ap_clk), .rst_n(ap_rst_n),
-        .mode(mode), .threshold(threshold_q), .threshold_load(thr_load_q), .seed(seed_q),
+        .mode(mode), .threshold(threshold_q), .seed(seed_q),
         .reseed(reseed_q), .mask_wvalid(mask_wvalid), .mask_wready(mask_wready),
         .mask_word(wr_word32[15:0]), .mask_wdata(wdata), .mask_wstrb(wstrb),
         .s_axis_tdata(s_axis_tdata[LANES-1:0]), .s_axis_tvalid(s_axis_tvalid),

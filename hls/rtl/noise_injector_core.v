@@ -15,20 +15,23 @@
 // * Beat b (since reseed) carries neurons (b mod NF)*PE + pe, NF = NEURONS/PE: a fold counter.
 // * Reset (rst_n low, any length) and reseed (one-cycle strobe) do the same: e <= E_RESET,
 //   w_l <= K_l, fold counter and counters cleared, then (after rst_n is high again) 4 cycles
-//   shift seed[63:48], [47:32], [31:16], [15:0] into e and 16 warm-up steps follow;
-//   s_axis_tready is low for those 20 cycles. Any seed, 0 and all ones included, gives a
-//   nonzero e, so the generator never locks up.
+//   shift seed[63:48], [47:32], [31:16], [15:0] into e and 16 warm-up steps follow, while
+//   the same 32-cycle count programs every lane's compare tables from `threshold`;
+//   s_axis_tready is low for those 32 cycles. Seed and threshold take effect at a reseed. Any
+//   seed, 0 and all ones included, gives a nonzero e, so the generator never locks up.
 // * Latency 1 cycle, II = 1. The output is one register (no skid buffer): s_axis_tready =
-//   ~reseed & ~busy & (~m_axis_tvalid | m_axis_tready), a combinational path from
+//   ~reseed & ~busy & ~mask_busy & (~m_axis_tvalid | m_axis_tready), a combinational path from
 //   m_axis_tready, as AXI-Stream allows (the ready of a full pipeline stage follows the sink).
 // * Counters: beats accepted and bits changed (popcount(out ^ in)); CNT_W = 48 bits each, they
 //   wrap at 2^48 (32 days of beats at 100 MHz); the 64-bit ports read them zero-extended. The
 //   change counter is updated one cycle after the beat is accepted.
 // * With `NBNN_XC7_PRIMS defined (noisybnn.hw.synth defines it for yosys synth_xilinx), the
-//   compare w < threshold and the output select are instantiated as 7-series primitives
-//   (LUT6_2 + CARRY4: 8 LUTs for the 17-bit compare, one LUT6_2 for out and out ^ in); without
-//   it (Verilator, Vivado) the same functions are written behaviourally. tests/hw proves both
-//   equivalent with yosys' equiv_* passes on yosys' own cell models.
+//   accumulator, the compare w < threshold (RAM32M tables + LUT6_2 + CARRY4 from 4 lanes on, 8
+//   LUT6_2 on 2 CARRY4 below), the output select and the LUTRAM mask are 7-series primitives;
+//   without it (Verilator, Vivado) the same functions are written behaviourally. tests/hw
+//   proves both equivalent with yosys' equiv_* passes on yosys' own cell models (NF = 1) and
+//   simulates the synthesized netlist. Mask and compare storage are chosen by size (CMP_RAM,
+//   MASK_LUTRAM; docs/injector.md, "Cost").
 `default_nettype none
 
 module noise_injector_core #(
@@ -36,14 +39,16 @@ module noise_injector_core #(
     parameter integer BITS     = 1,  // bits per neuron
     parameter integer NEURONS  = 1,  // neurons of the layer; PE must divide it
     parameter integer COUNTERS = 1,  // 1: beat and change counters; 0: tied to zero
-    parameter integer MASK_WORD0 = 0 // mask_word of neuron word 0 (the IP passes its word address)
+    parameter integer MASK_WORD0 = 0, // mask_word of neuron word 0 (the IP passes its word address)
+    // storage choices, -1: by size (the cheaper in LUTs, measured: docs/injector.md, "Cost")
+    parameter integer MASK_LUTRAM = -1, // NF > 1: 1 mask in LUTRAM + walker, 0 flip-flops + fold mux
+    parameter integer CMP_RAM     = -1  // 1: compare on RAM32M tables, 0: on LUTs (8 LUT6_2)
 ) (
     input  wire                 clk,
     input  wire                 rst_n,           // synchronous, active low; acts as a reseed
     // configuration (sampled when a beat is accepted)
     input  wire [1:0]           mode,
-    input  wire [16:0]          threshold,       // p = threshold / 2^16, 0..65536
-    input  wire                 threshold_load,  // strobe: program the compare RAMs (32 cycles)
+    input  wire [16:0]          threshold,       // p = threshold / 2^16; taken at reseed
     input  wire [63:0]          seed,
     input  wire                 reseed,          // one-cycle strobe
     // fault mask writes: word k = neurons 32k .. 32k + 31 (bit j = neuron 32k + j), byte strobes;
@@ -70,6 +75,18 @@ module noise_injector_core #(
     localparam integer NF     = NEURONS / PE;
     localparam integer FOLD_W = (NF > 1) ? clog2(NF) : 1;
     localparam integer POP_W  = clog2(LANES + 1);
+    // Storage by size, from yosys measurements (bench/synth_injector.py; docs/injector.md,
+    // "Cost"): the RAM32M compare and its table writer cost as much as the LUT compare at 3 and 4
+    // lanes and less above. The fault mask (NF > 1) goes to LUTRAM when its measured cost line,
+    // in 1/100 LUT (walker 38.56 + 4.16 per fold-counter bit, per slot the RAM sites + 1.74), is
+    // below that of NEURONS flip-flops with an NF:1 mux per slot (-16.86 + 0.48 per neuron +
+    // 6.44 per fold-counter bit); rtl_cost.mask_in_lutram is the same rule.
+    localparam integer USE_CMP_RAM  = (CMP_RAM >= 0) ? CMP_RAM : (LANES >= 4) ? 1 : 0;
+    localparam integer MASK_SITES   = (NF <= 64) ? 1 : (NF <= 128) ? 2 : 4 * ((NF + 255) / 256);
+    localparam integer MASK_RAM_EST = 3856 + 416 * FOLD_W + PE * (100 * MASK_SITES + 174);
+    localparam integer MASK_FF_EST  = 48 * NEURONS + 644 * FOLD_W - 1686;
+    localparam integer USE_MASK_RAM = (NF <= 1) ? 0 : (MASK_LUTRAM >= 0) ? MASK_LUTRAM :
+                                      (MASK_RAM_EST < MASK_FF_EST) ? 1 : 0;
 
     // mode values: 0 OFF (pass-through), 1 FLIP, 2 STUCK0, 3 STUCK1 (noise_injector_lane_out)
 
@@ -111,14 +128,17 @@ module noise_injector_core #(
     endfunction
 
     // ---------------------------------------------------------------- reseed sequence
-    localparam integer    SEQ_DONE = 20;                  // 4 load cycles + 16 warm-up steps
+    // seq 0..31 while busy, 32 done: all 32 cycles program the compare tables (address
+    // seq[4:0]) from `threshold`; e waits at E_RESET for cycles 0..11, cycles 12..15 load the
+    // seed, 16..31 warm up (placed last, so the decodes are one or two bits of seq)
     localparam [88:0]     E_RESET  = 89'h1C3A5F1;         // its low 25 bits end up in e[88:64]
-    reg  [4:0] seq;
-    wire busy    = (seq != SEQ_DONE[4:0]);
-    wire loading = (seq[4:2] == 3'd0);                    // seq 0..3
+    reg  [5:0] seq;
+    wire busy    = ~seq[5];
+    wire loading = ~seq[5] & (seq[4:2] == 3'b011);        // seq 12..15
+    wire warming = ~seq[5] & seq[4];                      // seq 16..31
     always @(posedge clk) begin
-        if (!rst_n || reseed) seq <= 5'd0;
-        else if (busy) seq <= seq + 5'd1;
+        if (!rst_n || reseed) seq <= 6'd0;
+        else if (busy) seq <= seq + 6'd1;
     end
 
     // ---------------------------------------------------------------- handshake
@@ -126,14 +146,13 @@ module noise_injector_core #(
     reg  [LANES-1:0] out_data;
     wire out_free = ~out_valid | m_axis_tready;   // the output register is empty or drains now
 
-    // the stream waits while a writer programs the compare RAMs or the fault mask
-    wire thr_busy;
+    // the stream waits while the fault mask is written
     wire mask_busy;
     // (a beat accepted in the cycle a mask write arrives still sees the old mask: the walker
     // writes from the next cycle, and mask_busy stalls the stream from then on)
-    assign s_axis_tready = out_free & ~reseed & ~busy & ~threshold_load & ~thr_busy & ~mask_busy;
+    assign s_axis_tready = out_free & ~reseed & ~busy & ~mask_busy;
     wire in_fire  = s_axis_tvalid & s_axis_tready;
-    wire step     = in_fire | (busy & ~loading);          // the generator advances
+    wire step     = in_fire | warming;                    // the generator advances
 
     // ---------------------------------------------------------------- shared LFSR e
     reg  [88:0] e;
@@ -167,9 +186,9 @@ module noise_injector_core #(
     /* verilator lint_off UNSIGNED */
     wire word_ok = (mask_word32 >= MASK_WORD0) && (mask_word32 < MASK_WORD0 + WORDS);
     /* verilator lint_on UNSIGNED */
-    genvar p, l;
+    genvar p, l, f;
     generate
-        if (NF > 1) begin : g_fold
+        if (USE_MASK_RAM != 0) begin : g_fold
             localparam integer      NF_M1     = NF - 1;
             localparam [FOLD_W-1:0] LAST_FOLD = NF_M1[FOLD_W-1:0];
             localparam integer      SLOT_W    = (PE > 1) ? clog2(PE) : 1;
@@ -249,8 +268,9 @@ module noise_injector_core #(
                     .clk(clk), .we(we), .d(bit_value), .a(ram_addr), .o(fold_mask[p])
                 );
             end
-        end else begin : g_nofold
-            // NF = 1: neuron n is PE slot n, a flip-flop; byte strobes as write enables
+        end else begin : g_ffmask
+            // one flip-flop per neuron, byte strobes as write enables (written in one cycle);
+            // NF > 1: each slot's neurons f*PE + p through an NF:1 mux at the fold counter
             reg [NEURONS-1:0] mask_q;
             integer n;
             always @(posedge clk) begin
@@ -261,38 +281,73 @@ module noise_injector_core #(
                             mask_q[n] <= mask_wdata[n % 32];
                 end
             end
-            assign fold_mask   = mask_q;
             assign mask_wready = 1'b1;
             assign mask_busy   = 1'b0;
             wire unused_word_ok = word_ok;
+            if (NF > 1) begin : g_mux
+                localparam integer      NF_M1     = NF - 1;
+                localparam [FOLD_W-1:0] LAST_FOLD = NF_M1[FOLD_W-1:0];
+                reg [FOLD_W-1:0] fold;
+                always @(posedge clk) begin
+                    if (!rst_n || reseed) fold <= {FOLD_W{1'b0}};
+                    else if (in_fire) fold <= (fold == LAST_FOLD) ? {FOLD_W{1'b0}} : fold + 1'b1;
+                end
+                for (p = 0; p < PE; p = p + 1) begin : g_pe
+                    wire [(1 << FOLD_W)-1:0] column;   // mask bits of neurons f*PE + p
+                    for (f = 0; f < (1 << FOLD_W); f = f + 1) begin : g_col
+                        if (f < NF) begin : g_in
+                            assign column[f] = mask_q[f * PE + p];
+                        end else begin : g_pad
+                            assign column[f] = 1'b0;
+                        end
+                    end
+                    assign fold_mask[p] = column[fold];
+                end
+            end else begin : g_nomux
+                assign fold_mask = mask_q;
+            end
         end
     endgenerate
 
     // ---------------------------------------------------------------- compare RAM writer
     // Every lane decides w < threshold on three RAM32M ports (5-bit groups of w: the group's
     // (equal, below) against the threshold's group) and one LUT for bit 15 and threshold[16].
-    // All lanes' RAMs hold the same 32 x 2-bit tables; this writer programs them from
-    // `threshold` in 32 cycles after reset and after every threshold_load (input stalled).
-    reg  [5:0] thr_a;          // 0..31: writing address thr_a; 32: idle
-    always @(posedge clk) begin
-        if (!rst_n || threshold_load) thr_a <= 6'd0;
-        else if (!thr_a[5]) thr_a <= thr_a + 6'd1;
-    end
-    assign thr_busy = ~thr_a[5];
-    // {eq, below} of groups 2, 1, 0 at address thr_a: eq = (thr_a == group), below = (thr_a <
-    // group) = "eq not seen yet" (thr_below: 1 from the start, cleared after the eq address)
+    // All lanes' RAMs hold the same 32 x 2-bit tables; the reseed sequence writes address seq
+    // of them in each of its 32 cycles (after reset and every reseed; input stalled), and
+    // latches threshold[16:15] for the top stage, so a threshold takes effect at a reseed.
+    wire [4:0] thr_a = seq[4:0];
     wire [5:0] thr_di;
-    reg  [2:0] thr_below;
+    wire [1:0] thr_hi;         // threshold[16:15] as of the last reseed (RAM compare)
+    wire [16:0] thr_run;       // the whole threshold as of the last reseed (LUT compare)
     genvar gi;
     generate
-        for (gi = 0; gi < 3; gi = gi + 1) begin : g_tdi
-            wire eq = (thr_a[4:0] == threshold[5 * gi +: 5]);
-            assign thr_di[2 * gi + 1] = eq;
-            assign thr_di[2 * gi]     = thr_below[gi] & ~eq;
-            always @(posedge clk) begin
-                if (!rst_n || threshold_load) thr_below[gi] <= 1'b1;
-                else if (eq) thr_below[gi] <= 1'b0;
+        if (USE_CMP_RAM != 0) begin : g_tw
+            reg [1:0] hi_q;
+            always @(posedge clk) if (busy) hi_q <= threshold[16:15];
+            assign thr_hi  = hi_q;
+            assign thr_run = 17'd0;
+            wire unused_thr_run = ^thr_run;
+            // {eq, below} of groups 2, 1, 0 at address thr_a: eq = (thr_a == group), below =
+            // (thr_a < group) = "eq not seen yet" (1 from the start, cleared after the eq address)
+            reg [2:0] thr_below;
+            for (gi = 0; gi < 3; gi = gi + 1) begin : g_tdi
+                wire eq = (thr_a == threshold[5 * gi +: 5]);
+                assign thr_di[2 * gi + 1] = eq;
+                assign thr_di[2 * gi]     = thr_below[gi] & ~eq;
+                always @(posedge clk) begin
+                    if (!rst_n || reseed) thr_below[gi] <= 1'b1;
+                    else if (eq) thr_below[gi] <= 1'b0;
+                end
             end
+        end else begin : g_tq
+            // the LUT compare reads a copy of the threshold taken during the reseed sequence,
+            // so the threshold takes effect at a reseed in both variants
+            reg [16:0] thr_q;
+            always @(posedge clk) if (busy) thr_q <= threshold;
+            assign thr_run = thr_q;
+            assign thr_hi  = 2'd0;
+            assign thr_di  = 6'd0;
+            wire unused_thr = ^{thr_a, thr_di, thr_hi};
         end
     endgenerate
 
@@ -325,10 +380,14 @@ module noise_injector_core #(
             end
 
             wire flip;
-            noise_injector_lane_cmp u_cmp (
-                .clk(clk), .w(w), .t15(threshold[15]), .t16(threshold[16]),
-                .we(thr_busy), .waddr(thr_a[4:0]), .di(thr_di), .flip(flip)
-            );
+            if (USE_CMP_RAM != 0) begin : g_rcmp
+                noise_injector_lane_cmp u_cmp (
+                    .clk(clk), .w(w), .t15(thr_hi[0]), .t16(thr_hi[1]),
+                    .we(busy), .waddr(thr_a), .di(thr_di), .flip(flip)
+                );
+            end else begin : g_lcmp
+                noise_injector_lane_lcmp u_cmp (.w(w), .threshold(thr_run), .flip(flip));
+            end
             noise_injector_lane_out u_out (
                 .din(din), .flip(flip), .hit(hit), .mode(mode),
                 .result(result[l]), .changed(changed[l])
@@ -516,6 +575,53 @@ module noise_injector_lane_cmp (
     wire c1 = dob[1] ? c0 : dob[0];
     wire c2 = doc[1] ? c1 : doc[0];
     assign flip = p3 ? c2 : g3;
+`endif
+endmodule
+
+// noise_injector_lane_lcmp: flip = (w < threshold) on LUTs, for cores with few lanes (the RAM32M
+// compare's shared table writer costs more than it saves there). NBNN_XC7_PRIMS: 2 bits per
+// LUT6_2 (O6 = the pair is equal, the carry passes; O5 = the pair is below), the top pair also
+// takes threshold[16], on two CARRY4.
+module noise_injector_lane_lcmp (
+    input  wire [15:0] w,
+    input  wire [16:0] threshold,
+    output wire        flip
+);
+`ifdef NBNN_XC7_PRIMS
+    // INIT of a compare pair: I0 = w lo, I1 = w hi, I2 = t lo, I3 = t hi, I4 = t16 (top pair)
+    function [63:0] pair_init;
+        input integer n;   // 32 entries of O5 and O6
+        integer i;
+        reg [1:0] wv, tv;
+        reg t16;
+        begin
+            pair_init = 64'd0;
+            for (i = 0; i < n; i = i + 1) begin
+                wv  = i[1:0];
+                tv  = i[3:2];
+                t16 = i[4];
+                pair_init[32 + i] = (wv == tv) & ~t16;   // O6: propagate
+                pair_init[i]      = (wv < tv) | t16;     // O5: generate (used when O6 = 0)
+            end
+        end
+    endfunction
+    localparam [63:0] PAIR_INIT = pair_init(32);
+    wire [7:0] prop, gen, co;
+    genvar k;
+    generate
+        for (k = 0; k < 8; k = k + 1) begin : g_pair
+            LUT6_2 #(.INIT(PAIR_INIT)) u_pair (
+                .O6(prop[k]), .O5(gen[k]),
+                .I0(w[2 * k]), .I1(w[2 * k + 1]), .I2(threshold[2 * k]),
+                .I3(threshold[2 * k + 1]), .I4(k == 7 ? threshold[16] : 1'b0), .I5(1'b1)
+            );
+        end
+    endgenerate
+    CARRY4 u_cy0 (.CO(co[3:0]), .O(), .CI(1'b0), .CYINIT(1'b0), .DI(gen[3:0]), .S(prop[3:0]));
+    CARRY4 u_cy1 (.CO(co[7:4]), .O(), .CI(co[3]), .CYINIT(1'b0), .DI(gen[7:4]), .S(prop[7:4]));
+    assign flip = co[7];
+`else
+    assign flip = ({1'b0, w} < threshold);
 `endif
 endmodule
 

@@ -4,7 +4,7 @@ One model serves every (PE, BITS, NEURONS) the tests need, so the C++ build is p
 cocotb coroutine drives all cores side by side each clock (the Python cost per cycle is shared).
 The streams of all cores are concatenated into one vector per signal: core i occupies bits
 [offset_i, offset_i + pe_i * bits_i) of s_tdata / m_tdata and bit i of the valid/ready vectors.
-Configuration ports are per core: c<i>_mode, c<i>_threshold, c<i>_threshold_load, c<i>_seed,
+Configuration ports are per core: c<i>_mode, c<i>_threshold, c<i>_seed,
 c<i>_reseed, the mask write port c<i>_mask_wvalid / _wready / _word / _wdata / _wstrb, c<i>_beats,
 c<i>_changes.
 
@@ -75,7 +75,6 @@ def harness_source(shapes: list[CoreShape], axil: CoreShape) -> str:
         ports += [
             f"    input  wire [1:0] c{i}_mode,",
             f"    input  wire [16:0] c{i}_threshold,",
-            f"    input  wire c{i}_threshold_load,",
             f"    input  wire [63:0] c{i}_seed,",
             f"    input  wire c{i}_reseed,",
             f"    input  wire c{i}_mask_wvalid,",
@@ -91,7 +90,7 @@ def harness_source(shapes: list[CoreShape], axil: CoreShape) -> str:
             f"""    noise_injector_core #(.PE({s.pe}), .BITS({s.bits}),
         .NEURONS({s.neurons})) u_c{i} (
         .clk(clk), .rst_n(rst_n), .mode(c{i}_mode), .threshold(c{i}_threshold),
-        .threshold_load(c{i}_threshold_load), .seed(c{i}_seed), .reseed(c{i}_reseed),
+        .seed(c{i}_seed), .reseed(c{i}_reseed),
         .mask_wvalid(c{i}_mask_wvalid), .mask_wready(c{i}_mask_wready),
         .mask_word(c{i}_mask_word), .mask_wdata(c{i}_mask_wdata), .mask_wstrb(c{i}_mask_wstrb),
         .s_axis_tdata(s_tdata[{hi}:{off}]), .s_axis_tvalid(s_tvalid[{i}]),

@@ -219,7 +219,9 @@ async def axil_registers_and_stream(dut):
     assert cont2 == pack(want4, shape.bits), "a write to 0x00-0x10 disturbed the stream"
     beats_total += 50
 
-    # a one-cycle and a long ap_rst_n pulse give the same run: seed word 0 (SEED resets to 0)
+    # a one-cycle and a long ap_rst_n pulse give the same run: the compare tables hold THRESHOLD's
+    # reset value 0 (FLIP passes through, though the last run's threshold was 32768), SEED is 0;
+    # a THRESHOLD write takes effect only at the next RESEED, which loads seed word 0
     reset_cfg = InjectorConfig(neurons=shape.neurons, pe=shape.pe, bits=shape.bits,
                                mode=Mode.FLIP, threshold=65535, seed=unsplitmix64(0))
     codes5 = rng.integers(0, 1 << shape.bits, size=(4 * nf + 5, shape.pe))
@@ -230,13 +232,19 @@ async def axil_registers_and_stream(dut):
         for _ in range(cycles):
             await FallingEdge(dut.clk)
         dut.rst_n.value = 1
-        await bus.write(reg.THRESHOLD, 65535)
         await bus.write(reg.CONTROL, reg.control_value(Mode.FLIP))
+        got0 = await stream(dut, pack(codes5, shape.bits), lanes, rng, 0.8, 0.8)
+        assert got0 == pack(codes5, shape.bits), f"after a {cycles}-cycle reset T must be 0"
+        await bus.write(reg.THRESHOLD, 65535)
+        got1 = await stream(dut, pack(codes5, shape.bits), lanes, rng, 0.8, 0.8)
+        assert got1 == pack(codes5, shape.bits), "THRESHOLD took effect before a reseed"
+        await bus.write(reg.RESEED, 1)
         got5 = await stream(dut, pack(codes5, shape.bits), lanes, rng, 0.8, 0.8)
         assert got5 == pack(want5, shape.bits), f"run after a {cycles}-cycle reset differs"
-        beats_total += len(codes5)
+        beats_total += 3 * len(codes5)
     # thresholds above 2^16 (bit 16 and more set) flip every bit, as T = 2^16
     await bus.write(reg.THRESHOLD, 0x1FFFF)
+    await bus.write(reg.RESEED, 1)
     codes6 = rng.integers(0, 1 << shape.bits, size=(20, shape.pe))
     got6 = await stream(dut, pack(codes6, shape.bits), lanes, rng, 0.9, 0.9)
     assert got6 == pack(codes6 ^ ((1 << shape.bits) - 1), shape.bits), "T > 2^16 must flip all"

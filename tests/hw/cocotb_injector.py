@@ -6,9 +6,11 @@ Run by tests/hw/test_rtl_injector.py (not collected by pytest itself). The harne
 Each core gets its own schedule of *segments*: a configuration, whether it starts with a reseed
 strobe, a block of random input beats, and random valid/ready stall probabilities. A segment
 without reseed continues the run (its expected output uses `start_beat` = beats since reseed),
-which checks that the generator and the fold counter advance in every mode. A segment whose
-threshold differs from the last one strobes `threshold_load` (the core reprograms its compare RAMs,
-stalling the stream); one whose mask differs writes every mask word through the core's mask port
+which checks that the generator and the fold counter advance in every mode. The threshold port
+is set at the start of each segment, but the core takes it only at a reseed (its reseed sequence
+programs the compare tables), so a segment without reseed whose threshold differs is expected
+with the threshold of the last reseed: the new value must have no effect yet. A segment whose
+mask differs writes every mask word through the core's mask port
 (in random order, plus a word beyond the layer that must be ignored) before its first beat is
 offered, as the host writes masks only while the stream is idle. After each segment the counters
 are compared with the reference. Every output beat is compared in order with the
@@ -50,7 +52,8 @@ def pack(codes: np.ndarray, bits: int) -> list[int]:
 
 @dataclass
 class Segment:
-    cfg: InjectorConfig
+    cfg: InjectorConfig  # what the reference uses (threshold: the one at the last reseed)
+    port_threshold: int  # what the bench drives on the threshold port
     reseed: bool
     start_beat: int
     inputs: list[int]
@@ -108,7 +111,7 @@ def make_schedule(shape: CoreShape, n_beats: int, rng: np.random.Generator) -> l
     sizes = np.maximum(1, np.round(weights / weights.sum() * n_beats)).astype(int)
     # segments end at random points of a vector (not only on fold boundaries)
     segs: list[Segment] = []
-    seed, mask, beat = 1, None, 0
+    seed, mask, beat, run_thr = 1, None, 0, 0
     for k, ((mode, thr, sd, mk, reseed), n) in enumerate(zip(plan, sizes, strict=True)):
         if sd is None:
             seed = rand_seed()
@@ -120,15 +123,16 @@ def make_schedule(shape: CoreShape, n_beats: int, rng: np.random.Generator) -> l
             mask = mk
         if reseed:
             beat = 0
+            run_thr = thr  # the threshold takes effect at a reseed only
         cfg = InjectorConfig(
-            neurons=shape.neurons, pe=shape.pe, bits=shape.bits, mode=mode, threshold=thr,
+            neurons=shape.neurons, pe=shape.pe, bits=shape.bits, mode=mode, threshold=run_thr,
             seed=seed, fault_mask=mask,
         )
         n = int(n) + int(rng.integers(nf))
         codes = rng.integers(0, 1 << shape.bits, size=(n, shape.pe))
         out, changed = inject_stream(cfg, codes, start_beat=beat)
         pv, pr = STALLS[k % len(STALLS)]
-        segs.append(Segment(cfg, reseed, beat, pack(codes, shape.bits), pack(out, shape.bits),
+        segs.append(Segment(cfg, thr, reseed, beat, pack(codes, shape.bits), pack(out, shape.bits),
                             changed, pv, pr))
         beat += n
     return segs
@@ -149,8 +153,6 @@ class CoreBench:
     valid: bool = False
     ready: bool = False
     reseed_now: bool = False
-    load_now: bool = False
-    last_threshold: int | None = None
     last_mask: int | None = None
     mask_queue: deque = field(default_factory=deque)
     mask_writes: int = 0
@@ -181,11 +183,7 @@ class CoreBench:
         s = self.segments[self.seg]
         cfg = s.cfg
         self.port("mode").value = int(cfg.mode)
-        self.port("threshold").value = int(cfg.threshold)
-        if int(cfg.threshold) != self.last_threshold:
-            self.port("threshold_load").value = 1
-            self.load_now = True
-            self.last_threshold = int(cfg.threshold)
+        self.port("threshold").value = s.port_threshold
         self.port("seed").value = seed_word(cfg.seed)
         mask = sum(1 << i for i, b in enumerate(cfg.mask_array()) if b)
         if mask != self.last_mask:
@@ -245,9 +243,6 @@ class CoreBench:
         if self.reseed_now:
             self.port("reseed").value = 0
             self.reseed_now = False
-        if self.load_now:
-            self.port("threshold_load").value = 0
-            self.load_now = False
         if self.done:
             return
         if self.seg < 0:
@@ -311,7 +306,7 @@ def make_benches(dut, shapes, n_beats: int, seed: int) -> list[CoreBench]:
         rng = np.random.default_rng([seed, i])
         share = max(200, n_beats // len(shapes))  # equal shares: the cores run side by side
         benches.append(CoreBench(i, shape, off, make_schedule(shape, share, rng), rng, dut))
-        for name in ("mode", "threshold", "threshold_load", "seed", "reseed", "mask_wvalid",
+        for name in ("mode", "threshold", "seed", "reseed", "mask_wvalid",
                      "mask_word", "mask_wdata", "mask_wstrb"):
             getattr(dut, f"c{i}_{name}").value = 0
     return benches
@@ -405,7 +400,6 @@ async def throughput_ii1(dut):
         getattr(dut, f"c{i}_threshold").value = cfg.threshold
         getattr(dut, f"c{i}_seed").value = seed_word(cfg.seed)
         getattr(dut, f"c{i}_reseed").value = 0
-        getattr(dut, f"c{i}_threshold_load").value = 0
         getattr(dut, f"c{i}_mask_wvalid").value = 0
     await reset(dut)  # reset reseeds from the seed inputs, programs the threshold, fills the mask
     k = len(benches)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import shutil
 import subprocess
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -95,10 +96,14 @@ def test_hls_cpp_bit_exact(tb_binary, tmp_path, shape):
     rng = np.random.default_rng([1234, pe, bits])
     lines = [f"shape {pe} {bits} {neurons}"]
     expected = []
-    beat = run_changed = 0
+    beat = run_changed = run_threshold = 0
     for cfg, reseed, codes in _segments(pe, bits, neurons, rng):
         beat = 0 if reseed else beat
-        out, changed = inject_stream(cfg, codes, start_beat=beat)
+        # the threshold is taken at a reseed (as the RTL's compare tables): a new one mid-run is
+        # passed to the kernel and must be ignored until the next reseed
+        run_threshold = cfg.threshold if reseed else run_threshold
+        out, changed = inject_stream(replace(cfg, threshold=run_threshold), codes,
+                                     start_beat=beat)
         beat += len(codes)
         run_changed = changed if reseed else run_changed + changed
         mask = sum(1 << i for i, b in enumerate(cfg.mask_array()) if b)

@@ -19,7 +19,9 @@ import pytest
 from _rtl_harness import TOP, CoreShape, shapes_to_env, write_harness
 from _verilator import AXIL_V, BUILD_ROOT, CORE_V, build, lint
 
-# PE x BITS, every pair; NEURONS gives NF = 1..5 folds, some not a power of two
+# PE x BITS, every pair; NEURONS gives NF = 1..5 folds, some not a power of two (flip-flop masks);
+# the last two fold 64 times with the mask in LUTRAM (the core's choice by size), one with the
+# LUT compare (2 lanes), one with the RAM32M compare and PE = 3 (walker jumps wrap the slot)
 SHAPES = [
     CoreShape(1, 1, 5),
     CoreShape(1, 2, 3),
@@ -29,6 +31,8 @@ SHAPES = [
     CoreShape(16, 2, 32),
     CoreShape(64, 1, 128),
     CoreShape(64, 2, 320),
+    CoreShape(2, 1, 128),
+    CoreShape(3, 2, 192),
 ]
 #: The AXI-Lite wrapped core: 5 lanes, so the byte-padded stream has 3 pad bits; 2 mask words.
 AXIL_SHAPE = CoreShape(5, 1, 40)

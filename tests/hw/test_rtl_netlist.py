@@ -24,9 +24,11 @@ from _verilator import AXIL_V, BUILD_ROOT, CORE_V, require_cocotb
 
 from noisybnn.hw import synth
 
-#: NF = 5 (RAM32X1S), 3 with PE = 3 and BITS = 2 (jumps that wrap the slot), 40 (RAM64X1S, three
-#: mask words), 1 (mask flip-flops); the AXI-Lite IP at NF = 8 with two mask words.
-SHAPES = [CoreShape(1, 1, 5), CoreShape(3, 2, 9), CoreShape(2, 1, 80), CoreShape(4, 1, 4)]
+#: The core picks its storage by size (docs/injector.md, "Cost"): NF = 5 (flip-flop mask with a
+#: fold mux, LUT compare), 64 with PE = 3 and BITS = 2 (LUTRAM mask, RAM64X1S, six mask words, jumps
+#: that wrap the slot; RAM32M compare), 64 with PE = 2 (LUTRAM mask, four words; LUT compare),
+#: 1 (mask flip-flops); the AXI-Lite IP at NF = 8 (flip-flop mask) with two mask words.
+SHAPES = [CoreShape(1, 1, 5), CoreShape(3, 2, 192), CoreShape(2, 1, 128), CoreShape(4, 1, 4)]
 AXIL_SHAPE = CoreShape(5, 1, 40)
 GOOD_TOP = "top_init[i]      = (~i[0] & i[1]) | i[2];"
 BAD_TOP = "top_init[i]      = (~i[0] & i[1]);"

@@ -17,11 +17,11 @@ offset      name    rw  meaning
 0x00C       CAPS    ro  [0] counters present
 0x020       CONTROL wo  [0] enable, [2:1] mode; enable = 0 forces pass-through (reads 0)
 0x024       THRESH  wo  [16:0] flip threshold, p = threshold / 2^16 (values > 2^16 act as 2^16);
-                        a write reprograms the lanes' compare tables (`THRESHOLD_CYCLES`, input
-                        stalled)
+                        taken at the next RESEED (like SEED): the reseed sequence programs the
+                        lanes' compare tables from it
 0x028/02C   SEED    wo  seed word [31:0] / [63:32] = `injector.seed_word(seed)` (read 0)
-0x030       RESEED  wo  write 1: reload the generator from SEED (20 cycles), clear fold counter
-                        and counters
+0x030       RESEED  wo  write 1: reload the generator from SEED and the compare tables from
+                        THRESHOLD (`RESEED_CYCLES` = 32), clear fold counter and counters
 0x040/044   BEATS   ro  beats accepted since reseed; reading LO latches HI ([15:0] = bits 47:32)
 0x048/04C   CHANGES ro  bits changed since reseed; reading LO latches HI ([15:0] = bits 47:32)
 0x100+4k    MASK_k  wo  fault mask, bit j = neuron 32k + j (reads 0); with NF > 1 the mask is in
@@ -29,10 +29,11 @@ offset      name    rw  meaning
                         input stalled
 ==========  ======  ==  =================================================================
 
-The host writes THRESHOLD and MASK only while the stream is idle (`encode` is issued before a
-run): both stall the stream while the injector stores them, so a beat never meets half a mask.
-After a reset the injector programs threshold 0 and fills the mask with ones before it accepts
-a beat (`reset_cycles`).
+The host writes THRESHOLD, SEED and MASK only while the stream is idle, and THRESHOLD and SEED
+before RESEED (`encode` is issued before a run): THRESHOLD and SEED take effect at the RESEED, a
+MASK write stalls the stream while the injector stores it, so a beat never meets half a mask.
+A reset acts as a RESEED with the reset values (THRESHOLD 0, SEED 0), and fills the mask with
+ones, before the injector accepts a beat (`reset_cycles`).
 
 Version 3 (against 2): CONTROL, THRESHOLD and MASK are write-only, and the counters are 48 bits
 (`COUNTER_BITS`; they wrap at 2^48, 32 days of beats at 100 MHz): the read-back cost about a LUT
@@ -77,11 +78,10 @@ MAX_NEURONS = (ADDR_SPACE - MASK_BASE) * 8
 #: Offsets a Vitis-packaged partition's control port uses itself (ap_ctrl block, numReps):
 #: none of them is a writable register of the injector, and accesses there have no effect.
 VITIS_RESERVED = (0x000, 0x004, 0x008, 0x00C, 0x010)
-#: Clock cycles a RESEED takes (input stalled): 4 seed-load cycles and 16 warm-up steps.
-RESEED_CYCLES = 20
-#: Clock cycles after a THRESHOLD write (input stalled): the shared writer programs the 32
-#: entries of every lane's compare tables (plus the cycle of the write strobe).
-THRESHOLD_CYCLES = 33
+#: Clock cycles a RESEED takes (input stalled): one counter programs the 32 entries of every
+#: lane's compare tables from THRESHOLD; in cycles 12-15 of them the seed word is loaded, in
+#: 16-31 the generator warms up (16 steps).
+RESEED_CYCLES = 32
 #: Order in which `read_counters` reads, so that each HI word is the one latched by its LO read.
 COUNTER_READ_ORDER = (BEATS_LO, BEATS_HI, CHANGES_LO, CHANGES_HI)
 
@@ -105,12 +105,12 @@ def mask_write_cycles(pe: int, neurons: int, word: int) -> int:
 
 
 def reset_cycles(pe: int, neurons: int) -> int:
-    """Cycles after reset before the first beat is accepted: the longest of the reseed sequence,
-    the compare-table writer and the mask fill (NF addresses, NF > 1)."""
+    """Cycles after reset before the first beat is accepted: the longer of the reseed sequence
+    (which programs the compare tables) and the mask fill (NF addresses, NF > 1)."""
     if pe < 1 or neurons % pe:
         raise ValueError(f"pe={pe} must divide neurons={neurons}")
     nf = neurons // pe
-    return max(RESEED_CYCLES, THRESHOLD_CYCLES - 1, nf if nf > 1 else 0)
+    return max(RESEED_CYCLES, nf if nf > 1 else 0)
 
 
 def mask_offset(word: int) -> int:
@@ -143,14 +143,15 @@ def encode(cfg: InjectorConfig) -> list[tuple[int, int]]:
 
     1. CONTROL = 0: injection off while the configuration changes (the stream still flows);
     2. THRESHOLD, SEED_LO, SEED_HI (the seed word splitmix64(cfg.seed)), then every MASK word;
-    3. RESEED = 1: reload the generator from the seed word, reset the fold counter and the
-       counters (the injector stalls its input for `RESEED_CYCLES` cycles meanwhile);
+    3. RESEED = 1: reload the generator from the seed word and the compare tables from
+       THRESHOLD, reset the fold counter and the counters (the injector stalls its input for
+       `RESEED_CYCLES` cycles meanwhile); THRESHOLD and SEED take effect only here;
     4. CONTROL = enable | mode.
 
     Issue them while the stream is idle, before the run's first beat: the run's flips then depend
-    only on (seed, beat index), so identical runs give identical flips. The THRESHOLD write and
-    (with NF > 1) every MASK write stall the stream while the injector stores them
-    (`THRESHOLD_CYCLES`, `mask_write_cycles`); a MASK write's bus response waits for it.
+    only on (seed, beat index), so identical runs give identical flips. With NF > 1 every MASK
+    write stalls the stream while the injector stores it (`mask_write_cycles`); its bus response
+    waits for it.
     """
     word = seed_word(cfg.seed)
     writes = [

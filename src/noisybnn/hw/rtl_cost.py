@@ -1,69 +1,83 @@
-"""Resource estimate of the RTL noise injector (v2 generator, register map v3, mask and compare
-in LUTRAM), from yosys measurements, not a model.
+"""Resource estimate of the RTL noise injector (v2 generator, register map v3, storage chosen by
+size), from yosys measurements, not a model.
 
 Used by the FINN custom op's resource estimate. The coefficients below were measured on
 2026-12-02 with yosys 0.23 `synth_xilinx -family xc7 -flatten` through `noisybnn.hw.synth`
-(which defines `NBNN_XC7_PRIMS`, so the lanes are the hand-instantiated LUT4 / RAM32M / LUT6_2 /
-CARRY4 and the fault mask the RAM32X1S..RAM256X1S of `noise_injector_core.v`) on the AXI-Lite
-IP `noise_injector_axil`, BITS = 1 (`python bench/synth_injector.py`, docs/injector.md "Cost"):
+(which defines `NBNN_XC7_PRIMS`, so the lanes, compare tables and LUTRAM masks are the
+hand-instantiated primitives of `noise_injector_core.v`) on the AXI-Lite IP
+`noise_injector_axil`, BITS = 1, counters on (`python bench/synth_injector.py`, with
+`--cmp-ram` / `--mask-lutram` to force a variant; docs/injector.md "Cost"):
 
-* NEURONS = PE (NF = 1), counters on, `--pe 1 4 16 32`: LUT 177, 247, 524, 903, FF 371, 428,
-  656, 960: LUT = 152.7 + 23.40 * lanes (largest residual 3.1), FF = 352 + 19 * lanes (exact).
-* the same, `--counters 0`: `COUNTERS_OFF_*` below.
-* NF = 256, `--pe 1 4 16 32 --nf 256`: LUT 250, 343, 694, 1,152, FF 398, 455, 675, 965; NF = 64
-  (`--pe 1 4 --nf 64`), NF = 32 (`--pe 1 4 --nf 32`), NF = 4 (`--pe 1 --nf 4`): the rows in
-  `MEASURED_NF`; `tests/hw/test_registers.py` checks that the estimate reproduces every row.
+* NF = 1, RAM32M compare, `--pe 1 4 16 32 --cmp-ram 1`: the `AXIL_*` line; `--counters 0`: the
+  `COUNTERS_OFF_*` line.
+* NF = 1, LUT compare (what the core builds below 4 lanes), `--pe 1 2 3`: the `LCMP_*` line.
+* NF > 1: the fault mask in flip-flops with an NF:1 fold mux per slot (`--mask-lutram 0`) and in
+  LUTRAM with the shared walker (`--mask-lutram 1`): the rows of `MEASURED_NF`, fitted by
+  `_mask_ff_lut` and `_mask_ram_lut` against the NF = 1 line of the same compare.
+
+The core picks the compare (`cmp_in_ram`) and the mask storage (`mask_in_lutram`, the same
+integer rule as the RTL's `USE_MASK_RAM`) by these fits, so the estimate follows what is built;
+`tests/hw/test_registers.py` checks it against every measured row.
 
 LUT counts LUT sites: logic LUTs plus LUTRAM sites (`synth.LUTRAM_SITES`: RAM32M 4, RAM256X1S 4,
 RAM128X1S 2, RAM64X1S / RAM32X1S 1). yosys also leaves INV cells (not counted: Vivado folds them
 into the LUT they feed).
-
-Where the cost goes: per 1-bit lane 16 LUT4 accumulator (4 CARRY4), the compare as one RAM32M
-(4 sites) + one LUT6_2 on one CARRY4, one LUT6_2 output + changed bit: 22, plus the change
-counter's popcount; FF 16 accumulator, output register, changed bit, and at NF = 1 the mask bit
-of its neuron. Fixed: the 89-bit LFSR with its seed load, reseed sequencer, handshake, the shared
-compare-table writer, the two 48-bit counters and the AXI-Lite file. With NF > 1 the mask is one
-LUTRAM of depth NF per PE slot (`_ram_sites`) plus its write enable, read at the fold counter,
-and a shared walker writes it (fold counter, jump / bit walker, address mux).
 """
 
 from __future__ import annotations
 
 import math
 
-#: Measured (see module docstring): noise_injector_axil, COUNTERS = 1, BITS = 1, NF = 1.
-AXIL_LUT_FIXED = 152.7
-AXIL_LUT_PER_LANE = 23.40
-AXIL_FF_FIXED = 352
+#: NF = 1, RAM32M compare (`--pe 1 4 16 32 --cmp-ram 1`: LUT 172, 246, 521, 900; FF 367, 424,
+#: 652, 956): LUT = 149.5 + 23.41 * lanes (largest residual 3.1), FF = 348 + 19 * lanes (exact).
+AXIL_LUT_FIXED = 149.5
+AXIL_LUT_PER_LANE = 23.41
+AXIL_FF_FIXED = 348
 AXIL_FF_PER_LANE = 19
-#: The same line with COUNTERS = 0.
-#: The same line with COUNTERS = 0 (`--counters 0 --pe 1 4 16 32`: LUT 128, 191, 457, 811; FF
-#: 214, 268, 484, 772): the counters cost 48.4 LUT / 156 FF fixed and 1.33 LUT / 1 FF per lane.
-COUNTERS_OFF_LUT_FIXED = 104.3
-COUNTERS_OFF_LUT_PER_LANE = 22.07
-COUNTERS_OFF_FF_FIXED = 196
+#: NF = 1, LUT compare (`--pe 1 2 3`, the core's own choice: LUT 163, 189, 217; FF 379, 398,
+#: 417): no table writer, a 17-bit threshold copy, 8 LUT6_2 per lane.
+LCMP_LUT_FIXED = 135.7
+LCMP_LUT_PER_LANE = 27.0
+LCMP_FF_FIXED = 360
+LCMP_FF_PER_LANE = 19
+#: The RAM-compare line with COUNTERS = 0 (`--counters 0 --cmp-ram 1 --pe 1 4 16 32`: LUT 122,
+#: 189, 454, 821, largest residual 4.5; FF 210, 264, 480, 768).
+COUNTERS_OFF_LUT_FIXED = 98.0
+COUNTERS_OFF_LUT_PER_LANE = 22.53
+COUNTERS_OFF_FF_FIXED = 192
 COUNTERS_OFF_FF_PER_LANE = 18
 #: What the counters add (COUNTERS = 1 against 0).
 COUNTER_LUT_FIXED = AXIL_LUT_FIXED - COUNTERS_OFF_LUT_FIXED
 COUNTER_LUT_PER_LANE = AXIL_LUT_PER_LANE - COUNTERS_OFF_LUT_PER_LANE
 COUNTER_FF_FIXED = AXIL_FF_FIXED - COUNTERS_OFF_FF_FIXED
 COUNTER_FF_PER_LANE = AXIL_FF_PER_LANE - COUNTERS_OFF_FF_PER_LANE
-#: The core alone at PE = 1, counters off (`--top noise_injector_core --pe 1 --counters 0`):
-#: 98 LUT, 122 FF, for the split of the fixed part into the core and the AXI-Lite file.
-CORE_LUT_PE1 = 98
-CORE_FF_PE1 = 122
-#: NF > 1: the walker and the RAMs, against the NF = 1 line: LUT = WALKER_LUT +
-#: WALKER_LUT_PER_ADDR_BIT * ceil(log2 NF) + PE * (sites(NF) + MASK_SLOT_LUT), least squares over
-#: the MEASURED_NF rows.
-WALKER_LUT = 41.7
-WALKER_LUT_PER_ADDR_BIT = 3.58
-MASK_SLOT_LUT = 1.72
-#: (PE, NF, LUT, FF) of noise_injector_axil, BITS = 1, counters on, as synthesized (the fit's
-#: largest LUT residual is 8.2, at PE 4 x NF 32: 325 synthesized, 317 estimated).
-MEASURED_NF: tuple[tuple[int, int, int, int], ...] = (
-    (1, 256, 250, 398), (4, 256, 343, 455), (16, 256, 694, 675), (32, 256, 1152, 965),
-    (1, 64, 238, 392), (4, 64, 314, 449), (1, 32, 237, 391), (4, 32, 325, 447), (1, 4, 224, 387),
+#: The core alone at PE = 1, counters off, RAM compare (`--top noise_injector_core --pe 1
+#: --counters 0 --cmp-ram 1`), for the split of the fixed part into the core and the AXI-Lite file.
+CORE_LUT_PE1 = 95
+CORE_FF_PE1 = 119
+#: Fault mask, NF > 1, against the NF = 1 line of the same compare (least squares over the
+#: MEASURED_NF rows of each storage): flip-flops + fold mux: LUT = MASK_FF_LUT + MASK_FF_LUT_PER_NEURON
+#: * NEURONS + MASK_FF_LUT_PER_ADDR_BIT * clog2(NF); LUTRAM + walker: LUT = WALKER_LUT +
+#: WALKER_LUT_PER_ADDR_BIT * clog2(NF) + PE * (sites(NF) + MASK_SLOT_LUT).
+MASK_FF_LUT = -16.86
+MASK_FF_LUT_PER_NEURON = 0.48
+MASK_FF_LUT_PER_ADDR_BIT = 6.44
+WALKER_LUT = 38.56
+WALKER_LUT_PER_ADDR_BIT = 4.16
+MASK_SLOT_LUT = 1.74
+#: (PE, NF, mask in LUTRAM, LUT, FF) of noise_injector_axil, BITS = 1, counters on, the compare
+#: the core's own choice, as synthesized (`--pe P --nf NF --mask-lutram M`); the fits are over
+#: all rows but the last (PE 32 x NF 256, measured after them: estimate 1,155, FF exact).
+MEASURED_NF: tuple[tuple[int, int, int, int, int], ...] = (
+    (1, 4, 0, 166, 384), (1, 32, 0, 187, 415), (1, 32, 1, 221, 399), (1, 64, 0, 209, 448),
+    (1, 64, 1, 220, 400), (1, 128, 0, 260, 513), (1, 256, 1, 243, 406), (2, 64, 0, 268, 530),
+    (2, 64, 1, 263, 419), (4, 32, 0, 323, 553), (4, 64, 0, 381, 682), (4, 64, 1, 322, 445),
+    (4, 256, 1, 336, 451), (8, 16, 0, 424, 624), (16, 16, 0, 660, 896), (16, 16, 1, 624, 660),
+    (16, 256, 1, 686, 671), (32, 4, 0, 943, 1054), (32, 256, 1, 1175, 961),
 )
+#: How close the estimate is to every measured row (LUT; FF is exact): yosys' mapping moves
+#: single rows by up to ~15 LUT between shapes of the same structure.
+LUT_TOLERANCE = 0.06
 
 
 def _clog2(n: int) -> int:
@@ -80,6 +94,37 @@ def _ram_sites(nf: int) -> int:
         return 2
     banks = math.ceil(nf / 256)
     return 4 * banks + (math.ceil(banks / 4) if banks > 1 else 0)
+
+
+def cmp_in_ram(lanes: int) -> bool:
+    """The core's compare choice (`USE_CMP_RAM`): RAM32M tables from 4 lanes on (measured equal
+    to the LUT compare at 3 and 4 lanes, cheaper above), LUTs below."""
+    return lanes >= 4
+
+
+def mask_in_lutram(pe: int, neurons: int) -> bool:
+    """The core's mask storage choice (`USE_MASK_RAM`, the same integer arithmetic): LUTRAM when
+    its fitted cost, in 1/100 LUT, is below that of the flip-flop mask."""
+    nf = neurons // pe
+    if nf <= 1:
+        return False
+    fold_w = _clog2(nf)
+    sites = 1 if nf <= 64 else 2 if nf <= 128 else 4 * ((nf + 255) // 256)
+    ram = (round(100 * WALKER_LUT) + round(100 * WALKER_LUT_PER_ADDR_BIT) * fold_w
+           + pe * (100 * sites + round(100 * MASK_SLOT_LUT)))
+    ff = (round(100 * MASK_FF_LUT_PER_NEURON) * neurons
+          + round(100 * MASK_FF_LUT_PER_ADDR_BIT) * fold_w + round(100 * MASK_FF_LUT))
+    return ram < ff
+
+
+def _mask_ff_lut(pe: int, neurons: int) -> float:
+    return (MASK_FF_LUT + MASK_FF_LUT_PER_NEURON * neurons
+            + MASK_FF_LUT_PER_ADDR_BIT * _clog2(neurons // pe))
+
+
+def _mask_ram_lut(pe: int, neurons: int) -> float:
+    nf = neurons // pe
+    return WALKER_LUT + WALKER_LUT_PER_ADDR_BIT * _clog2(nf) + pe * (_ram_sites(nf) + MASK_SLOT_LUT)
 
 
 def walker_ff(pe: int, neurons: int) -> int:
@@ -101,40 +146,49 @@ def _check(pe: int, bits: int, neurons: int) -> None:
 
 
 def cost_breakdown(
-    pe: int, bits: int, neurons: int, with_counters: bool = True, with_axilite: bool = False
+    pe: int, bits: int, neurons: int, with_counters: bool = True, with_axilite: bool = False,
+    mask_lutram: bool | None = None,
 ) -> dict[str, dict[str, int]]:
     """Every term of the estimate: {part: {"LUT": n, "FF": n}}. With the AXI-Lite file and the
-    counters, the terms add up to the measured line for NEURONS = PE, BITS = 1, and to the
-    measured rows of MEASURED_NF."""
+    counters, the terms add up to the measured NF = 1 lines and to the rows of MEASURED_NF.
+    `mask_lutram` forces the mask storage (None: the core's own choice, `mask_in_lutram`)."""
     _check(pe, bits, neurons)
     lanes = pe * bits
     nf = neurons // pe
-    # the counters-off line per 1-bit lane: lane (22 LUT, 17 FF) plus the NF = 1 mask bit
-    lane_ff = COUNTERS_OFF_FF_PER_LANE - 1
-    core_lut = CORE_LUT_PE1 - COUNTERS_OFF_LUT_PER_LANE
-    core_ff = CORE_FF_PE1 - COUNTERS_OFF_FF_PER_LANE
+    ram_cmp = cmp_in_ram(lanes)
+    line_lut_fixed = AXIL_LUT_FIXED if ram_cmp else LCMP_LUT_FIXED
+    line_lut_lane = AXIL_LUT_PER_LANE if ram_cmp else LCMP_LUT_PER_LANE
+    line_ff_fixed = AXIL_FF_FIXED if ram_cmp else LCMP_FF_FIXED
+    axil_lut = COUNTERS_OFF_LUT_FIXED - CORE_LUT_PE1 + COUNTERS_OFF_LUT_PER_LANE
+    axil_ff = COUNTERS_OFF_FF_FIXED - CORE_FF_PE1 + COUNTERS_OFF_FF_PER_LANE
+    # per 1-bit lane: the line's slope less the counters' share and the NF = 1 mask bit (FF)
     parts = {
-        "lanes": {"LUT": round(COUNTERS_OFF_LUT_PER_LANE * lanes), "FF": lane_ff * lanes},
-        "generator_and_control": {"LUT": round(core_lut), "FF": core_ff},
+        "lanes": {"LUT": round((line_lut_lane - COUNTER_LUT_PER_LANE) * lanes),
+                  "FF": (AXIL_FF_PER_LANE - COUNTER_FF_PER_LANE - 1) * lanes},
+        "generator_and_control": {
+            "LUT": round(line_lut_fixed - COUNTER_LUT_FIXED - axil_lut),
+            "FF": line_ff_fixed - COUNTER_FF_FIXED - axil_ff},
     }
+    use_ram = mask_in_lutram(pe, neurons) if mask_lutram is None else bool(mask_lutram and nf > 1)
     if nf == 1:
         parts["fault_mask"] = {"LUT": 0, "FF": neurons}
+    elif use_ram:
+        parts["fault_mask"] = {"LUT": round(_mask_ram_lut(pe, neurons)),
+                               "FF": walker_ff(pe, neurons)}
     else:
-        parts["fault_mask"] = {
-            "LUT": round(WALKER_LUT + WALKER_LUT_PER_ADDR_BIT * _clog2(nf)
-                         + pe * (_ram_sites(nf) + MASK_SLOT_LUT)),
-            "FF": walker_ff(pe, neurons)}
+        parts["fault_mask"] = {"LUT": round(_mask_ff_lut(pe, neurons)),
+                               "FF": neurons + _clog2(nf)}
     if with_counters:
         parts["counters"] = {"LUT": round(COUNTER_LUT_FIXED + COUNTER_LUT_PER_LANE * lanes),
                              "FF": COUNTER_FF_FIXED + COUNTER_FF_PER_LANE * lanes}
     if with_axilite:
-        parts["axilite"] = {"LUT": round(COUNTERS_OFF_LUT_FIXED - core_lut),
-                            "FF": COUNTERS_OFF_FF_FIXED - core_ff}
+        parts["axilite"] = {"LUT": round(axil_lut), "FF": axil_ff}
     return parts
 
 
 def estimate_resources(
-    pe: int, bits: int, neurons: int, with_counters: bool = True, with_axilite: bool = False
+    pe: int, bits: int, neurons: int, with_counters: bool = True, with_axilite: bool = False,
+    mask_lutram: bool | None = None,
 ) -> dict[str, int]:
     """LUT, FF, BRAM, DSP of one injector for a layer of `neurons` neurons at `pe` x `bits` bits.
 
@@ -144,8 +198,9 @@ def estimate_resources(
         neurons: neurons of the layer (PE must divide it).
         with_counters: include the beat and changed-bit counters (COUNTERS = 1).
         with_axilite: include the AXI-Lite register file around the core (noise_injector_axil).
+        mask_lutram: force the mask storage (None: what the core builds).
     """
-    parts = cost_breakdown(pe, bits, neurons, with_counters, with_axilite)
+    parts = cost_breakdown(pe, bits, neurons, with_counters, with_axilite, mask_lutram)
     return {
         "LUT": sum(p["LUT"] for p in parts.values()),
         "FF": sum(p["FF"] for p in parts.values()),
