@@ -55,12 +55,15 @@ RECIPES: dict[str, Recipe] = dict(
            bn_recal_images=5000),
         _r("cnv-w2a2", "cnv-w2a2", 8, shift=1, threads=1, bn_recal_images=5000),
         # 8-bit input (raw uint8 pixels, as FINN's CNV): epochs are what the shared 2-core machine
-        # allowed beside the other jobs in the time left (one torch thread each, 3 runs at once, load 9-15)
-        _r("cnv-w1a1-in8", "cnv-w1a1", 5, in_bits=8, shift=1, threads=1, bn_recal_images=5000),
-        _r("cnv-w1a1-fashion-in8", "cnv-w1a1", 5, in_bits=8, dataset="fashion-mnist", threads=1,
+        # allowed beside the other jobs in the time left (one torch thread each, load 7-15): 9 for
+        # the clean models, 4 and 5 for the noise-aware ones
+        _r("cnv-w1a1-in8", "cnv-w1a1", 9, in_bits=8, shift=1, threads=1, bn_recal_images=5000),
+        _r("cnv-w1a1-fashion-in8", "cnv-w1a1", 9, in_bits=8, dataset="fashion-mnist", threads=1,
            bn_recal_images=5000),
         _r("cnv-w1a1-fashion-in8-eps0.05", "cnv-w1a1", 4, in_bits=8, eps_train=0.05,
            dataset="fashion-mnist", threads=1, bn_recal_images=5000),
+        _r("cnv-w1a1-in8-eps0.05", "cnv-w1a1", 5, in_bits=8, eps_train=0.05, shift=1, threads=1,
+           bn_recal_images=5000),
     ]
 )
 
