@@ -1,11 +1,11 @@
 // noise_injector_axil: AXI-Lite register file + noise_injector_core, with byte-aligned streams.
 //
-// Register map version 3 (byte offsets, 32-bit registers; the same map is
+// Register map version 4 (byte offsets, 32-bit registers; the same map is
 // src/noisybnn/hw/registers.py and docs/injector.md). 0x000-0x01F hold no writable register and
 // no access there has a side effect (Vitis puts ap_ctrl at 0x00-0x0C and numReps at 0x10 of a
 // partition's control port):
 //   0x000 ID          RO  0x4E424E49 ("NBNI")
-//   0x004 PARAMS      RO  [31:24] map version (2), [23:16] BITS, [15:0] PE
+//   0x004 PARAMS      RO  [31:24] map version (4), [23:16] BITS, [15:0] PE
 //   0x008 NEURONS     RO  neurons of the layer
 //   0x00C CAPS        RO  [0] counters present
 //   0x020 CONTROL     WO  [0] enable, [2:1] mode (0 off, 1 flip, 2 stuck0, 3 stuck1);
@@ -22,7 +22,8 @@
 //   0x044 BEATS_HI    RO  [47:32] ([31:16] read 0), as latched by the last BEATS_LO read
 //   0x048 CHANGES_LO  RO  bits changed since reseed [31:0]; reading it latches CHANGES_HI
 //   0x04C CHANGES_HI  RO  [47:32] ([31:16] read 0), as latched by the last CHANGES_LO read
-//   0x100 + 4k MASK_k WO  fault mask, bit j = neuron 32k + j
+//   0x100 + 4k MASK_k WO  fault mask in fold order: neuron f*PE + p is bit f*PE2 + p (PE2 = PE
+//                         rounded up to a power of two) of the words
 // The counters are 48 bits and wrap at 2^48 (32 days of beats at 100 MHz). CONTROL, THRESHOLD,
 // SEED and MASK are write-only and read 0: nothing reads them back (the driver writes the whole
 // configuration for every run), and their read-back cost about one LUT per bit.
@@ -81,7 +82,7 @@ module noise_injector_axil #(
     localparam [7:0]   BITS_B     = BITS[7:0];
     localparam [15:0]  PE_H       = PE[15:0];
     localparam [31:0]  ID_VALUE   = 32'h4E424E49;
-    localparam [7:0]   MAP_VERSION = 8'd3;
+    localparam [7:0]   MAP_VERSION = 8'd4;
     localparam integer HI_W       = 16;   // counter bits above 32 (48-bit counters)
 
     // word addresses (byte offset / 4)
@@ -101,7 +102,8 @@ module noise_injector_axil #(
     // ---------------------------------------------------------------- write channel
     // AW and W are taken together, one write per response. A MASK write is handed to the core
     // as it stands on the bus and completes when the core's mask writer has stored it (the bus
-    // holds address and data meanwhile): up to k + 34 cycles for MASK_k when NF > 1.
+    // holds address and data meanwhile): with the LUTRAM mask up to 1 + 32 / PE2 cycles
+    // (registers.mask_write_cycles).
     wire        wr_en   = s_axil_awvalid & s_axil_wvalid & ~s_axil_bvalid;
     wire [ADDR_W-3:0] wr_word   = s_axil_awaddr[ADDR_W-1:2];
     wire [31:0]       wr_word32 = {{(34 - ADDR_W){1'b0}}, wr_word};

@@ -41,7 +41,7 @@ module noise_injector_core #(
     parameter integer COUNTERS = 1,  // 1: beat and change counters; 0: tied to zero
     parameter integer MASK_WORD0 = 0, // mask_word of neuron word 0 (the IP passes its word address)
     // storage choices, -1: by size (the cheaper in LUTs, measured: docs/injector.md, "Cost")
-    parameter integer MASK_LUTRAM = -1, // NF > 1: 1 mask in LUTRAM + walker, 0 flip-flops + fold mux
+    parameter integer MASK_LUTRAM = -1, // NF > 1: 1 mask in LUTRAM + writer, 0 flip-flops + fold mux
     parameter integer CMP_RAM     = -1  // 1: compare on RAM32M tables, 0: on LUTs (8 LUT6_2)
 ) (
     input  wire                 clk,
@@ -51,8 +51,9 @@ module noise_injector_core #(
     input  wire [16:0]          threshold,       // p = threshold / 2^16; taken at reseed
     input  wire [63:0]          seed,
     input  wire                 reseed,          // one-cycle strobe
-    // fault mask writes: word k = neurons 32k .. 32k + 31 (bit j = neuron 32k + j), byte strobes;
-    // held until mask_wready (one cycle at NF = 1, k + 34 cycles with the mask in LUTRAM)
+    // fault mask writes, fold order (neuron f*PE + p is bit f*PE2 + p of the words), byte
+    // strobes; held until mask_wready (one cycle with the flip-flop mask; with the LUTRAM mask
+    // 1 + min(32 / PE2, 2^clog2(NF)) cycles, registers.mask_write_cycles)
     input  wire                 mask_wvalid,
     output wire                 mask_wready,
     input  wire [15:0]          mask_word,
@@ -78,15 +79,16 @@ module noise_injector_core #(
     // Storage by size, from yosys measurements (bench/synth_injector.py; docs/injector.md,
     // "Cost"): the RAM32M compare and its table writer cost as much as the LUT compare at 3 and 4
     // lanes and less above. The fault mask (NF > 1) goes to LUTRAM when its measured cost line,
-    // in 1/100 LUT (walker 38.56 + 4.16 per fold-counter bit, per slot the RAM sites + 1.74), is
+    // in 1/100 LUT (writer 16.46 + 4.03 per fold-counter bit, per slot the RAM sites + 1.03), is
     // below that of NEURONS flip-flops with an NF:1 mux per slot (-16.86 + 0.48 per neuron +
-    // 6.44 per fold-counter bit); rtl_cost.mask_in_lutram is the same rule.
+    // 6.44 per fold-counter bit) by more than 10 LUT (yosys' mapping noise; the flip-flop mask
+    // never stalls the stream); rtl_cost.mask_in_lutram is the same rule.
     localparam integer USE_CMP_RAM  = (CMP_RAM >= 0) ? CMP_RAM : (LANES >= 4) ? 1 : 0;
     localparam integer MASK_SITES   = (NF <= 64) ? 1 : (NF <= 128) ? 2 : 4 * ((NF + 255) / 256);
-    localparam integer MASK_RAM_EST = 3856 + 416 * FOLD_W + PE * (100 * MASK_SITES + 174);
+    localparam integer MASK_RAM_EST = 1646 + 403 * FOLD_W + PE * (100 * MASK_SITES + 103);
     localparam integer MASK_FF_EST  = 48 * NEURONS + 644 * FOLD_W - 1686;
     localparam integer USE_MASK_RAM = (NF <= 1) ? 0 : (MASK_LUTRAM >= 0) ? MASK_LUTRAM :
-                                      (MASK_RAM_EST < MASK_FF_EST) ? 1 : 0;
+                                      (MASK_RAM_EST + 1000 < MASK_FF_EST) ? 1 : 0;
 
     // mode values: 0 OFF (pass-through), 1 FLIP, 2 STUCK0, 3 STUCK1 (noise_injector_lane_out)
 
@@ -148,7 +150,7 @@ module noise_injector_core #(
 
     // the stream waits while the fault mask is written
     wire mask_busy;
-    // (a beat accepted in the cycle a mask write arrives still sees the old mask: the walker
+    // (a beat accepted in the cycle a mask write arrives still sees the old mask: the writer
     // writes from the next cycle, and mask_busy stalls the stream from then on)
     assign s_axis_tready = out_free & ~reseed & ~busy & ~mask_busy;
     wire in_fire  = s_axis_tvalid & s_axis_tready;
@@ -176,96 +178,89 @@ module noise_injector_core #(
     assign m_axis_tdata  = out_data;
 
     // ---------------------------------------------------------------- fold counter and mask
+    // Mask layout (register map version 4): neuron n = f * PE + p (fold f, PE slot p) is bit
+    // B = f * PE2 + p of the mask words (word B / 32, bit B % 32), PE2 = PE rounded up to a power
+    // of two, so a word holds whole folds (PE2 <= 32: FPW = 32 / PE2 folds of one fold address
+    // each) or one 32-slot group of a fold (PE2 > 32). NF = 1 gives the neuron-major layout.
     // NF = 1: one flip-flop per neuron, written in one cycle. NF > 1: one LUTRAM of depth NF per
-    // PE slot (neuron n in slot n mod PE at address n div PE), read at the fold counter and
-    // written bit by bit by one shared walker; after reset the walker fills every address with
-    // ones (NF cycles), so reset leaves the mask all ones.
-    localparam integer WORDS = (NEURONS + 31) / 32;
+    // PE slot (address = fold), read at the fold counter; a word write stores its folds one
+    // address a cycle (FPW_EFF cycles), all slots at once; after reset every address is filled
+    // with ones (NF cycles), so reset leaves the mask all ones.
+    localparam integer PE2     = (PE > 1) ? (1 << clog2(PE)) : 1;
+    localparam integer PE2_W   = (PE > 1) ? clog2(PE) : 0;     // log2 PE2
+    localparam integer FPW_W   = (PE2_W >= 5) ? 0 : 5 - PE2_W; // log2 folds per word
+    localparam integer WPF_W   = (PE2_W > 5) ? PE2_W - 5 : 0;  // log2 words per fold
+    localparam integer WORDS   = (NF * PE2 + 31) / 32;
     wire [PE-1:0] fold_mask;   // mask bit of the neuron on each PE slot of this beat
     wire [31:0] mask_word32 = {16'd0, mask_word};
     /* verilator lint_off UNSIGNED */
     wire word_ok = (mask_word32 >= MASK_WORD0) && (mask_word32 < MASK_WORD0 + WORDS);
     /* verilator lint_on UNSIGNED */
+    wire [31:0] mask_k32 = mask_word32 - MASK_WORD0;
     genvar p, l, f;
     generate
         if (USE_MASK_RAM != 0) begin : g_fold
             localparam integer      NF_M1     = NF - 1;
             localparam [FOLD_W-1:0] LAST_FOLD = NF_M1[FOLD_W-1:0];
-            localparam integer      SLOT_W    = (PE > 1) ? clog2(PE) : 1;
-            localparam integer      WA_W      = clog2(NF + 33);      // walker address, < NF + 32
-            localparam integer      CNT_W     = (WORDS > 1) ? clog2(WORDS) : 1;
-            localparam integer      R32       = 32 % PE;              // a jump of 32 neurons
-            localparam integer      Q32       = 32 / PE;
-            localparam [1:0]        S_IDLE = 2'd0, S_FILL = 2'd1, S_JUMP = 2'd2, S_BITS = 2'd3;
-            localparam integer      PE_M1     = PE - 1;
+            // steps of a word write: its folds, but no more than the RAM has addresses
+            localparam integer      IW        = (FPW_W < FOLD_W) ? FPW_W : FOLD_W;
+            localparam [1:0]        S_IDLE = 2'd0, S_FILL = 2'd1, S_WORD = 2'd2;
             reg [FOLD_W-1:0] fold;
             always @(posedge clk) begin
                 if (!rst_n || reseed) fold <= {FOLD_W{1'b0}};
                 else if (in_fire) fold <= (fold == LAST_FOLD) ? {FOLD_W{1'b0}} : fold + 1'b1;
             end
 
-            // the walker: FILL (after reset) writes ones at addresses 0..NF-1 of every slot;
-            // a word write jumps from neuron 0 by 32 neurons k times (JUMP), then walks its 32
-            // bits one neuron per cycle (BITS), writing those whose byte strobe is set
             reg [1:0]        mw_state;
-            reg [SLOT_W-1:0] mw_slot;
-            reg [WA_W-1:0]   mw_addr;
-            reg [CNT_W-1:0]  mw_cnt;
-            reg [4:0]        mw_j;
-            wire [SLOT_W:0]  slot_r    = {1'b0, mw_slot} + R32[SLOT_W:0];
-            wire             wrap_r    = (slot_r >= PE[SLOT_W:0]);
-            wire             last_slot = (mw_slot == PE_M1[SLOT_W-1:0]);
-            wire [CNT_W-1:0] mask_k    = mask_word[CNT_W-1:0] - MASK_WORD0[CNT_W-1:0];
-            wire             at_word   = (mw_cnt == mask_k);
-            wire             last_fill = (mw_addr == NF_M1[WA_W-1:0]);
-            wire             in_range  = (mw_addr < NF[WA_W-1:0]);
+            reg [FOLD_W-1:0] mw_cnt;     // FILL: the address; WORD: the fold within the word
+            wire [31:0]      step32    = {{(32 - FOLD_W){1'b0}}, mw_cnt} & ((32'd1 << IW) - 1);
+            wire [31:0]      waddr32   = ((mask_k32 << IW) | step32) >> WPF_W;
             wire             filling   = (mw_state == S_FILL);
-            wire             bit_write = (mw_state == S_BITS) & in_range & mask_wstrb[mw_j[4:3]];
-            wire             bit_value = filling | mask_wdata[mw_j];
+            wire             writing   = (mw_state == S_WORD);
+            wire             last_fill = (mw_cnt == LAST_FOLD);
+            wire             last_step = (step32 == ((32'd1 << IW) - 1));
             assign mask_busy   = (mw_state != S_IDLE);
             assign mask_wready = ((mw_state == S_IDLE) & mask_wvalid & ~word_ok) |
-                                 ((mw_state == S_BITS) & (mw_j == 5'd31));
+                                 (writing & last_step);
             always @(posedge clk) begin
                 if (!rst_n) begin
                     mw_state <= S_FILL;
-                    mw_addr  <= {WA_W{1'b0}};
+                    mw_cnt   <= {FOLD_W{1'b0}};
                 end else begin
                     case (mw_state)
                         S_FILL: begin
-                            mw_addr <= mw_addr + 1'b1;
+                            mw_cnt <= last_fill ? {FOLD_W{1'b0}} : mw_cnt + 1'b1;
                             if (last_fill) mw_state <= S_IDLE;
                         end
-                        S_IDLE: if (mask_wvalid && word_ok) begin
-                            mw_state <= S_JUMP;
-                            mw_slot  <= {SLOT_W{1'b0}};
-                            mw_addr  <= {WA_W{1'b0}};
-                            mw_cnt   <= {CNT_W{1'b0}};
-                        end
-                        S_JUMP: begin
-                            if (at_word) begin
-                                mw_state <= S_BITS;
-                                mw_j     <= 5'd0;
-                            end else begin
-                                mw_cnt  <= mw_cnt + 1'b1;
-                                mw_slot <= wrap_r ? slot_r[SLOT_W-1:0] - PE_M1[SLOT_W-1:0] - 1'b1
-                                                  : slot_r[SLOT_W-1:0];
-                                mw_addr <= mw_addr + Q32[WA_W-1:0] + {{(WA_W - 1){1'b0}}, wrap_r};
-                            end
-                        end
-                        default: begin   // S_BITS
-                            mw_j    <= mw_j + 1'b1;
-                            mw_slot <= last_slot ? {SLOT_W{1'b0}} : mw_slot + 1'b1;
-                            mw_addr <= mw_addr + {{(WA_W - 1){1'b0}}, last_slot};
-                            if (mw_j == 5'd31) mw_state <= S_IDLE;
+                        S_IDLE: if (mask_wvalid && word_ok) mw_state <= S_WORD;
+                        default: begin   // S_WORD
+                            mw_cnt <= last_step ? {FOLD_W{1'b0}} : mw_cnt + 1'b1;
+                            if (last_step) mw_state <= S_IDLE;
                         end
                     endcase
                 end
             end
-            wire [FOLD_W-1:0] ram_addr = mask_busy ? mw_addr[FOLD_W-1:0] : fold;
+            wire [FOLD_W-1:0] ram_addr = filling ? mw_cnt : writing ? waddr32[FOLD_W-1:0] : fold;
+            wire unused_waddr = ^waddr32;   // the RAM takes its low FOLD_W bits
             for (p = 0; p < PE; p = p + 1) begin : g_pe
-                wire we = filling | (bit_write & (mw_slot == p[SLOT_W-1:0]));
+                wire d_bit, s_bit;   // this slot's bit of the word and its byte strobe
+                if (PE2_W >= 5) begin : g_group
+                    localparam integer G = p / 32;
+                    assign d_bit = mask_wdata[p % 32];
+                    assign s_bit = mask_wstrb[(p % 32) / 8] &
+                                   (WPF_W == 0 || (mask_k32 & ((32'd1 << WPF_W) - 1)) == G);
+                end else begin : g_folds
+                    wire [(1 << IW)-1:0] col_d, col_s;
+                    for (f = 0; f < (1 << IW); f = f + 1) begin : g_col
+                        assign col_d[f] = mask_wdata[f * PE2 + p];
+                        assign col_s[f] = mask_wstrb[(f * PE2 + p) / 8];
+                    end
+                    assign d_bit = col_d[step32[IW-1:0]];
+                    assign s_bit = col_s[step32[IW-1:0]];
+                end
+                wire we = filling | (writing & s_bit);
                 noise_injector_mask_ram #(.DEPTH(NF), .AW(FOLD_W)) u_ram (
-                    .clk(clk), .we(we), .d(bit_value), .a(ram_addr), .o(fold_mask[p])
+                    .clk(clk), .we(we), .d(filling | d_bit), .a(ram_addr), .o(fold_mask[p])
                 );
             end
         end else begin : g_ffmask
@@ -277,13 +272,15 @@ module noise_injector_core #(
                 if (!rst_n) mask_q <= {NEURONS{1'b1}};
                 else if (mask_wvalid) begin
                     for (n = 0; n < NEURONS; n = n + 1)
-                        if (mask_word32 == MASK_WORD0 + n / 32 && mask_wstrb[(n % 32) / 8])
-                            mask_q[n] <= mask_wdata[n % 32];
+                        if (mask_word32 == MASK_WORD0 + ((n / PE) * PE2 + n % PE) / 32 &&
+                            mask_wstrb[(((n / PE) * PE2 + n % PE) % 32) / 8])
+                            mask_q[n] <= mask_wdata[((n / PE) * PE2 + n % PE) % 32];
                 end
             end
             assign mask_wready = 1'b1;
             assign mask_busy   = 1'b0;
             wire unused_word_ok = word_ok;
+            wire unused_k = ^mask_k32;
             if (NF > 1) begin : g_mux
                 localparam integer      NF_M1     = NF - 1;
                 localparam [FOLD_W-1:0] LAST_FOLD = NF_M1[FOLD_W-1:0];

@@ -447,10 +447,11 @@ def _injectors_from_list(v: _Validator, items) -> tuple[InjectorEntry, ...]:
             v.fail(name, f"pe={entry.pe} does not divide neurons={entry.neurons}")
         if entry.bits > 32:
             v.fail(f"{name}.bits", f"at most 32 bits per neuron, got {entry.bits}")
-        if entry.neurons > registers.MAX_NEURONS:
+        if registers.mask_bits(entry.pe, entry.neurons) > registers.MAX_MASK_BITS:
             v.fail(f"{name}.neurons",
-                   f"{entry.neurons} neurons do not fit the injector's fault-mask registers "
-                   f"(at most {registers.MAX_NEURONS})")
+                   f"{entry.neurons} neurons at PE {entry.pe} do not fit the injector's "
+                   f"fault-mask registers ({registers.mask_words(entry.pe, entry.neurons)} words, "
+                   f"at most {registers.MAX_MASK_BITS // 32})")
         out.append(entry)
     out.sort(key=lambda e: e.layer)
     for a, b in zip(out, out[1:]):

@@ -143,7 +143,7 @@ class FakeInjector:
             return self.changes & MASK32
         if offset in (reg.BEATS_HI, reg.CHANGES_HI):
             return self._latched.pop(offset)
-        # map version 3: only the identification registers read back; the rest read 0
+        # map version 3 on: only the identification registers read back; the rest read 0
         return self.regs.get(offset, 0) if offset in self.readonly else 0
 
     def config(self) -> hw.InjectorConfig:
@@ -152,8 +152,10 @@ class FakeInjector:
         mode = hw.Mode((ctrl >> 1) & 3) if ctrl & 1 else hw.Mode.OFF
         word = self.seed_regs.get(reg.SEED_LO, 0) | self.seed_regs.get(reg.SEED_HI, 0) << 32
         seed = hw.unsplitmix64(word)  # SEED holds the seed word splitmix64(master seed)
-        words = [self.regs.get(reg.MASK_BASE + 4 * k, 0) for k in range(-(-self.neurons // 32))]
-        mask = tuple(bool(words[j // 32] >> (j % 32) & 1) for j in range(self.neurons))
+        words = [self.regs.get(reg.MASK_BASE + 4 * k, 0)
+                 for k in range(reg.mask_words(self.pe, self.neurons))]
+        bit = [reg.mask_bit_index(self.pe, j) for j in range(self.neurons)]  # fold order (v4)
+        mask = tuple(bool(words[b // 32] >> (b % 32) & 1) for b in bit)
         return hw.InjectorConfig(neurons=self.neurons, pe=self.pe, bits=self.bits, mode=mode,
                                  threshold=self.regs.get(reg.THRESHOLD, 0), seed=seed,
                                  fault_mask=mask)

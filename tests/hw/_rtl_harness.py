@@ -27,6 +27,7 @@ class CoreShape:
     pe: int
     bits: int
     neurons: int
+    mask_lutram: int = -1  # the core's MASK_LUTRAM: -1 its choice by size, 0 / 1 forced
 
     @property
     def lanes(self) -> int:
@@ -88,7 +89,7 @@ def harness_source(shapes: list[CoreShape], axil: CoreShape) -> str:
         hi = off + s.lanes - 1
         body.append(
             f"""    noise_injector_core #(.PE({s.pe}), .BITS({s.bits}),
-        .NEURONS({s.neurons})) u_c{i} (
+        .NEURONS({s.neurons}), .MASK_LUTRAM({s.mask_lutram})) u_c{i} (
         .clk(clk), .rst_n(rst_n), .mode(c{i}_mode), .threshold(c{i}_threshold),
         .seed(c{i}_seed), .reseed(c{i}_reseed),
         .mask_wvalid(c{i}_mask_wvalid), .mask_wready(c{i}_mask_wready),
@@ -120,7 +121,8 @@ def harness_source(shapes: list[CoreShape], axil: CoreShape) -> str:
               ".m_axis_tvalid(a_m_tvalid)", ".m_axis_tready(a_m_tready)"]
     body.append(
         f"    noise_injector_axil #(.PE({axil.pe}), .BITS({axil.bits}), .NEURONS({axil.neurons}),"
-        f" .ADDR_W({AXIL_ADDR_W})) u_axil (\n        .ap_clk(clk), .ap_rst_n(rst_n),\n        "
+        f" .MASK_LUTRAM({axil.mask_lutram}), .ADDR_W({AXIL_ADDR_W})) u_axil (\n"
+        "        .ap_clk(clk), .ap_rst_n(rst_n),\n        "
         + ",\n        ".join(conns) + ");\n"
     )
     ports[-1] = ports[-1].rstrip(",")
@@ -143,7 +145,7 @@ def write_harness(shapes: list[CoreShape], axil: CoreShape, directory: Path) -> 
 
 
 def shapes_to_env(shapes: list[CoreShape]) -> str:
-    return json.dumps([[s.pe, s.bits, s.neurons] for s in shapes])
+    return json.dumps([[s.pe, s.bits, s.neurons, s.mask_lutram] for s in shapes])
 
 
 def shapes_from_env(text: str) -> list[CoreShape]:

@@ -127,7 +127,7 @@ async def axil_registers_and_stream(dut):
     assert (hw.pe, hw.bits, hw.neurons, hw.counters) == (shape.pe, shape.bits, shape.neurons, True)
 
     # the configuration registers are write-only (map version 3): they read 0
-    n_words = reg.mask_words(shape.neurons)
+    n_words = reg.mask_words(shape.pe, shape.neurons)
     for off in (reg.CONTROL, reg.THRESHOLD, reg.SEED_LO, reg.SEED_HI, reg.RESEED,
                 *(reg.mask_offset(k) for k in range(n_words))):
         assert await bus.read(off) == 0, f"write-only register {off:#x} reads nonzero"
@@ -138,7 +138,7 @@ async def axil_registers_and_stream(dut):
 
     # byte strobes, seen through the stream: THRESHOLD 0x1FFFF with strobe 0b0001 leaves 0x000FF
     # (reset 0), then 0x1AB00 with strobe 0b0010 makes it 0x0ABFF; MASK_0 = 0 with strobe 0b0010
-    # clears neurons 8..15 of the reset value (all ones); SEED_HI's top byte only
+    # clears mask bits 8..15 (`mask_bit_index`) of the reset value (all ones); SEED_HI's top byte only
     await bus.write(reg.THRESHOLD, 0x1FFFF, strb=0b0001)
     await bus.write(reg.THRESHOLD, 0x1AB00, strb=0b0010)
     await bus.write(reg.mask_offset(0), 0x0, strb=0b0010)
@@ -146,7 +146,8 @@ async def axil_registers_and_stream(dut):
     await bus.write(reg.SEED_HI, 0xDEADBEEF, strb=0b1000)
     await bus.write(reg.RESEED, 1)
     await bus.write(reg.CONTROL, reg.control_value(Mode.FLIP))
-    strobe_mask = tuple(not 8 <= j < 16 for j in range(shape.neurons))
+    strobe_mask = tuple(not 8 <= reg.mask_bit_index(shape.pe, j) < 16
+                        for j in range(shape.neurons))
     strobe_cfg = InjectorConfig(neurons=shape.neurons, pe=shape.pe, bits=shape.bits,
                                 mode=Mode.FLIP, threshold=0x0ABFF,
                                 seed=unsplitmix64(0xDE000000_12345678), fault_mask=strobe_mask)

@@ -33,6 +33,7 @@ from _rtl_harness import CoreShape, offsets, shapes_from_env
 from cocotb.clock import Clock
 from cocotb.triggers import FallingEdge, ReadOnly
 
+from noisybnn.hw import registers
 from noisybnn.hw.injector import InjectorConfig, Mode, inject_stream, seed_word, unsplitmix64
 
 THRESHOLDS = (0, 1, 655, 6554, 32768, 65536)
@@ -187,8 +188,7 @@ class CoreBench:
         self.port("seed").value = seed_word(cfg.seed)
         mask = sum(1 << i for i, b in enumerate(cfg.mask_array()) if b)
         if mask != self.last_mask:
-            words = [(k, (mask >> (32 * k)) & 0xFFFFFFFF)
-                     for k in range((self.shape.neurons + 31) // 32)]
+            words = list(enumerate(registers.mask_values(cfg)))  # fold order (map version 4)
             order = self.rng.permutation(len(words))
             self.mask_queue.extend(words[k] for k in order)
             self.mask_queue.append((len(words), 0))  # beyond the layer: ignored

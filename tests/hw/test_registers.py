@@ -40,9 +40,31 @@ def test_encode_no_mask_means_all_neurons():
 
 
 def test_mask_too_large_for_address_space():
-    cfg = InjectorConfig(neurons=reg.MAX_NEURONS + 1, pe=1)
+    reg.encode(InjectorConfig(neurons=reg.MAX_MASK_BITS, pe=1))
+    cfg = InjectorConfig(neurons=reg.MAX_MASK_BITS + 1, pe=1)
     with pytest.raises(ValueError, match="ADDR_W"):
         reg.encode(cfg)
+    # PE 3 takes 4 mask bits a fold: 3 x 8,192 neurons need 32,768 bits
+    with pytest.raises(ValueError, match="at PE 3 needs 1024 mask words"):
+        reg.encode(InjectorConfig(neurons=3 * 8192, pe=3))
+
+
+def test_mask_words_are_in_fold_order():
+    """Map version 4: neuron f * PE + p is bit f * PE2 + p; a power-of-two PE gives the
+    neuron-major layout, PE 5 (PE2 8) leaves bits 5..7 of every fold empty, PE 48 (PE2 64)
+    takes two words a fold."""
+    assert [reg.mask_bit_index(4, n) for n in range(9)] == list(range(9))
+    assert [reg.slot_stride(pe) for pe in (1, 2, 3, 5, 8, 33)] == [1, 2, 4, 8, 8, 64]
+    mask = tuple(n % 3 == 0 for n in range(40))
+    words = reg.mask_values(InjectorConfig(neurons=40, pe=5, fault_mask=mask))
+    want = [0, 0]
+    for n in range(40):
+        if n % 3 == 0:
+            b = (n // 5) * 8 + n % 5
+            want[b // 32] |= 1 << (b % 32)
+    assert words == want and reg.mask_words(5, 40) == 2
+    assert reg.mask_values(InjectorConfig(neurons=96, pe=48)) == [0xFFFFFFFF, 0xFFFF] * 2
+    assert reg.mask_values(InjectorConfig(neurons=6, pe=3)) == [0b01110111]
 
 
 def test_counters():
@@ -152,7 +174,11 @@ def test_mask_storage_rule_picks_the_cheaper_measured_row():
 
 def test_register_timing_helpers():
     assert reg.mask_write_cycles(4, 4, 0) == 1  # NF = 1: flip-flops
-    assert reg.mask_write_cycles(4, 1024, 31) == 31 + 34
+    # LUTRAM mask: the arrival cycle + one per fold address of the word (32 / PE2, at most the
+    # RAM's addresses)
+    assert reg.mask_write_cycles(4, 1024, 31) == 1 + 8
+    assert reg.mask_write_cycles(1, 5, 0) == 1 + 8 and reg.mask_write_cycles(3, 120, 2) == 1 + 8
+    assert reg.mask_write_cycles(64, 128, 3) == 1 + 1
     assert reg.reset_cycles(4, 4) == 32 and reg.reset_cycles(1, 256) == 256
     with pytest.raises(ValueError):
         reg.reset_cycles(3, 8)

@@ -21,7 +21,10 @@ from _verilator import AXIL_V, BUILD_ROOT, CORE_V, build, lint
 
 # PE x BITS, every pair; NEURONS gives NF = 1..5 folds, some not a power of two (flip-flop masks);
 # the last two fold 64 times with the mask in LUTRAM (the core's choice by size), one with the
-# LUT compare (2 lanes), one with the RAM32M compare and PE = 3 (walker jumps wrap the slot)
+# LUT compare (2 lanes), one with the RAM32M compare and PE = 3 (PE2 = 4: a mask word holds 8
+# folds of 3 neurons and one empty bit each); two more force the LUTRAM mask: PE 5 x NF 8 (4
+# folds a word, 5 of every 8 bits used) and PE 48 x NF 3 (PE2 = 64: two words a fold, the second
+# half-used)
 SHAPES = [
     CoreShape(1, 1, 5),
     CoreShape(1, 2, 3),
@@ -33,6 +36,8 @@ SHAPES = [
     CoreShape(64, 2, 320),
     CoreShape(2, 1, 128),
     CoreShape(3, 2, 192),
+    CoreShape(5, 1, 40, mask_lutram=1),
+    CoreShape(48, 1, 144, mask_lutram=1),
 ]
 #: The AXI-Lite wrapped core: 5 lanes, so the byte-padded stream has 3 pad bits; 2 mask words.
 AXIL_SHAPE = CoreShape(5, 1, 40)
@@ -66,6 +71,8 @@ def _run(module: str, testcases: list[str], runner, top: str, env: dict, tmp_pat
         {"PE": 3, "BITS": 3, "NEURONS": 99},
         {"PE": 64, "BITS": 2, "NEURONS": 128},
         {"PE": 16, "BITS": 1, "NEURONS": 64, "COUNTERS": 0},
+        {"PE": 5, "BITS": 1, "NEURONS": 40, "MASK_LUTRAM": 1},
+        {"PE": 48, "BITS": 1, "NEURONS": 144, "MASK_LUTRAM": 1},
     ],
     ids=lambda p: "-".join(f"{k}{v}" for k, v in p.items()),
 )
@@ -77,9 +84,10 @@ def test_lint_clean(top, params):
     assert res.returncode == 0 and not warnings, "\n".join(warnings)
 
 
-def _core_runner():
-    harness = write_harness(SHAPES, AXIL_SHAPE, BUILD_ROOT / "gen")
-    return build("harness", [harness, AXIL_V, CORE_V], TOP)
+def _core_runner(axil: CoreShape = AXIL_SHAPE):
+    tag = "" if axil == AXIL_SHAPE else f"-m{axil.mask_lutram}"
+    harness = write_harness(SHAPES, axil, BUILD_ROOT / f"gen{tag}")
+    return build(f"harness{tag}", [harness, AXIL_V, CORE_V], TOP)
 
 
 def _bit_exact(tmp_path, beats: int, seed: int) -> list[dict]:
@@ -110,10 +118,11 @@ def test_rtl_bit_exact_and_ii1(tmp_path):
 
 
 @pytest.mark.rtl
-def test_rtl_axil(tmp_path):
-    runner = _core_runner()
-    s = AXIL_SHAPE
-    env = {"NB_AXIL": f"{s.pe},{s.bits},{s.neurons}", "NB_SEED": "1234"}
+@pytest.mark.parametrize("mask_lutram", [-1, 1], ids=["mask-by-size", "mask-lutram"])
+def test_rtl_axil(tmp_path, mask_lutram):
+    s = CoreShape(AXIL_SHAPE.pe, AXIL_SHAPE.bits, AXIL_SHAPE.neurons, mask_lutram)
+    runner = _core_runner(s)
+    env = {"NB_AXIL": f"{s.pe},{s.bits},{s.neurons},{s.mask_lutram}", "NB_SEED": "1234"}
     results = _run("cocotb_axil", ["axil_registers_and_stream"], runner, TOP, env, tmp_path)
     assert [r["test"] for r in results] == ["axil_registers_and_stream"]
     print(f"\nAXI-Lite: {results[0]['beats']} beats bit-exact")

@@ -25,10 +25,12 @@ from _verilator import AXIL_V, BUILD_ROOT, CORE_V, require_cocotb
 from noisybnn.hw import synth
 
 #: The core picks its storage by size (docs/injector.md, "Cost"): NF = 5 (flip-flop mask with a
-#: fold mux, LUT compare), 64 with PE = 3 and BITS = 2 (LUTRAM mask, RAM64X1S, six mask words, jumps
-#: that wrap the slot; RAM32M compare), 64 with PE = 2 (LUTRAM mask, four words; LUT compare),
-#: 1 (mask flip-flops); the AXI-Lite IP at NF = 8 (flip-flop mask) with two mask words.
-SHAPES = [CoreShape(1, 1, 5), CoreShape(3, 2, 192), CoreShape(2, 1, 128), CoreShape(4, 1, 4)]
+#: fold mux, LUT compare), 64 with PE = 3 and BITS = 2 (LUTRAM mask, RAM64X1S, eight mask words
+#: of 8 folds each, one bit of every 4 empty; RAM32M compare), 64 with PE = 2 (LUTRAM mask, four
+#: words; LUT compare), 1 (mask flip-flops), and PE 5 x NF 8 forced to the LUTRAM mask (RAM32X1S,
+#: 4 folds a word); the AXI-Lite IP at NF = 8 (flip-flop mask) with two mask words.
+SHAPES = [CoreShape(1, 1, 5), CoreShape(3, 2, 192), CoreShape(2, 1, 128), CoreShape(4, 1, 4),
+          CoreShape(5, 1, 40, mask_lutram=1)]
 AXIL_SHAPE = CoreShape(5, 1, 40)
 GOOD_TOP = "top_init[i]      = (~i[0] & i[1]) | i[2];"
 BAD_TOP = "top_init[i]      = (~i[0] & i[1]);"

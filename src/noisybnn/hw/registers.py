@@ -1,4 +1,4 @@
-"""AXI-Lite register map (version 3) of the noise injector (`hls/rtl/noise_injector_axil.v`).
+"""AXI-Lite register map (version 4) of the noise injector (`hls/rtl/noise_injector_axil.v`).
 
 The host driver configures an injector with the writes of `encode(cfg)`, in that order, at the
 start of every run, and reads the counters with `read_counters`. Offsets are byte offsets of
@@ -24,9 +24,10 @@ offset      name    rw  meaning
                         THRESHOLD (`RESEED_CYCLES` = 32), clear fold counter and counters
 0x040/044   BEATS   ro  beats accepted since reseed; reading LO latches HI ([15:0] = bits 47:32)
 0x048/04C   CHANGES ro  bits changed since reseed; reading LO latches HI ([15:0] = bits 47:32)
-0x100+4k    MASK_k  wo  fault mask, bit j = neuron 32k + j (reads 0); with NF > 1 the mask is in
-                        LUTRAM and a write completes (BVALID) after `mask_write_cycles` cycles,
-                        input stalled
+0x100+4k    MASK_k  wo  fault mask in fold order (`mask_bit_index`): neuron f * PE + p is bit
+                        B = f * PE2 + p (PE2: PE rounded up to a power of two), word B / 32
+                        (reads 0); with NF > 1 the mask is in LUTRAM and a write completes
+                        (BVALID) after `mask_write_cycles` cycles, input stalled
 ==========  ======  ==  =================================================================
 
 The host writes THRESHOLD, SEED and MASK only while the stream is idle, and THRESHOLD and SEED
@@ -38,6 +39,10 @@ ones, before the injector accepts a beat (`reset_cycles`).
 Version 3 (against 2): CONTROL, THRESHOLD and MASK are write-only, and the counters are 48 bits
 (`COUNTER_BITS`; they wrap at 2^48, 32 days of beats at 100 MHz): the read-back cost about a LUT
 per bit, and the driver writes the whole configuration for every run and never reads it back.
+Version 4 (against 3): the mask words are in fold order (whole folds per word, or one 32-slot
+group of a fold), so the LUTRAM mask stores a word one fold address a cycle, all PE slots at
+once, instead of walking it neuron by neuron (the walker's jump logic is gone). At NF = 1 the
+layout is the neuron-major one of version 3.
 """
 
 from __future__ import annotations
@@ -65,7 +70,7 @@ MASK_BASE = 0x100
 #: Value of the ID register.
 ID_VALUE = 0x4E424E49
 #: Version of this register map, PARAMS[31:24].
-MAP_VERSION = 3
+MAP_VERSION = 4
 #: Width of the BEATS and CHANGES counters (they wrap at 2^COUNTER_BITS).
 COUNTER_BITS = 48
 #: CONTROL bits.
@@ -73,8 +78,9 @@ CONTROL_ENABLE = 1 << 0
 CONTROL_MODE_SHIFT = 1
 #: Bytes of address space with the default ADDR_W = 12 of the RTL.
 ADDR_SPACE = 0x1000
-#: Largest layer whose mask fits the default address space.
-MAX_NEURONS = (ADDR_SPACE - MASK_BASE) * 8
+#: Mask bits (`mask_bits`) that fit the default address space: a layer of up to this many
+#: neurons fits when its PE is a power of two.
+MAX_MASK_BITS = (ADDR_SPACE - MASK_BASE) * 8
 #: Offsets a Vitis-packaged partition's control port uses itself (ap_ctrl block, numReps):
 #: none of them is a writable register of the injector, and accesses there have no effect.
 VITIS_RESERVED = (0x000, 0x004, 0x008, 0x00C, 0x010)
@@ -88,28 +94,61 @@ COUNTER_READ_ORDER = (BEATS_LO, BEATS_HI, CHANGES_LO, CHANGES_HI)
 _WORD = 0xFFFFFFFF
 
 
-def mask_words(neurons: int) -> int:
-    """Number of 32-bit MASK registers of a layer with `neurons` neurons."""
-    if neurons < 1:
-        raise ValueError(f"neurons must be >= 1, got {neurons}")
-    return (neurons + 31) // 32
+def _check_fold(pe: int, neurons: int) -> int:
+    if pe < 1 or neurons < 1 or neurons % pe:
+        raise ValueError(f"pe={pe} must divide neurons={neurons} (both >= 1)")
+    return neurons // pe
+
+
+def slot_stride(pe: int) -> int:
+    """PE2: PE rounded up to a power of two, the mask bits one fold takes."""
+    if pe < 1:
+        raise ValueError(f"pe must be >= 1, got {pe}")
+    return 1 << (pe - 1).bit_length()
+
+
+def mask_bit_index(pe: int, neuron: int) -> int:
+    """Bit of the mask words that holds `neuron` (fold f = neuron // pe, slot p = neuron % pe):
+    f * PE2 + p, so a 32-bit word holds whole folds (or one 32-slot group of a fold)."""
+    return (neuron // pe) * slot_stride(pe) + neuron % pe
+
+
+def mask_bits(pe: int, neurons: int) -> int:
+    """Bits the mask words of a layer span (NF folds of PE2 bits)."""
+    return _check_fold(pe, neurons) * slot_stride(pe)
+
+
+def mask_words(pe: int, neurons: int) -> int:
+    """Number of 32-bit MASK registers of a layer of `neurons` neurons at `pe` per beat."""
+    return (mask_bits(pe, neurons) + 31) // 32
+
+
+def check_mask_fits(pe: int, neurons: int) -> None:
+    """Raise ValueError naming the layer if its mask does not fit the register space."""
+    if mask_bits(pe, neurons) > MAX_MASK_BITS:
+        raise ValueError(
+            f"a layer of {neurons} neurons at PE {pe} needs {mask_words(pe, neurons)} mask words, "
+            f"beyond the {ADDR_SPACE:#x}-byte register space ({MAX_MASK_BITS // 32} words); "
+            f"build the IP with a larger ADDR_W"
+        )
 
 
 def mask_write_cycles(pe: int, neurons: int, word: int) -> int:
     """Upper bound of the cycles a write of MASK register `word` holds the bus (and stalls the
-    stream): 1 when the mask is in flip-flops (NF = 1); otherwise the walker jumps from neuron 0
-    to word `word` by 32 neurons a cycle and then walks its 32 bits: word + 34 cycles."""
-    if pe < 1 or neurons % pe:
-        raise ValueError(f"pe={pe} must divide neurons={neurons}")
-    return 1 if neurons == pe else word + 34
+    stream): 1 when the mask is in flip-flops; with the LUTRAM mask (NF > 1) the cycle it arrives
+    plus one per fold address it holds (32 / PE2 folds, at most the RAM's 2^clog2(NF) addresses,
+    at least 1), for every word alike."""
+    nf = _check_fold(pe, neurons)
+    if nf == 1:
+        return 1
+    folds_per_word = max(1, 32 // slot_stride(pe))
+    return 1 + min(folds_per_word, 1 << (nf - 1).bit_length())
 
 
 def reset_cycles(pe: int, neurons: int) -> int:
     """Cycles after reset before the first beat is accepted: the longer of the reseed sequence
     (which programs the compare tables) and the mask fill (NF addresses, NF > 1)."""
-    if pe < 1 or neurons % pe:
-        raise ValueError(f"pe={pe} must divide neurons={neurons}")
-    nf = neurons // pe
+    nf = _check_fold(pe, neurons)
     return max(RESEED_CYCLES, nf if nf > 1 else 0)
 
 
@@ -124,17 +163,14 @@ def control_value(mode: Mode | str | int, enable: bool = True) -> int:
 
 
 def mask_values(cfg: InjectorConfig) -> list[int]:
-    """The MASK register words of a configuration (None = every neuron set)."""
-    if cfg.neurons > MAX_NEURONS:
-        raise ValueError(
-            f"a layer of {cfg.neurons} neurons needs a mask beyond the {ADDR_SPACE:#x}-byte "
-            f"register space (at most {MAX_NEURONS} neurons); build the IP with a larger ADDR_W"
-        )
-    mask = cfg.mask_array()
-    words = []
-    for k in range(mask_words(cfg.neurons)):
-        chunk = mask[32 * k : 32 * k + 32]
-        words.append(sum(1 << j for j, bit in enumerate(chunk) if bit))
+    """The MASK register words of a configuration (None = every neuron set), in fold order
+    (`mask_bit_index`); bits of no neuron are 0."""
+    check_mask_fits(cfg.pe, cfg.neurons)
+    words = [0] * mask_words(cfg.pe, cfg.neurons)
+    for n, bit in enumerate(cfg.mask_array()):
+        if bit:
+            b = mask_bit_index(cfg.pe, n)
+            words[b // 32] |= 1 << (b % 32)
     return words
 
 
