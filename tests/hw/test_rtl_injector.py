@@ -118,7 +118,9 @@ def test_rtl_bit_exact_and_ii1(tmp_path):
 
 
 @pytest.mark.rtl
-@pytest.mark.parametrize("mask_lutram", [-1, 1], ids=["mask-by-size", "mask-lutram"])
+# the LUTRAM-forced variant builds a second Verilator harness (~1-2 min): slow
+@pytest.mark.parametrize("mask_lutram", [-1, pytest.param(1, marks=pytest.mark.slow)],
+                         ids=["mask-by-size", "mask-lutram"])
 def test_rtl_axil(tmp_path, mask_lutram):
     s = CoreShape(AXIL_SHAPE.pe, AXIL_SHAPE.bits, AXIL_SHAPE.neurons, mask_lutram)
     runner = _core_runner(s)
